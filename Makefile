@@ -1,0 +1,79 @@
+# ci-tools: small C tools for structured, correlated CI pipeline logs.
+# make [all] | demo | check | sanitize | deps | install | uninstall | clean
+
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+MANDIR = $(PREFIX)/share/man
+SHAREDIR = $(PREFIX)/share/ci-tools
+B ?= build
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+# The project's flags come after the user's, and -w and -Wno-* are dropped
+# from CFLAGS, so that a user's CFLAGS cannot switch the warnings off.
+CI_CFLAGS = -std=c11 -D_GNU_SOURCE -DCI_VERSION='"$(VERSION)"' \
+	-Wall -Wextra -Wpedantic -Wshadow -Werror
+ALL_CFLAGS = $(filter-out -w -Wno-%,$(CFLAGS)) $(CI_CFLAGS)
+
+TOOLS = $(patsubst tools/%.c,%,$(sort $(wildcard tools/ci-*.c)))
+BINS = $(TOOLS:%=$(B)/%)
+LIBSRC = $(sort $(wildcard lib/*.c))
+
+# Libraries each tool links beyond lib/ (pkg-config names). Only ci-deploy
+# links libgit2, and ci-runid and ci-log link nothing, so they start fast.
+PKGS_ci-runid =
+PKGS_ci-log =
+PKGS_ci-step = libcjson
+PKGS_ci-testpar = libcjson expat
+PKGS_ci-deploy = libcjson libgit2
+PKGS_ci-report = libcjson
+pkg = $(if $(PKGS_$(1)),$(shell pkg-config $(2) $(PKGS_$(1))))
+
+all: $(BINS)
+
+$(B)/lib/%.o: lib/%.c lib/ci.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
+	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< \
+		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
+
+deps:
+	@sh scripts/deps.sh
+
+demo: deps
+	@$(MAKE) -s --no-print-directory all
+	@scripts/demo.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@CI_BUILD=$(abspath $(B)) tests/run.sh
+
+sanitize: deps
+	@$(MAKE) --no-print-directory all B=build-sanitize \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+	@CI_BUILD=$(abspath build-sanitize) ASAN_OPTIONS=detect_leaks=1 tests/run.sh
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(SHAREDIR)
+	cp $(BINS) $(DESTDIR)$(BINDIR)/
+	cp $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1/
+	cp man/ci-tools.7 $(DESTDIR)$(MANDIR)/man7/
+	$(if $(wildcard scripts/lib/ci.sh),cp scripts/lib/ci.sh $(DESTDIR)$(SHAREDIR)/)
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(TOOLS:%=$(DESTDIR)$(MANDIR)/man1/%.1)
+	rm -f $(DESTDIR)$(MANDIR)/man7/ci-tools.7 $(DESTDIR)$(SHAREDIR)/ci.sh
+	-rmdir $(DESTDIR)$(SHAREDIR)
+
+clean:
+	rm -rf build build-sanitize
+
+.PHONY: all check demo sanitize deps install uninstall clean

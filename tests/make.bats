@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# The build: warnings that CFLAGS cannot switch off, which tools link what,
+# install and uninstall, the dependency installer and the test summary.
+load helpers/common
+
+# A copy of the sources to build in, so that the tree under test is untouched.
+copy_tree() {
+	mkdir -p src
+	cp -r "$REPO"/Makefile "$REPO"/lib "$REPO"/tools "$REPO"/man "$REPO"/scripts src/
+}
+
+@test "a warning fails the build even when CFLAGS tries to switch warnings off" {
+	copy_tree
+	printf 'int main(void) { int unused; return 0; }\n' > src/tools/ci-warn.c
+	run make -C src B=out CFLAGS="-O2 -Wno-error -Wno-unused-variable -w" out/ci-warn
+	assert_failure
+	assert_output --partial "unused variable"
+}
+
+@test "only ci-deploy links libgit2, and ci-runid and ci-log link no JSON library" {
+	for bin in "$CI_BUILD"/ci-*; do
+		case $(basename "$bin") in
+		ci-deploy) continue ;;
+		ci-runid|ci-log) run bash -c "ldd '$bin' | grep -c -E 'libgit2|libcjson'" ;;
+		*) run bash -c "ldd '$bin' | grep -c libgit2" ;;
+		esac
+		assert_output 0
+	done
+}
+
+@test "make install and uninstall honour PREFIX and DESTDIR" {
+	copy_tree
+	run make -C src B=out install DESTDIR="$PWD/root" PREFIX=/opt/ci
+	assert_success
+	for t in src/tools/ci-*.c; do
+		t=$(basename "$t" .c)
+		[ -x "root/opt/ci/bin/$t" ] || fail "$t not installed"
+		[ -f "root/opt/ci/share/man/man1/$t.1" ] || fail "$t.1 not installed"
+	done
+	[ -f root/opt/ci/share/man/man7/ci-tools.7 ]
+	"root/opt/ci/bin/ci-runid" --check "$(root/opt/ci/bin/ci-runid)"
+	run make -C src B=out uninstall DESTDIR="$PWD/root" PREFIX=/opt/ci
+	assert_success
+	assert_equal "$(find root -type f | wc -l)" 0
+}
+
+@test "the test runner ends with one summary line and fails when a test fails" {
+	run "$REPO/tests/run.sh" "$FIXTURES/make/sample.bats"
+	assert_failure 1
+	assert_line --index -1 "1 passed, 1 failed, 1 skipped"
+}
+
+@test "make deps, without root or sudo and with a package missing, prints the apt-get line and exits 4" {
+	mkdir bin
+	# A machine where no package is installed, the user is not root and
+	# there is no sudo: dpkg-query knows nothing, id says 1000.
+	printf '#!/bin/sh\nexit 1\n' > bin/dpkg-query
+	printf '#!/bin/sh\necho 1000\n' > bin/id
+	chmod +x bin/*
+	run --separate-stderr env PATH="$PWD/bin" /bin/sh "$REPO/scripts/deps.sh"
+	assert_failure 4
+	assert_equal "${#stderr_lines[@]}" 2
+	[[ ${stderr_lines[0]} == "deps: missing Debian packages: gcc make "*" mandoc" ]]
+	assert_equal "${stderr_lines[1]}" "deps: run as root: apt-get update && apt-get install -y --no-install-recommends${stderr_lines[0]#deps: missing Debian packages:}"
+}
+
+@test "make deps does nothing when everything is installed" {
+	run sh "$REPO/scripts/deps.sh"
+	assert_success
+	assert_output ""
+}
