@@ -110,10 +110,18 @@ int ci_log_flush(struct ci_log *log);
 void xlog_flush(struct ci_log *log);
 void xlog_write(struct ci_log *log, const struct ci_entry *e);
 void ci_annotation(struct ci_buf *b, const struct ci_entry *e);
+/* Point an entry at the C source that writes it. */
+#define CI_HERE(e)                                                             \
+	((e)->source_file = __FILE__, (e)->line_number = __LINE__,             \
+	 (e)->function_name = __func__)
 
 /* file.c: directories and atomic replacement of whole files. */
 int ci_mkdirs(const char *dir, mode_t mode);
 int ci_replace_file(const char *path, const void *data, size_t len);
 char *ci_dirname(const char *path);
+
+/* outcome.c: whether a completion entry's step succeeded (entries.md). */
+struct cJSON;
+int ci_step_outcome(const struct cJSON *entry);
 
 #endif
