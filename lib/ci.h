@@ -115,6 +115,21 @@ void ci_annotation(struct ci_buf *b, const struct ci_entry *e);
 	((e)->source_file = __FILE__, (e)->line_number = __LINE__,             \
 	 (e)->function_name = __func__)
 
+/* lines.c: split a byte stream into lines, in bounded memory. */
+#define CI_LINE_MAX (1024 * 1024)
+typedef void (*ci_line_fn)(void *arg, const char *line, size_t len,
+			   int continued);
+struct ci_lines {
+	char *buf;
+	size_t len, cap;
+	size_t max; /* longest piece delivered; 0: CI_LINE_MAX */
+	unsigned long lineno; /* whole lines delivered so far */
+};
+void ci_lines_feed(struct ci_lines *l, const char *data, size_t n,
+		   ci_line_fn fn, void *arg);
+void ci_lines_finish(struct ci_lines *l, ci_line_fn fn, void *arg);
+void ci_lines_free(struct ci_lines *l);
+
 /* file.c: directories and atomic replacement of whole files. */
 int ci_mkdirs(const char *dir, mode_t mode);
 int ci_replace_file(const char *path, const void *data, size_t len);

@@ -38,6 +38,7 @@ copy_tree() {
 		[ -f "root/opt/ci/share/man/man1/$t.1" ] || fail "$t.1 not installed"
 	done
 	[ -f root/opt/ci/share/man/man7/ci-tools.7 ]
+	[ -f root/opt/ci/share/ci-tools/ci.sh ]
 	"root/opt/ci/bin/ci-runid" --check "$(root/opt/ci/bin/ci-runid)"
 	run make -C src B=out uninstall DESTDIR="$PWD/root" PREFIX=/opt/ci
 	assert_success
@@ -60,7 +61,7 @@ copy_tree() {
 	run --separate-stderr env PATH="$PWD/bin" /bin/sh "$REPO/scripts/deps.sh"
 	assert_failure 4
 	assert_equal "${#stderr_lines[@]}" 2
-	[[ ${stderr_lines[0]} == "deps: missing Debian packages: gcc make "*" mandoc" ]]
+	[[ ${stderr_lines[0]} == "deps: missing Debian packages: gcc make "*" mandoc procps time" ]]
 	assert_equal "${stderr_lines[1]}" "deps: run as root: apt-get update && apt-get install -y --no-install-recommends${stderr_lines[0]#deps: missing Debian packages:}"
 }
 

@@ -1,0 +1,396 @@
+#!/usr/bin/env bats
+# ci-log: one entry per call, per stdin line or per record; destinations,
+# atomic appends, escaping, echo, GitHub commands, retention, bad input.
+load helpers/common
+
+setup() {
+	common_setup
+	new_run
+}
+
+# field FILE LINE KEY: a field of the LINE-th entry (1-based), via python.
+field() {
+	/usr/bin/python3 -c '
+import json, sys
+e = json.loads(open(sys.argv[1], encoding="utf-8").read().split("\n")[int(sys.argv[2]) - 1])
+v = e.get(sys.argv[3], "<absent>")
+print(v if isinstance(v, str) else json.dumps(v))' "$@"
+}
+
+@test "one call appends one entry that validates, with run id, step and source location" {
+	run --separate-stderr ci-log -l warn -s build --source scripts/build.sh --line 42 --function compile "disk almost full"
+	assert_success
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 1
+	validate log-schema.json "$CI_LOG_FILE"
+	assert_equal "$(field "$CI_LOG_FILE" 1 level)" warn
+	assert_equal "$(field "$CI_LOG_FILE" 1 message)" "disk almost full"
+	assert_equal "$(field "$CI_LOG_FILE" 1 run_id)" "$CI_RUN_ID"
+	assert_equal "$(field "$CI_LOG_FILE" 1 step_name)" build
+	assert_equal "$(field "$CI_LOG_FILE" 1 source_file)" scripts/build.sh
+	assert_equal "$(field "$CI_LOG_FILE" 1 line_number)" 42
+	assert_equal "$(field "$CI_LOG_FILE" 1 function_name)" compile
+	assert_equal "$(field "$CI_LOG_FILE" 1 duration_ms)" "<absent>"
+}
+
+@test "the timestamp is now, in UTC with milliseconds" {
+	before=$(date -u +%s)
+	TZ=America/New_York ci-log hello
+	after=$(date -u +%s)
+	ts=$(field "$CI_LOG_FILE" 1 timestamp)
+	[[ $ts =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]]
+	t=$(date -u -d "${ts%.*}Z" +%s)
+	[ "$t" -ge "$before" ]
+	[ "$t" -le "$after" ]
+}
+
+@test "the message is the arguments joined by spaces; --duration-ms is recorded" {
+	ci-log --duration-ms 1500 -s build finished in "1.5 s"
+	assert_equal "$(field "$CI_LOG_FILE" 1 message)" "finished in 1.5 s"
+	assert_equal "$(field "$CI_LOG_FILE" 1 duration_ms)" 1500
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "the step comes from -s, else CI_STEP, else main" {
+	CI_STEP=lint ci-log a
+	CI_STEP=lint ci-log -s build b
+	ci-log c
+	assert_equal "$(field "$CI_LOG_FILE" 1 step_name)" lint
+	assert_equal "$(field "$CI_LOG_FILE" 2 step_name)" build
+	assert_equal "$(field "$CI_LOG_FILE" 3 step_name)" main
+}
+
+@test "without source flags the entry names the calling script, line 1 and main" {
+	printf '#!/bin/bash\nci-log from a script\n' > caller.sh
+	bash ./caller.sh
+	assert_equal "$(field "$CI_LOG_FILE" 1 source_file)" ./caller.sh
+	assert_equal "$(field "$CI_LOG_FILE" 1 line_number)" 1
+	assert_equal "$(field "$CI_LOG_FILE" 1 function_name)" main
+	sh -c 'ci-log from an inline script'
+	assert_equal "$(field "$CI_LOG_FILE" 2 source_file)" sh
+}
+
+@test "the destination is -o, else CI_LOG_FILE, else stdout" {
+	ci-log -o other.log to-other
+	assert_equal "$(wc -l < other.log)" 1
+	[ ! -e "$CI_LOG_FILE" ]
+	ci-log to-env
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 1
+	unset CI_LOG_FILE
+	run --separate-stderr ci-log to-stdout
+	assert_success
+	echo "$output" > out.json
+	validate log-schema.json out.json
+	assert_equal "$(field out.json 1 message)" to-stdout
+	CI_LOG_FILE=x.log run --separate-stderr ci-log -o - explicit
+	[[ $output == *'"message":"explicit"'* ]]
+	[ ! -e x.log ]
+}
+
+@test "a missing log directory is created and an existing file is appended to" {
+	ci-log -o deep/er/logs/ci.log first
+	printf 'kept line\n' >> deep/er/logs/ci.log
+	ci-log -o deep/er/logs/ci.log second
+	assert_equal "$(sed -n 2p deep/er/logs/ci.log)" "kept line"
+	assert_equal "$(wc -l < deep/er/logs/ci.log)" 3
+	assert_equal "$(field deep/er/logs/ci.log 3 message)" second
+}
+
+@test "16 processes writing 5,000 entries each into one file leave 80,000 whole lines" {
+	for w in $(seq 16); do
+		awk -v w="$w" 'BEGIN { for (i = 1; i <= 5000; i++) printf "writer %d entry %d %s\n", w, i, "padding-padding-padding-padding-padding-padding" }' |
+			ci-log -s "w$w" &
+	done
+	wait
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 80000
+	run /usr/bin/python3 -c '
+import json, sys, collections
+seen = collections.Counter()
+for line in open(sys.argv[1], encoding="utf-8"):
+    e = json.loads(line)
+    seen[e["step_name"]] += 1
+print(len(seen), set(seen.values()))' "$CI_LOG_FILE"
+	assert_output "16 {5000}"
+	# The schema on a sample: every 97th line.
+	awk 'NR % 97 == 1' "$CI_LOG_FILE" > sample.log
+	validate log-schema.json sample.log
+}
+
+@test "filter mode: each stdin line becomes one entry, and the last line without a newline is not lost" {
+	printf 'one\ntwo\n\nlast without newline' | ci-log -s build -l warn
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 4
+	assert_equal "$(field "$CI_LOG_FILE" 1 message)" one
+	assert_equal "$(field "$CI_LOG_FILE" 3 message)" ""
+	assert_equal "$(field "$CI_LOG_FILE" 4 message)" "last without newline"
+	assert_equal "$(field "$CI_LOG_FILE" 4 level)" warn
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "--tee copies stdin to stdout unchanged while logging" {
+	printf 'a\r\nb\x00c\n\xff\xfe tail' > input.bin
+	ci-log --tee < input.bin > copy.bin
+	cmp input.bin copy.bin
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 3
+}
+
+@test "CR, NUL, control characters and invalid UTF-8 make valid JSON, as documented" {
+	printf 'crlf\r\nnul\x00byte\nbell\x07 esc\x1b[31m del\x7f\nbad \xff\xc3\x28 end\ngood \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\nover \xe0\x80\xaf long\nsurrogate \xed\xa0\x80\n' | ci-log
+	validate log-schema.json "$CI_LOG_FILE"
+	run /usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1], "rb"):
+    line.decode("utf-8")  # strict: the file is valid UTF-8
+    print(ascii(json.loads(line)["message"]))' "$CI_LOG_FILE"
+	assert_line --index 0 "'crlf'"
+	assert_line --index 1 "'nul\\x00byte'"
+	assert_line --index 2 "'bell\\x07 esc\\x1b[31m del\\x7f'"
+	assert_line --index 3 "'bad \\ufffd\\ufffd( end'"
+	assert_line --index 4 "'good \\xe9\\u20ac\\U0001f600'"
+	assert_line --index 5 "'over \\ufffd\\ufffd\\ufffd long'"
+	assert_line --index 6 "'surrogate \\ufffd\\ufffd\\ufffd'"
+	# Escaped, never raw, in the file.
+	run grep -c $'\x1b' "$CI_LOG_FILE"
+	assert_output 0
+}
+
+@test "a line of 1 MiB stays one entry; a longer one is split into pieces marked continued" {
+	/usr/bin/python3 -c '
+import sys
+sys.stdout.write("a" * (1 << 20) + "\n")
+# 2.5 MiB of two-byte characters: pieces must not cut one in half.
+sys.stdout.write("é" * (5 << 18) + "\n")
+sys.stdout.write("after\n")' | ci-log
+	validate log-schema.json "$CI_LOG_FILE"
+	run /usr/bin/python3 -c '
+import json, sys
+es = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+print(len(es))
+print(len(es[0]["message"]), es[0].get("continued"))
+pieces = es[1:-1]
+print(len(pieces), [p.get("continued") for p in pieces])
+print("".join(p["message"] for p in pieces) == "é" * (5 << 18))
+print(max(len(p["message"].encode()) for p in pieces) <= 1 << 20)
+print(es[-1]["message"])' "$CI_LOG_FILE"
+	assert_output "$(printf '%s\n' 5 "1048576 None" "3 [True, True, None]" True True after)"
+}
+
+@test "memory stays bounded on a 64 MiB line and a 64 MiB stream" {
+	command -v /usr/bin/time >/dev/null || skip "/usr/bin/time is not installed"
+	head -c 67108864 /dev/zero | tr '\0' 'x' > long.txt
+	/usr/bin/time -f %M -o rss1 ci-log -o long.log < long.txt
+	yes 'a line of text that repeats' | head -c 67108864 > many.txt
+	/usr/bin/time -f %M -o rss2 ci-log -o many.log < many.txt
+	assert_equal "$(wc -l < long.log)" 64
+	# Resident size in KiB: well under the input size.
+	[ "$(cat rss1)" -lt 16384 ]
+	[ "$(cat rss2)" -lt 16384 ]
+}
+
+@test "records mode logs tab-separated records with escapes and defaults for empty fields" {
+	printf 'error\tlint\tscripts/lint.sh\t12\trun_lint\ttabs\\there\\nand \\\\ backslash\twith a raw tab\n\t\t\t\t\tall defaults\n' |
+		ci-log --records -s default-step --function deffn
+	validate log-schema.json "$CI_LOG_FILE"
+	assert_equal "$(field "$CI_LOG_FILE" 1 level)" error
+	assert_equal "$(field "$CI_LOG_FILE" 1 step_name)" lint
+	assert_equal "$(field "$CI_LOG_FILE" 1 source_file)" scripts/lint.sh
+	assert_equal "$(field "$CI_LOG_FILE" 1 line_number)" 12
+	assert_equal "$(field "$CI_LOG_FILE" 1 function_name)" run_lint
+	assert_equal "$(field "$CI_LOG_FILE" 1 message)" $'tabs\there\nand \\ backslash\twith a raw tab'
+	assert_equal "$(field "$CI_LOG_FILE" 2 level)" info
+	assert_equal "$(field "$CI_LOG_FILE" 2 step_name)" default-step
+	assert_equal "$(field "$CI_LOG_FILE" 2 function_name)" deffn
+	assert_equal "$(field "$CI_LOG_FILE" 2 line_number)" 1
+}
+
+@test "records mode reports a malformed record with its line number, skips it and logs the rest" {
+	printf 'info\ts\tf\t1\tfn\tgood one\nonly\ttwo fields\ndebug\ts\tf\t1\tfn\tbad level\ninfo\ts\tf\tzero\tfn\tbad line\ninfo\ts\tf\t3\tfn\tgood two\n' > records.txt
+	run --separate-stderr ci-log --records < records.txt
+	assert_failure 2
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 2
+	assert_equal "$(field "$CI_LOG_FILE" 2 message)" "good two"
+	assert_equal "${stderr_lines[0]}" "ci-log: input line 2: 2 fields, expected 6 separated by tabs (level, step, source, line, function, message); record skipped"
+	assert_equal "${stderr_lines[1]}" 'ci-log: input line 3: level "debug" is not info, warn or error; record skipped'
+	assert_equal "${stderr_lines[2]}" 'ci-log: input line 4: line "zero" is not a line number (>= 1); record skipped'
+	assert_equal "${stderr_lines[3]}" "ci-log: 3 malformed records skipped"
+}
+
+@test "records mode with --ack-fd says ready, then answers each empty line once what came before is written" {
+	coproc LOGGER { exec ci-log --records --ack-fd 3 3>&1 1>/dev/null; }
+	pid=$LOGGER_PID
+	read -r -u "${LOGGER[0]}" ready
+	assert_equal "$ready" ready
+	printf 'info\ts\tf\t1\tfn\tbefore sync\n\n' >&"${LOGGER[1]}"
+	read -r -u "${LOGGER[0]}" ack
+	assert_equal "$ack" sync
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 1
+	assert_equal "$(field "$CI_LOG_FILE" 1 message)" "before sync"
+	fd=${LOGGER[1]}
+	exec {fd}>&-
+	wait "$pid"
+}
+
+@test "in filter mode SIGINT does not stop it before its input ends" {
+	{ sleep 1; echo "late line"; } | env --default-signal=INT ci-log -s sig 3>&- &
+	sleep 0.3
+	pkill -INT -f -x 'ci-log -s sig' || true
+	wait
+	assert_equal "$(field "$CI_LOG_FILE" 1 message)" "late line"
+}
+
+@test "a human echo goes to stderr when it is a terminal and the destination a file" {
+	run script -qec "ci-log -l error -s build 'it broke'" /dev/null
+	assert_success
+	[[ $output == *$'\e[31mERROR'*"build: it broke"* ]]
+	run script -qec "NO_COLOR=1 ci-log -l warn -s build careful" /dev/null
+	[[ $output == *"WARN  build: careful"* ]]
+	[[ $output != *$'\e['* ]]
+	run script -qec "ci-log --quiet quiet one" /dev/null
+	assert_output ""
+	run --separate-stderr ci-log not a terminal
+	assert_equal "$stderr" ""
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 4
+}
+
+@test "under GitHub Actions warnings and errors also print workflow commands, escaped" {
+	export GITHUB_ACTIONS=true
+	run --separate-stderr ci-log -l error -s "build, step: 2" --source "src/a,b:c.sh" --line 7 $'100% broken\r\nreally'
+	assert_success
+	assert_output "::error file=src/a%2Cb%3Ac.sh,line=7,title=build%2C step%3A 2::100%25 broken%0D%0Areally"
+	run --separate-stderr ci-log -l warn -s lint --source x.sh "a: b, c"
+	assert_output "::warning file=x.sh,line=1,title=lint::a: b, c"
+	run --separate-stderr ci-log -l info -s lint "no command for info"
+	assert_output ""
+	# With entries on stdout, the command goes to stderr instead.
+	unset CI_LOG_FILE
+	run --separate-stderr ci-log -l error -s s oops
+	[[ $stderr == "::error file="*"::oops" ]]
+	[[ $output == "{"* ]]
+}
+
+@test "--prune keeps the newest, removes old ones and never the current file or other names" {
+	mkdir logs
+	for d in 1 2 3 4 5 6; do
+		touch -d "$d days ago" "logs/ci-2025010${d}_000000.log"
+	done
+	touch -d "40 days ago" logs/ci-current.log logs/notes.log logs/ci-keep.txt
+	mkdir logs/ci-dir.log
+	ln -s ci-20250106_000000.log logs/ci-link.log
+	export CI_LOG_FILE=$PWD/logs/ci-current.log
+	run --separate-stderr ci-log --prune --keep 3 --max-age 5
+	assert_success
+	assert_output "$(printf 'removed %s\n' "$PWD/logs/ci-20250103_000000.log" "$PWD/logs/ci-20250104_000000.log" "$PWD/logs/ci-20250105_000000.log" "$PWD/logs/ci-20250106_000000.log")"
+	[ -e logs/ci-current.log ]
+	[ -e logs/ci-20250101_000000.log ]
+	[ -e logs/ci-20250102_000000.log ]
+	[ -e logs/notes.log ]
+	[ -e logs/ci-keep.txt ]
+	[ -d logs/ci-dir.log ]
+	[ -L logs/ci-link.log ]
+}
+
+@test "--prune removes by age alone and does nothing without a log directory" {
+	mkdir old
+	touch -d "10 days ago" old/ci-a.log
+	touch old/ci-b.log
+	run ci-log --prune --dir old --max-age 7
+	assert_output "removed old/ci-a.log"
+	run ci-log --prune --dir missing
+	assert_success
+	assert_output ""
+}
+
+@test "exits 2 on an unknown level and writes nothing" {
+	run --separate-stderr ci-log -l debug hello
+	assert_failure 2
+	assert_equal "$stderr" "ci-log: -l: \"debug\" is not a level (expected info, warn or error) (see 'ci-log --help')"
+	[ ! -e "$CI_LOG_FILE" ]
+}
+
+@test "exits 2 when CI_RUN_ID is missing or malformed, naming it" {
+	unset CI_RUN_ID
+	run --separate-stderr ci-log hello
+	assert_failure 2
+	assert_equal "$stderr" "ci-log: CI_RUN_ID is not set (mint one with: export \$(ci-runid --env))"
+	CI_RUN_ID=run-2025-bad run --separate-stderr ci-log hello
+	assert_failure 2
+	assert_equal "$stderr" 'ci-log: CI_RUN_ID: "run-2025-bad" is not of the form run-YYYYMMDD-HHMMSS-xxxxxx'
+	[ ! -e "$CI_LOG_FILE" ]
+}
+
+@test "exits 2 on --line 0 and --line x" {
+	run --separate-stderr ci-log --line 0 hello
+	assert_failure 2
+	[[ $stderr == 'ci-log: --line: "0" is out of range (expected a whole number from 1 to 2147483647)'* ]]
+	run --separate-stderr ci-log --line x hello
+	assert_failure 2
+	[[ $stderr == 'ci-log: --line: "x" is not a number'* ]]
+	[ ! -e "$CI_LOG_FILE" ]
+}
+
+@test "exits 2 when the destination cannot be opened, and 4 when its directory cannot be made" {
+	mkdir is-a-dir
+	run --separate-stderr ci-log -o is-a-dir hello
+	assert_failure 2
+	assert_equal "$stderr" "ci-log: cannot open log file is-a-dir: Is a directory"
+	touch plain-file
+	run --separate-stderr ci-log -o plain-file/logs/ci.log hello
+	assert_failure 4
+	assert_equal "$stderr" "ci-log: cannot create log directory plain-file/logs: Not a directory"
+	assert_equal "$(stat -c %s plain-file)" 0
+}
+
+@test "exits 4 when the log file cannot be written" {
+	run --separate-stderr ci-log -o /dev/full hello
+	assert_failure 4
+	assert_equal "$stderr" "ci-log: cannot write to /dev/full: No space left on device"
+}
+
+@test "options that do not go together are usage errors" {
+	run --separate-stderr ci-log --duration-ms 5 < /dev/null
+	assert_failure 2
+	[[ $stderr == *"--duration-ms goes with a MESSAGE"* ]]
+	run --separate-stderr ci-log --tee -o - < /dev/null
+	assert_failure 2
+	[[ $stderr == *"--tee needs a log file"* ]]
+	run --separate-stderr ci-log --records hello
+	assert_failure 2
+	run --separate-stderr ci-log --ack-fd 1 hello
+	assert_failure 2
+	[[ $stderr == *"--ack-fd goes with --records"* ]]
+	run --separate-stderr ci-log --records --ack-fd 77
+	assert_failure 2
+	[[ $stderr == *"--ack-fd: descriptor 77 is not open"* ]]
+	run --separate-stderr ci-log --keep 3 hello
+	assert_failure 2
+	run --separate-stderr ci-log --prune hello
+	assert_failure 2
+	run --separate-stderr ci-log -s "" hello
+	assert_failure 2
+	[ ! -e "$CI_LOG_FILE" ]
+}
+
+@test "-h prints the usage, --version the version, and unknown options exit 2" {
+	run ci-log -h
+	assert_success
+	assert_line --index 0 --partial "usage: ci-log [-q] [--tee]"
+	run ci-log --version
+	[[ $output =~ ^ci-log\ [0-9.]+$ ]]
+	run --separate-stderr ci-log --bogus
+	assert_failure 2
+	assert_equal "$stderr" "ci-log: --bogus: unknown option (see 'ci-log --help')"
+	run --separate-stderr ci-log -l
+	assert_failure 2
+	assert_equal "$stderr" "ci-log: -l: missing argument (see 'ci-log --help')"
+}
+
+@test "a closed stdout ends it quietly, and --tee into a closed pipe keeps logging" {
+	unset CI_LOG_FILE
+	run --separate-stderr bash -c 'ci-log hello | true'
+	assert_success
+	assert_equal "$stderr" ""
+	export CI_LOG_FILE=$BATS_TEST_TMPDIR/tee.log
+	run --separate-stderr bash -c 'set -o pipefail; seq 200000 | ci-log --tee | head -n 1'
+	assert_success
+	assert_output 1
+	assert_equal "$stderr" ""
+	assert_equal "$(wc -l < tee.log)" 200000
+}

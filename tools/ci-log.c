@@ -1,0 +1,551 @@
+/*
+ * ci-log: append one structured log entry to the run's NDJSON log, carrying
+ * the run id, the step and the source location; with no message, one entry
+ * per line of standard input; with --records, one entry per tab-separated
+ * record, for a shell that keeps one ci-log open; with --prune, remove old
+ * log files.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ci.h"
+
+struct stream {
+	struct ci_log log;
+	struct ci_entry base; /* defaults of every entry */
+	int tee; /* copy stdin to stdout; 0 again after EPIPE */
+	int tee_failed;
+	int ack_fd;
+	struct ci_buf acks;
+	struct ci_buf msg;
+	struct ci_buf rec;
+	struct ci_lines *lines;
+	int skipping; /* inside a record longer than CI_LINE_MAX */
+	unsigned long bad;
+};
+
+static const char *caller_name(void);
+static void one_entry(struct stream *st, int argc, char **argv,
+		      long long duration);
+static void read_stream(struct stream *st, ci_line_fn fn);
+static void filter_line(void *arg, const char *line, size_t len, int continued);
+static void record_line(void *arg, const char *line, size_t len, int continued);
+static int prune(const char *dir, long long keep, long long max_age);
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: ci-log [-q] [--tee] [-l LEVEL] [-s STEP] [--source FILE] "
+	      "[--line N] [--function NAME] [--duration-ms N] [-o FILE] "
+	      "[MESSAGE ...]\n"
+	      "       ci-log --records [-q] [-s STEP] [-o FILE] [--ack-fd FD]\n"
+	      "       ci-log --prune [--keep N] [--max-age DAYS] [--dir DIR]\n",
+	      f);
+}
+
+enum {
+	OPT_ACK = 256,
+	OPT_DIR,
+	OPT_DURATION,
+	OPT_FUNCTION,
+	OPT_KEEP,
+	OPT_LINE,
+	OPT_MAXAGE,
+	OPT_PRUNE,
+	OPT_RECORDS,
+	OPT_SOURCE,
+	OPT_TEE,
+	OPT_VERSION,
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ack-fd", required_argument, NULL, OPT_ACK },
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "duration-ms", required_argument, NULL, OPT_DURATION },
+		{ "function", required_argument, NULL, OPT_FUNCTION },
+		{ "help", no_argument, NULL, 'h' },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "level", required_argument, NULL, 'l' },
+		{ "line", required_argument, NULL, OPT_LINE },
+		{ "max-age", required_argument, NULL, OPT_MAXAGE },
+		{ "output", required_argument, NULL, 'o' },
+		{ "prune", no_argument, NULL, OPT_PRUNE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "records", no_argument, NULL, OPT_RECORDS },
+		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "step", required_argument, NULL, 's' },
+		{ "tee", no_argument, NULL, OPT_TEE },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct stream st;
+	const char *out = NULL, *step = getenv("CI_STEP"), *dir = NULL;
+	long long duration = -1, keep = -1, max_age = -1;
+	int c, quiet = 0, records = 0, pruning = 0, entry_opts = 0;
+
+	ci_init(argv[0]);
+	ci_entry_init(&st.base, NULL, NULL);
+	st.base.source_file = NULL;
+	st.ack_fd = -1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hl:o:qs:", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return xfinish_stdout();
+		case 'l':
+			if (!ci_level_ok(optarg))
+				ci_usage_error("-l: \"%s\" is not a level "
+					       "(expected info, warn or error)",
+					       optarg);
+			st.base.level = optarg;
+			entry_opts = 1;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 's':
+			if (!*optarg)
+				ci_usage_error("-s: the step name is empty");
+			step = optarg;
+			break;
+		case OPT_ACK:
+			st.ack_fd = (int)xnum("--ack-fd", optarg, 0, 1 << 20);
+			if (fcntl(st.ack_fd, F_GETFD) < 0)
+				ci_usage_error(
+				    "--ack-fd: descriptor %d is not open",
+				    st.ack_fd);
+			break;
+		case OPT_DIR:
+			dir = optarg;
+			break;
+		case OPT_DURATION:
+			duration = xnum("--duration-ms", optarg, 0,
+					9007199254740991LL);
+			break;
+		case OPT_FUNCTION:
+			if (!*optarg)
+				ci_usage_error("--function: the name is empty");
+			st.base.function_name = optarg;
+			entry_opts = 1;
+			break;
+		case OPT_KEEP:
+			keep = xnum("--keep", optarg, 0, 1000000);
+			break;
+		case OPT_LINE:
+			st.base.line_number =
+			    (long)xnum("--line", optarg, 1, 2147483647);
+			entry_opts = 1;
+			break;
+		case OPT_MAXAGE:
+			max_age = xnum("--max-age", optarg, 0, 100000);
+			break;
+		case OPT_PRUNE:
+			pruning = 1;
+			break;
+		case OPT_RECORDS:
+			records = 1;
+			break;
+		case OPT_SOURCE:
+			if (!*optarg)
+				ci_usage_error(
+				    "--source: the file name is empty");
+			st.base.source_file = optarg;
+			entry_opts = 1;
+			break;
+		case OPT_TEE:
+			st.tee = 1;
+			break;
+		case OPT_VERSION:
+			ci_version();
+		default:
+			ci_bad_option(c, argc, argv);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (pruning) {
+		if (argc > 0 || records || st.tee || entry_opts ||
+		    duration >= 0)
+			ci_usage_error("--prune takes only --keep, --max-age "
+				       "and --dir");
+		return prune(dir, keep < 0 ? 10 : keep,
+			     max_age < 0 ? 30 : max_age);
+	}
+	if (keep >= 0 || max_age >= 0 || dir)
+		ci_usage_error("--keep, --max-age and --dir go with --prune");
+	if (records && (argc > 0 || st.tee || duration >= 0))
+		ci_usage_error(
+		    "--records reads its entries from standard input: "
+		    "no MESSAGE, --tee or --duration-ms");
+	if (st.ack_fd >= 0 && !records)
+		ci_usage_error("--ack-fd goes with --records");
+	if (argc > 0 && st.tee)
+		ci_usage_error(
+		    "--tee copies standard input: it cannot go with a "
+		    "MESSAGE");
+	if (argc == 0 && !records && duration >= 0)
+		ci_usage_error("--duration-ms goes with a MESSAGE, not with "
+			       "lines from standard input");
+
+	st.base.run_id = xrunid_env();
+	st.base.step_name = step && *step ? step : "main";
+	if (!st.base.source_file)
+		st.base.source_file = caller_name();
+	out = ci_log_path(out);
+	if (st.tee && strcmp(out, "-") == 0)
+		ci_usage_error("--tee needs a log file (-o or CI_LOG_FILE): "
+			       "standard output would mix entries and input");
+	if (st.ack_fd == 1 && strcmp(out, "-") == 0)
+		ci_usage_error(
+		    "--ack-fd 1 needs a log file (-o or CI_LOG_FILE)");
+	xlog_open(&st.log, out, quiet);
+
+	if (argc > 0) {
+		one_entry(&st, argc, argv, duration);
+		return xfinish_stdout();
+	}
+	if (st.ack_fd >= 0 && ci_write_all(st.ack_fd, "ready\n", 6) < 0)
+		ci_die(CI_EXIT_USAGE, "--ack-fd %d: %s", st.ack_fd, strerror(errno));
+	read_stream(&st, records ? record_line : filter_line);
+	if (st.bad > 0) {
+		ci_warn("%lu malformed record%s skipped", st.bad,
+			st.bad == 1 ? "" : "s");
+		return CI_EXIT_USAGE;
+	}
+	return st.tee_failed ? 1 : xfinish_stdout();
+}
+
+/*
+ * The default source_file: the script that ran us, as its shell was given
+ * it ("bash ./build.sh" gives ./build.sh), else the caller's program name.
+ */
+static const char *
+caller_name(void)
+{
+	static char cmd[4096];
+	static const char *const shells[] = { "sh",  "bash", "dash",   "zsh",
+					      "ksh", "mksh", "busybox" };
+	char path[64];
+	const char *arg, *prog, *end;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)getppid());
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return "unknown";
+	n = read(fd, cmd, sizeof cmd - 1);
+	close(fd);
+	if (n <= 0 || cmd[0] == '\0')
+		return "unknown";
+	cmd[n] = '\0';
+	end = cmd + n;
+	prog = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+	for (size_t i = 0; i < sizeof shells / sizeof *shells; i++) {
+		if (strcmp(prog, shells[i]) != 0)
+			continue;
+		for (arg = cmd + strlen(cmd) + 1; arg < end;
+		     arg += strlen(arg) + 1) {
+			if (strcmp(arg, "-c") == 0)
+				break;
+			if (arg[0] != '-' && arg[0] != '+' && arg[0])
+				return arg;
+		}
+		break;
+	}
+	return prog;
+}
+
+/* The message is the arguments joined by spaces. */
+static void
+one_entry(struct stream *st, int argc, char **argv, long long duration)
+{
+	struct ci_entry e = st->base;
+
+	for (int i = 0; i < argc; i++) {
+		if (i > 0)
+			ci_buf_add(&st->msg, " ", 1);
+		ci_buf_str(&st->msg, argv[i]);
+	}
+	e.message = st->msg.s;
+	e.message_len = st->msg.len;
+	e.duration_ms = duration;
+	xlog_write(&st->log, &e);
+}
+
+/*
+ * Read standard input to its end, a block at a time; every entry of a block
+ * is written with one write() before the next read, so that entries reach
+ * the file as soon as their line does. When input is a pipe, SIGINT, SIGTERM
+ * and SIGHUP are ignored: the writer's end of the pipe ends us, after every
+ * line it wrote is logged.
+ */
+static void
+read_stream(struct stream *st, ci_line_fn fn)
+{
+	static char block[64 * 1024];
+	struct ci_lines lines = { 0 };
+	ssize_t n;
+
+	st->lines = &lines;
+	if (!isatty(0)) {
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+	}
+	for (;;) {
+		n = read(0, block, sizeof block);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ci_die(CI_EXIT_USAGE, "standard input: %s",
+			       strerror(errno));
+		if (n == 0)
+			break;
+		if (st->tee && ci_write_all(1, block, (size_t)n) < 0) {
+			if (errno != EPIPE) {
+				ci_warn(
+				    "--tee: standard output: %s; still logging",
+				    strerror(errno));
+				st->tee_failed = 1;
+			}
+			st->tee = 0;
+		}
+		ci_lines_feed(&lines, block, (size_t)n, fn, st);
+		xlog_flush(&st->log);
+		if (st->acks.len > 0 &&
+		    ci_write_all(st->ack_fd, st->acks.s, st->acks.len) < 0)
+			st->ack_fd =
+			    -1; /* the reader went away; keep logging */
+		st->acks.len = 0;
+	}
+	ci_lines_finish(&lines, fn, st);
+	xlog_flush(&st->log);
+	ci_lines_free(&lines);
+}
+
+static void
+filter_line(void *arg, const char *line, size_t len, int continued)
+{
+	struct stream *st = arg;
+	struct ci_entry e = st->base;
+
+	e.message = line;
+	e.message_len = len;
+	e.continued = continued;
+	ci_log_queue(&st->log, &e);
+}
+
+static void
+reject(struct stream *st, unsigned long lineno, const char *why)
+{
+	ci_warn("input line %lu: %s; record skipped", lineno, why);
+	st->bad++;
+}
+
+/* Undo the escapes of a record's message: \\ \t \n \r. */
+static void
+unescape(struct ci_buf *b, const char *s, size_t n)
+{
+	b->len = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '\\' && i + 1 < n && strchr("\\tnr", s[i + 1])) {
+			c = s[++i];
+			c = c == 't'   ? '\t'
+			    : c == 'n' ? '\n'
+			    : c == 'r' ? '\r'
+				       : c;
+		}
+		ci_buf_add(b, &c, 1);
+	}
+}
+
+/*
+ * LEVEL TAB STEP TAB SOURCE TAB LINE TAB FUNCTION TAB MESSAGE. An empty
+ * field takes the value of the matching option or its default; the message
+ * is the rest of the line and may hold tabs.
+ */
+static void
+record_line(void *arg, const char *line, size_t len, int continued)
+{
+	struct stream *st = arg;
+	struct ci_entry e = st->base;
+	unsigned long lineno = st->lines->lineno + (continued ? 1 : 0);
+	char *f[5], *p, *end, *tab;
+	const char *why;
+	long long n;
+	int nf;
+
+	if (continued || st->skipping) {
+		if (!st->skipping)
+			reject(st, lineno, "record longer than 1 MiB");
+		st->skipping = continued;
+		return;
+	}
+	if (len == 0) {
+		/* A sync request: answered once what came before is written. */
+		if (st->ack_fd >= 0)
+			ci_buf_add(&st->acks, "sync\n", 5);
+		return;
+	}
+	st->rec.len = 0;
+	ci_buf_add(&st->rec, line, len);
+	p = st->rec.s;
+	end = p + len;
+	for (nf = 0; nf < 5; nf++) {
+		if (!(tab = memchr(p, '\t', (size_t)(end - p))))
+			break;
+		*tab = '\0';
+		f[nf] = p;
+		p = tab + 1;
+	}
+	st->msg.len = 0;
+	if (nf < 5) {
+		ci_buf_printf(&st->msg,
+			      "%d field%s, expected 6 separated by tabs "
+			      "(level, step, source, line, function, message)",
+			      nf + 1, nf ? "s" : "");
+		reject(st, lineno, st->msg.s);
+		return;
+	}
+	if (*f[0] && !ci_level_ok(f[0])) {
+		ci_buf_printf(&st->msg,
+			      "level \"%.32s\" is not info, warn or error",
+			      f[0]);
+		reject(st, lineno, st->msg.s);
+		return;
+	}
+	if (*f[3]) {
+		n = ci_strtonum(f[3], 1, 2147483647, &why);
+		if (why) {
+			ci_buf_printf(
+			    &st->msg,
+			    "line \"%.32s\" is not a line number (>= 1)", f[3]);
+			reject(st, lineno, st->msg.s);
+			return;
+		}
+		e.line_number = (long)n;
+	}
+	if (*f[0])
+		e.level = f[0];
+	if (*f[1])
+		e.step_name = f[1];
+	if (*f[2])
+		e.source_file = f[2];
+	if (*f[4])
+		e.function_name = f[4];
+	unescape(&st->msg, p, (size_t)(end - p));
+	e.message = st->msg.s ? st->msg.s : "";
+	e.message_len = st->msg.len;
+	ci_log_queue(&st->log, &e);
+}
+
+struct logfile {
+	char *name;
+	time_t mtime;
+};
+
+static int
+newest_first(const void *a, const void *b)
+{
+	const struct logfile *x = a, *y = b;
+
+	if (x->mtime != y->mtime)
+		return x->mtime < y->mtime ? 1 : -1;
+	return strcmp(y->name, x->name);
+}
+
+/*
+ * Remove ci-*.log files of the log directory beyond the keep newest, and
+ * those older than max_age days; never the current run's file ($CI_LOG_FILE)
+ * and never anything but a regular file of that name.
+ */
+static int
+prune(const char *dir, long long keep, long long max_age)
+{
+	const char *cur = getenv("CI_LOG_FILE"),
+		   *env_dir = getenv("CI_LOG_DIR");
+	struct stat cur_st, fst;
+	struct logfile *files = NULL;
+	struct ci_buf path = { 0 };
+	struct dirent *d;
+	size_t n = 0, cap = 0;
+	int have_cur, status = 0, dfd;
+	time_t now = time(NULL);
+	char *cur_dir = NULL;
+	DIR *dp;
+
+	if (!dir && cur && *cur)
+		dir = cur_dir = ci_dirname(cur);
+	if (!dir)
+		dir = env_dir && *env_dir ? env_dir : "logs";
+	have_cur = cur && *cur && stat(cur, &cur_st) == 0;
+	if (!(dp = opendir(dir))) {
+		if (errno == ENOENT)
+			return xfinish_stdout();
+		ci_die(CI_EXIT_ENV, "cannot read log directory %s: %s", dir,
+		       strerror(errno));
+	}
+	dfd = dirfd(dp);
+	while ((d = readdir(dp))) {
+		if (fnmatch("ci-*.log", d->d_name, FNM_PERIOD) != 0)
+			continue;
+		if (fstatat(dfd, d->d_name, &fst, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(fst.st_mode))
+			continue;
+		if (have_cur && fst.st_dev == cur_st.st_dev &&
+		    fst.st_ino == cur_st.st_ino)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			files = xrealloc(files, cap * sizeof *files);
+		}
+		files[n].name = xstrdup(d->d_name);
+		files[n++].mtime = fst.st_mtime;
+	}
+	qsort(files, n, sizeof *files, newest_first);
+	/* The current file, when there is one, is one of those kept. */
+	if (have_cur && keep > 0)
+		keep--;
+	for (size_t i = 0; i < n; i++) {
+		if ((long long)i < keep &&
+		    now - files[i].mtime <= max_age * 86400)
+			continue;
+		path.len = 0;
+		ci_buf_printf(&path, "%s/%s", dir, files[i].name);
+		if (unlinkat(dfd, files[i].name, 0) < 0) {
+			ci_warn("cannot remove %s: %s", path.s,
+				strerror(errno));
+			status = CI_EXIT_ENV;
+		} else {
+			printf("removed %s\n", path.s);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(files[i].name);
+	free(files);
+	free(cur_dir);
+	ci_buf_free(&path);
+	closedir(dp);
+	xfinish_stdout();
+	return status;
+}
