@@ -66,7 +66,7 @@ install: all
 	cp $(BINS) $(DESTDIR)$(BINDIR)/
 	cp $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1/
 	cp man/ci-tools.7 $(DESTDIR)$(MANDIR)/man7/
-	$(if $(wildcard scripts/lib/ci.sh),cp scripts/lib/ci.sh $(DESTDIR)$(SHAREDIR)/)
+	cp scripts/lib/ci.sh $(DESTDIR)$(SHAREDIR)/ci.sh
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(TOOLS:%=$(DESTDIR)$(MANDIR)/man1/%.1)

@@ -1,0 +1,197 @@
+# ci.sh: structured logging for bash pipelines. Source it, then log:
+#
+#     source scripts/lib/ci.sh
+#     log_info "building $target"
+#     log_warn "cache miss"
+#     log_error "tests failed"
+#
+# Each call appends one entry to the run's log through ci-log(1), with
+# source_file (relative to the repository root), line_number and
+# function_name taken from where it was called ("main" outside any
+# function), step_name from $CI_STEP ("main" when unset), the run id from
+# $CI_RUN_ID and the log file from $CI_LOG_FILE (standard output when unset).
+#
+# How: one ci-log stays open as a coprocess in records mode and a call only
+# writes one line into its pipe, so logging costs no fork. The library keeps
+# the order of entries and loses none:
+#   - before a ci-* tool runs (ci-step, ci-testpar, ci-deploy, ci-report and
+#     ci-log, which the library defines as functions that call the real
+#     tools), and when the script exits (an EXIT trap that runs after one
+#     the script set before its first log call), it waits until ci-log has
+#     written every entry sent so far; ci_flush does the same on demand;
+#   - subshells and background jobs write into the same pipe;
+#   - without a log file, each call waits until its entry is on stdout, so
+#     that entries keep their place among the script's own output;
+#   - ci-log ignores SIGINT, SIGTERM and SIGHUP and writes everything that
+#     reached the pipe, even when the script is killed.
+# Where the coprocess cannot be used (bash before 4, a coprocess that could
+# not start, a record of over 1000 characters from a subshell) a call runs ci-log
+# once instead.
+#
+# A call returns 0, or ci-log's status when it ran ci-log: 2 when CI_RUN_ID
+# is missing or malformed (under set -e this stops the script, as a
+# misconfiguration should). CI_LOG_QUIET=1 passes --quiet to ci-log.
+# CI_REPO_ROOT overrides the repository root, found with git otherwise.
+
+ci__pwd0=$PWD
+ci__root=${CI_REPO_ROOT:-$(git rev-parse --show-toplevel 2>/dev/null || printf '%s' "$PWD")}
+ci__home=$BASHPID # the shell that owns the coprocess
+ci__env=          # CI_RUN_ID|CI_LOG_FILE the coprocess runs with
+ci__failed=       # ... or that it could not start with
+ci__sub=          # pid:fd of a subshell's way into the pipe
+if ((BASH_VERSINFO[0] >= 4)); then
+	declare -gA ci__src=()
+fi
+
+# log_info, log_warn and log_error. The common case (this shell owns the
+# coprocess, the source path is known, the message needs no escapes) is
+# written inline: a bash function call costs microseconds here.
+for ci__l in info warn error; do
+	eval "log_$ci__l() {
+		if [[ \$BASHPID == \"\$ci__home\" && \$ci__env == \"\${CI_RUN_ID:-}|\${CI_LOG_FILE:-}\" && -n \${CI_LOG_FILE:-} &&
+			-n \${CI__LOG_PID:-} && \${FUNCNAME[1]:-main} != source &&
+			-n \${ci__src[\${BASH_SOURCE[1]:-\$0}]+set} && \$* != *[\\\\\$'\\t\\n\\r']* ]]; then
+			echo -E \"$ci__l	\${CI_STEP:-main}	\${ci__src[\${BASH_SOURCE[1]:-\$0}]}	\${BASH_LINENO[0]}	\${FUNCNAME[1]:-main}	\$*\" >&\"\${CI__LOG[1]}\" && return 0
+		fi
+		ci__log $ci__l \"\$*\"
+	}"
+done
+unset ci__l
+
+# ci__log LEVEL MESSAGE, called only by log_*: the caller is two frames up.
+ci__log() {
+	local level=$1 msg=$2 fd
+	local src=${BASH_SOURCE[2]:-$0} line=${BASH_LINENO[1]:-1}
+	local fn=${FUNCNAME[2]:-main} step=${CI_STEP:-main}
+	[[ $fn == source ]] && fn=main
+	if ((BASH_VERSINFO[0] >= 4)) && [[ -n ${ci__src[$src]+set} ]]; then
+		src=${ci__src[$src]}
+	else
+		ci__relative "$src"
+		((BASH_VERSINFO[0] >= 4)) && ci__src[$src]=$REPLY
+		src=$REPLY
+	fi
+
+	if ci__pipe; then
+		fd=$REPLY
+		[[ $msg == *[\\$'\t\n\r']* ]] && ci__escape
+		# From a subshell, a record must fit one atomic pipe write.
+		if [[ $fd == "${CI__LOG[1]:-}" ||
+			$((${#msg} + ${#src} + ${#step} + ${#fn})) -le 1000 ]] &&
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$level" "${step//[$'\t\n\r']/ }" \
+				"${src//[$'\t\n\r']/ }" "$line" "${fn//[$'\t\n\r']/ }" \
+				"$msg" >&"$fd"; then
+			# On stdout, entries keep their place among the script's output.
+			[[ -n ${CI_LOG_FILE:-} ]] || ci_flush
+			return 0
+		fi
+		msg=$2
+	fi
+	command ci-log ${CI_LOG_QUIET:+--quiet} -l "$level" -s "$step" \
+		--source "$src" --line "$line" --function "$fn" -- "$msg"
+}
+
+# The escapes of a record's message, applied to msg of the caller.
+ci__escape() {
+	msg=${msg//\\/\\\\}
+	msg=${msg//$'\t'/\\t}
+	msg=${msg//$'\n'/\\n}
+	msg=${msg//$'\r'/\\r}
+}
+
+# REPLY=the path relative to the repository root (absolute outside it).
+ci__relative() {
+	local p=${1:-unknown}
+	[[ $p == /* ]] || p=$ci__pwd0/$p
+	while [[ $p == */./* ]]; do p=${p//\/.\//\/}; done
+	[[ $p == "$ci__root"/* ]] && p=${p#"$ci__root"/}
+	REPLY=$p
+}
+
+# REPLY=the descriptor to write records to, when there is one: the
+# coprocess's pipe in the shell that owns it (started here when needed), or
+# the same pipe opened through /proc in a subshell.
+ci__pipe() {
+	local env="${CI_RUN_ID:-}|${CI_LOG_FILE:-}" ready out
+	if [[ $BASHPID == "$ci__home" ]]; then
+		if [[ $env != "$ci__env" || -z ${CI__LOG_PID:-} ]]; then
+			ci__start "$env" || return 1
+		fi
+		REPLY=${CI__LOG[1]}
+		return 0
+	fi
+	[[ $env == "$ci__env" ]] || return 1
+	if [[ ${ci__sub%%:*} != "$BASHPID" ]]; then
+		exec {out}>"/proc/$ci__home/fd/$ci__wfd" 2>/dev/null || return 1
+		ci__sub=$BASHPID:$out
+	fi
+	REPLY=${ci__sub#*:}
+}
+
+# ci__start ENV: start ci-log as a coprocess and wait until its log is open.
+ci__start() {
+	local ready out prev
+	((BASH_VERSINFO[0] >= 4)) || return 1
+	[[ $1 != "$ci__failed" ]] || return 1
+	[[ ${CI_RUN_ID:-} =~ ^run-[0-9]{8}-[0-9]{6}-[a-z0-9]{6}$ ]] || return 1
+	ci__stop
+	# Entries (without a log file) and workflow commands go to the
+	# script's stdout; answers to sync requests come back through the pipe.
+	exec {out}>&1
+	coproc CI__LOG { exec ci-log --records ${CI_LOG_QUIET:+--quiet} --ack-fd 3 3>&1 1>&"$out"; }
+	exec {out}>&-
+	if [[ -z ${CI__LOG_PID:-} ]] || ! read -r -u "${CI__LOG[0]}" ready ||
+		[[ $ready != ready ]]; then
+		ci__failed=$1
+		ci__stop
+		return 1
+	fi
+	ci__env=$1 ci__wfd=${CI__LOG[1]} ci__rfd=${CI__LOG[0]}
+	prev=$(trap -p EXIT)
+	prev=${prev#trap -- \'}
+	prev=${prev%\' EXIT}
+	prev=${prev//\'\\\'\'/\'}
+	[[ $prev == *ci__atexit* ]] || trap "${prev:+$prev
+}ci__atexit" EXIT
+}
+
+# ci_flush: return once ci-log has written every entry sent so far.
+ci_flush() {
+	local ack w r
+	[[ -n $ci__env ]] || return 0
+	if [[ $BASHPID == "$ci__home" ]]; then
+		[[ -n ${CI__LOG_PID:-} ]] || return 0
+		printf '\n' >&"${CI__LOG[1]}" && read -r -u "${CI__LOG[0]}" ack
+	else
+		exec {w}>"/proc/$ci__home/fd/$ci__wfd" {r}<"/proc/$ci__home/fd/$ci__rfd" ||
+			return 0
+		printf '\n' >&"$w" && read -r -u "$r" ack
+		exec {w}>&- {r}<&-
+	fi
+	return 0
+}
+
+ci__atexit() {
+	local status=$?
+	ci_flush
+	return $status
+}
+
+# Close the coprocess's input and wait until it has written everything.
+ci__stop() {
+	local pid=${CI__LOG_PID:-} fd=${CI__LOG[1]:-}
+	ci__env=
+	[[ -n $pid && $BASHPID == "$ci__home" ]] || return 0
+	[[ -n $fd ]] && exec {fd}>&-
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# The tools that append to or read the log see every entry logged before.
+if [[ :$SHELLOPTS: != *:posix:* ]]; then
+	eval 'ci-log() { ci_flush; command ci-log "$@"; }
+ci-step() { ci_flush; command ci-step "$@"; }
+ci-testpar() { ci_flush; command ci-testpar "$@"; }
+ci-deploy() { ci_flush; command ci-deploy "$@"; }
+ci-report() { ci_flush; command ci-report "$@"; }'
+fi

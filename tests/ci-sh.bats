@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# scripts/lib/ci.sh: log_info/log_warn/log_error from bash through one ci-log
+# coprocess, with the caller's location, in order, and without loss.
+load helpers/common
+
+setup() {
+	common_setup
+	new_run
+	mkdir -p repo/scripts
+	git -C repo init -q
+	LIB=$REPO/scripts/lib/ci.sh
+	export LIB
+}
+
+# entries: one line per entry: "level step source:line function message".
+entries() {
+	/usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    e = json.loads(line)
+    print(e["level"], e["step_name"], "%s:%d" % (e["source_file"], e["line_number"]), e["function_name"], e["message"])' "${1:-$CI_LOG_FILE}"
+}
+
+# A PATH where ci-log counts its own starts in $BATS_TEST_TMPDIR/starts.
+counting_path() {
+	mkdir -p "$BATS_TEST_TMPDIR/shim"
+	printf '#!/bin/sh\necho x >> "%s/starts"\nexec "%s/ci-log" "$@"\n' "$BATS_TEST_TMPDIR" "$CI_BUILD" > "$BATS_TEST_TMPDIR/shim/ci-log"
+	chmod +x "$BATS_TEST_TMPDIR/shim/ci-log"
+	echo "$BATS_TEST_TMPDIR/shim:$PATH"
+}
+
+@test "log_info, log_warn and log_error fill the source relative to the repository, the line and the function" {
+	cat > repo/scripts/build.sh <<'SH'
+source "$LIB"
+log_info "starting"
+compile() {
+	log_warn "slow compiler"
+}
+compile
+CI_STEP=build log_error "it broke"
+SH
+	(cd repo && bash scripts/build.sh)
+	validate log-schema.json "$CI_LOG_FILE"
+	run entries
+	assert_line --index 0 "info main scripts/build.sh:2 main starting"
+	assert_line --index 1 "warn main scripts/build.sh:4 compile slow compiler"
+	assert_line --index 2 "error build scripts/build.sh:7 main it broke"
+}
+
+@test "a sourced file's own calls name that file, and a script run from elsewhere is still relative to its repository" {
+	cat > repo/scripts/helpers.sh <<'SH'
+helper() { log_info "from the helper"; }
+log_info "sourced"
+SH
+	cat > repo/scripts/main.sh <<'SH'
+source "$LIB"
+source "$(dirname "$0")/helpers.sh"
+helper
+SH
+	(cd repo/scripts && bash ./main.sh)
+	run entries
+	assert_line --index 0 "info main scripts/helpers.sh:2 main sourced"
+	assert_line --index 1 "info main scripts/helpers.sh:1 helper from the helper"
+}
+
+@test "messages with tabs, newlines, CR and backslashes arrive intact" {
+	cat > repo/s.sh <<'SH'
+source "$LIB"
+log_info $'tab\there\nnew line\r\\n not an escape \\ end'
+log_info "plain after"
+SH
+	(cd repo && bash s.sh)
+	run /usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]): print(ascii(json.loads(line)["message"]))' "$CI_LOG_FILE"
+	assert_line --index 0 "'tab\\there\\nnew line\\r\\\\n not an escape \\\\ end'"
+	assert_line --index 1 "'plain after'"
+}
+
+@test "one ci-log process serves every call, subshells and pipelines included" {
+	cat > repo/s.sh <<'SH'
+source "$LIB"
+for i in $(seq 100); do log_info "entry $i"; done
+( log_info "in a subshell" )
+x=$(log_info "in a command substitution")
+seq 3 | while read -r n; do log_info "piped $n"; done
+SH
+	(cd repo && PATH=$(counting_path) bash s.sh)
+	assert_equal "$(wc -l < starts)" 1
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 105
+	run entries
+	assert_line --index 99 "info main s.sh:2 main entry 100"
+	assert_line --index 100 "info main s.sh:3 main in a subshell"
+	assert_line --index 101 "info main s.sh:4 main in a command substitution"
+	assert_line --index 104 "info main s.sh:5 main piped 3"
+}
+
+@test "entries stay in order with the ci-* tools the script calls in between" {
+	cat > repo/s.sh <<'SH'
+source "$LIB"
+for i in $(seq 200); do
+	log_info "library $i"
+	ci-log "tool $i"
+done
+SH
+	(cd repo && bash s.sh)
+	run /usr/bin/python3 -c '
+import json, sys
+got = [json.loads(l)["message"] for l in open(sys.argv[1])]
+want = [w for i in range(1, 201) for w in ("library %d" % i, "tool %d" % i)]
+print("in order" if got == want else "out of order: %r" % [(g, w) for g, w in zip(got, want) if g != w][:3])' "$CI_LOG_FILE"
+	assert_output "in order"
+}
+
+@test "ci_flush returns once every entry logged so far is in the file" {
+	cat > repo/s.sh <<'SH'
+source "$LIB"
+for i in $(seq 50); do log_info "entry $i"; done
+ci_flush
+wc -l < "$CI_LOG_FILE"
+SH
+	run bash repo/s.sh
+	assert_output 50
+}
+
+@test "no entry is lost when the script ends normally, by exit N, under set -e or by a trapped signal" {
+	printf 'source "$LIB"\nfor i in $(seq 300); do log_info "n $i"; done\n' > normal.sh
+	printf 'source "$LIB"\nfor i in $(seq 300); do log_info "x $i"; done\nexit 3\n' > exit3.sh
+	printf 'set -e\nsource "$LIB"\nfor i in $(seq 300); do log_info "e $i"; done\nfalse\nlog_info never\n' > sete.sh
+	printf 'source "$LIB"\ntrap "log_error interrupted; exit 130" INT\nfor i in $(seq 300); do log_info "s $i"; done\nkill -INT $$\nsleep 5\n' > signal.sh
+	for s in normal exit3 sete signal; do
+		export CI_LOG_FILE=$BATS_TEST_TMPDIR/$s.log
+		run bash "$s.sh"
+		case $s in
+		normal) assert_success ;;
+		exit3) assert_failure 3 ;;
+		sete) assert_failure 1 ;;
+		signal) assert_failure 130 ;;
+		esac
+	done
+	assert_equal "$(wc -l < normal.log)" 300
+	assert_equal "$(wc -l < exit3.log)" 300
+	assert_equal "$(wc -l < sete.log)" 300
+	assert_equal "$(wc -l < signal.log)" 301
+	run entries signal.log
+	assert_line --index 300 --regexp "^error main signal.sh:[0-9]+ main interrupted$"
+}
+
+@test "an EXIT trap the script set before logging still runs, with the script's status" {
+	cat > repo/s.sh <<'SH'
+trap 'echo "trap saw $?"' EXIT
+source "$LIB"
+log_info one
+exit 7
+SH
+	run bash repo/s.sh
+	assert_failure 7
+	assert_output "trap saw 7"
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 1
+}
+
+@test "without a usable coprocess every call runs ci-log once, and nothing is lost" {
+	# A ci-log that refuses records mode, as one too old for it would.
+	mkdir -p old
+	printf '#!/bin/sh\ncase " $* " in *" --records "*) echo "unknown option --records" >&2; exit 2;; esac\necho x >> "%s/starts"\nexec "%s/ci-log" "$@"\n' "$BATS_TEST_TMPDIR" "$CI_BUILD" > old/ci-log
+	chmod +x old/ci-log
+	printf 'source "$LIB"\nf() { log_warn "w $1"; }\nfor i in 1 2 3; do f $i; done\n' > repo/s.sh
+	(cd repo && PATH=$BATS_TEST_TMPDIR/old:$PATH bash s.sh 2>/dev/null)
+	assert_equal "$(wc -l < starts)" 3
+	run entries
+	assert_line --index 2 "warn main s.sh:2 f w 3"
+}
+
+@test "entries go to stdout, in order with the script's output, when CI_LOG_FILE is unset" {
+	unset CI_LOG_FILE
+	printf 'source "$LIB"\nlog_info "to stdout"\necho "script output"\n' > s.sh
+	run --separate-stderr bash s.sh
+	assert_success
+	assert_line --index 0 --partial '"message":"to stdout"'
+	assert_line --index 1 "script output"
+}
+
+@test "a missing CI_RUN_ID makes a call fail with ci-log's message and status 2" {
+	unset CI_RUN_ID
+	printf 'set -e\nsource "$LIB"\nlog_info "no run id"\necho "not reached"\n' > s.sh
+	run --separate-stderr bash s.sh
+	assert_failure 2
+	assert_output ""
+	[[ $stderr == *"ci-log: CI_RUN_ID is not set"* ]]
+}
+
+@test "the ci-* functions the library defines still run the real tools with their status" {
+	printf 'source "$LIB"\nci-log -l bogus x\necho "status $?"\nci-runid --check run-20250101-000000-abcdef && echo ok\n' > s.sh
+	run --separate-stderr bash s.sh
+	assert_output "$(printf 'status 2\nok')"
+}
