@@ -139,4 +139,110 @@ char *ci_dirname(const char *path);
 struct cJSON;
 int ci_step_outcome(const struct cJSON *entry);
 
+/* ndjson.c: NDJSON read in large blocks; a per-thread arena for cJSON. */
+#define CI_ND_LINE_MAX (8u << 20) /* longer lines are read past, not held */
+struct ci_nd {
+	int fd, eof;
+	char *buf;
+	size_t cap, len, given;
+	size_t skipping; /* bytes of a too-long line read past so far */
+	size_t toolong; /* a too-long line ended: its length */
+};
+void ci_nd_open(struct ci_nd *r, int fd);
+ssize_t ci_nd_next(struct ci_nd *r, char **p);
+void ci_nd_close(struct ci_nd *r);
+void ci_arena_hooks(void);
+void ci_arena_reset(void);
+void ci_arena_free(void);
+
+/* logcheck.c: the rules of contracts/log-schema.json, for entries read back. */
+int ci_text_check(const char *s, size_t n, struct ci_buf *why);
+int ci_entry_check(const struct cJSON *entry, struct ci_buf *why);
+long long ci_timestamp_ms(const char *s);
+
+/* runs.c: Pipeline Runs, steps and Test Executions rebuilt from entries. */
+struct ci_run_start {
+	long long start_time;
+	char profile[8], triggered_by[8];
+};
+struct ci_pipeline {
+	long long start_time, end_time, duration;
+	int exit_code;
+	char profile[8], triggered_by[8];
+	size_t nsteps;
+	const char *steps; /* nsteps NUL-terminated names, one after another */
+};
+struct ci_test_exec {
+	char test_type[33], status[8];
+	long long attempt_number, duration, failure_count;
+	long long started_at, completed_at;
+	int run_in_parallel, fallback_to_serial;
+};
+struct ci_view { /* what one valid entry says */
+	const char *run_id, *step_name, *message, *source_file, *function_name;
+	long long ts_ms, line_number, duration_ms; /* duration_ms < 0: none */
+	int level; /* 0 info, 1 warn, 2 error */
+	int exit_code; /* < 0: none */
+	int outcome; /* ci_step_outcome */
+	const struct ci_run_start *start;
+	const struct ci_test_exec *test;
+	const struct ci_pipeline *pipeline;
+	unsigned file; /* where it was read: input number and line */
+	unsigned long long line;
+};
+struct ci_view_store {
+	struct ci_run_start start;
+	struct ci_test_exec test;
+	struct ci_pipeline pipeline;
+	struct ci_buf steps;
+};
+struct ci_step {
+	char *name;
+	long long first_ms; /* its first entry */
+	long long start_ms, end_ms; /* of its completions; < 0: none */
+	long long duration_ms; /* its completions' durations added */
+	int completions, failures, ok, exit_code;
+	unsigned long long seq, ok_seq; /* first entry, first success */
+};
+struct ci_attempt {
+	struct ci_test_exec t;
+	long long start_ms, end_ms;
+};
+struct ci_msg {
+	int level;
+	long long ts_ms, line_number;
+	char *step, *message, *source_file, *function_name;
+	unsigned file;
+	unsigned long long line;
+};
+struct ci_run {
+	char id[CI_RUNID_LEN + 1];
+	unsigned long long seq; /* runs in the order first seen */
+	long long first_ms, last_ms; /* its entries' earliest and latest */
+	unsigned long long entries, warnings, errors, omitted;
+	int has_start, has_pipeline;
+	struct ci_run_start start;
+	struct ci_pipeline pipeline;
+	struct ci_step *steps;
+	size_t nsteps, last_step;
+	struct ci_attempt *tests;
+	size_t ntests;
+	struct ci_msg *msgs;
+	size_t nmsgs;
+};
+struct ci_runs {
+	struct ci_run **v, **table;
+	size_t n, tsize;
+	int list_level; /* messages of this level and above are kept */
+	size_t msg_cap; /* at most this many per run; the rest counted */
+	unsigned long long seq;
+};
+void ci_view_of(struct ci_view *v, const struct cJSON *entry,
+		struct ci_view_store *st);
+void ci_runs_init(struct ci_runs *rs, int list_level, size_t msg_cap);
+struct ci_run *ci_runs_find(struct ci_runs *rs, const char *id, int create);
+void ci_runs_add(struct ci_runs *rs, const struct ci_view *v);
+const char **ci_run_completed(const struct ci_run *r, size_t *n);
+void ci_runs_free(struct ci_runs *rs);
+
 #endif

@@ -1,0 +1,372 @@
+/*
+ * runs.c: Pipeline Runs, their steps and Test Executions rebuilt from log
+ * entries, by the rules of contracts/entries.md. Memory grows with runs,
+ * steps, test attempts and the messages kept, never with entries.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "ci.h"
+
+static long long
+num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : -1;
+}
+
+static const char *
+str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void
+copy(char *dst, size_t n, const char *s)
+{
+	size_t len = strlen(s);
+
+	len = len < n - 1 ? len : n - 1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+}
+
+/*
+ * Read what an entry that passed ci_entry_check says. Strings point into
+ * the entry, nested objects into st; the file and line are left to the
+ * caller.
+ */
+void
+ci_view_of(struct ci_view *v, const cJSON *e, struct ci_view_store *st)
+{
+	const cJSON *o, *i;
+	const char *level = str(e, "level");
+
+	memset(v, 0, sizeof *v);
+	v->run_id = str(e, "run_id");
+	v->step_name = str(e, "step_name");
+	v->message = str(e, "message");
+	v->source_file = str(e, "source_file");
+	v->function_name = str(e, "function_name");
+	v->ts_ms = ci_timestamp_ms(str(e, "timestamp"));
+	v->line_number = num(e, "line_number");
+	v->duration_ms = num(e, "duration_ms");
+	v->exit_code = (int)num(e, "exit_code");
+	v->level = level[0] == 'e' ? 2 : level[0] == 'w';
+	v->outcome = ci_step_outcome(e);
+	if ((o = cJSON_GetObjectItemCaseSensitive(e, "run_start"))) {
+		st->start.start_time = num(o, "start_time");
+		copy(st->start.profile, sizeof st->start.profile,
+		     str(o, "profile"));
+		copy(st->start.triggered_by, sizeof st->start.triggered_by,
+		     str(o, "triggered_by"));
+		v->start = &st->start;
+	}
+	if ((o = cJSON_GetObjectItemCaseSensitive(e, "test_execution"))) {
+		struct ci_test_exec *t = &st->test;
+		copy(t->test_type, sizeof t->test_type, str(o, "test_type"));
+		copy(t->status, sizeof t->status, str(o, "status"));
+		t->attempt_number = num(o, "attempt_number");
+		t->duration = num(o, "duration");
+		t->failure_count = num(o, "failure_count");
+		t->started_at = num(o, "started_at");
+		t->completed_at = num(o, "completed_at");
+		t->run_in_parallel = cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(o, "run_in_parallel"));
+		t->fallback_to_serial = cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(o, "fallback_to_serial"));
+		v->test = t;
+	}
+	if ((o = cJSON_GetObjectItemCaseSensitive(e, "pipeline_run"))) {
+		struct ci_pipeline *p = &st->pipeline;
+		p->start_time = num(o, "start_time");
+		p->end_time = num(o, "end_time");
+		p->duration = num(o, "duration");
+		p->exit_code = (int)num(o, "exit_code");
+		copy(p->profile, sizeof p->profile, str(o, "profile"));
+		copy(p->triggered_by, sizeof p->triggered_by,
+		     str(o, "triggered_by"));
+		st->steps.len = 0;
+		p->nsteps = 0;
+		cJSON_ArrayForEach(
+		    i, cJSON_GetObjectItemCaseSensitive(o, "steps_completed"))
+		{
+			if (!cJSON_IsString(i))
+				continue;
+			ci_buf_add(&st->steps, i->valuestring,
+				   strlen(i->valuestring) + 1);
+			p->nsteps++;
+		}
+		p->steps = st->steps.s ? st->steps.s : "";
+		v->pipeline = p;
+	}
+}
+
+void
+ci_runs_init(struct ci_runs *rs, int list_level, size_t msg_cap)
+{
+	memset(rs, 0, sizeof *rs);
+	rs->list_level = list_level;
+	rs->msg_cap = msg_cap;
+}
+
+static size_t
+hash(const char *id)
+{
+	size_t h = 5381;
+
+	while (*id)
+		h = h * 33 + (unsigned char)*id++;
+	return h;
+}
+
+/* The run of this id; a new one when create is set, else NULL. */
+struct ci_run *
+ci_runs_find(struct ci_runs *rs, const char *id, int create)
+{
+	struct ci_run *r;
+	size_t i;
+
+	if (rs->tsize) {
+		for (i = hash(id) & (rs->tsize - 1); rs->table[i];
+		     i = (i + 1) & (rs->tsize - 1))
+			if (strcmp(rs->table[i]->id, id) == 0)
+				return rs->table[i];
+	}
+	if (!create)
+		return NULL;
+	if ((rs->n + 1) * 2 > rs->tsize) {
+		size_t old = rs->tsize;
+		struct ci_run **t = rs->table;
+		rs->tsize = old ? old * 2 : 64;
+		rs->table = calloc(rs->tsize, sizeof *rs->table);
+		if (!rs->table)
+			ci_die(1, "out of memory");
+		for (size_t k = 0; k < old; k++)
+			if (t[k]) {
+				i = hash(t[k]->id) & (rs->tsize - 1);
+				while (rs->table[i])
+					i = (i + 1) & (rs->tsize - 1);
+				rs->table[i] = t[k];
+			}
+		free(t);
+		rs->v = xrealloc(rs->v, rs->tsize * sizeof *rs->v);
+	}
+	r = calloc(1, sizeof *r);
+	if (!r)
+		ci_die(1, "out of memory");
+	copy(r->id, sizeof r->id, id);
+	r->seq = rs->n;
+	r->first_ms = r->last_ms = -1;
+	rs->v[rs->n++] = r;
+	for (i = hash(id) & (rs->tsize - 1); rs->table[i];
+	     i = (i + 1) & (rs->tsize - 1))
+		;
+	rs->table[i] = r;
+	return r;
+}
+
+static struct ci_step *
+step_of(struct ci_run *r, const char *name, unsigned long long seq)
+{
+	struct ci_step *s;
+
+	if (r->nsteps && strcmp(r->steps[r->last_step].name, name) == 0)
+		return &r->steps[r->last_step];
+	for (size_t i = 0; i < r->nsteps; i++)
+		if (strcmp(r->steps[i].name, name) == 0)
+			return &r->steps[r->last_step = i];
+	if ((r->nsteps & (r->nsteps - 1)) == 0)
+		r->steps = xrealloc(r->steps,
+				    (r->nsteps ? r->nsteps * 2 : 8) *
+					sizeof *r->steps);
+	s = &r->steps[r->last_step = r->nsteps++];
+	memset(s, 0, sizeof *s);
+	s->name = xstrdup(name);
+	s->first_ms = s->start_ms = s->end_ms = -1;
+	s->exit_code = -1;
+	s->seq = seq;
+	return s;
+}
+
+static struct ci_step *
+completion(struct ci_runs *rs, struct ci_run *r, const struct ci_view *v)
+{
+	struct ci_step *s = step_of(r, v->step_name, rs->seq);
+	long long start = v->ts_ms - v->duration_ms;
+
+	s->completions++;
+	s->duration_ms += v->duration_ms;
+	if (s->start_ms < 0 || start < s->start_ms)
+		s->start_ms = start < 0 ? 0 : start;
+	if (v->ts_ms > s->end_ms)
+		s->end_ms = v->ts_ms;
+	if (v->exit_code >= 0)
+		s->exit_code = v->exit_code;
+	if (v->outcome == 1 && !s->ok) {
+		s->ok = 1;
+		s->ok_seq = rs->seq;
+	} else if (v->outcome == 0)
+		s->failures++;
+	if (v->test) {
+		if ((r->ntests & (r->ntests - 1)) == 0)
+			r->tests = xrealloc(r->tests,
+					    (r->ntests ? r->ntests * 2 : 4) *
+						sizeof *r->tests);
+		r->tests[r->ntests].t = *v->test;
+		r->tests[r->ntests].start_ms = start;
+		r->tests[r->ntests++].end_ms = v->ts_ms;
+	}
+	return s;
+}
+
+static char *
+dup_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	char *d;
+
+	if (n > max)
+		n = ci_utf8_boundary(s, max);
+	d = xmalloc(n + 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+static void
+keep_message(struct ci_runs *rs, struct ci_run *r, const struct ci_view *v)
+{
+	struct ci_msg *m;
+
+	if (r->nmsgs >= rs->msg_cap) {
+		r->omitted++;
+		return;
+	}
+	if ((r->nmsgs & (r->nmsgs - 1)) == 0)
+		r->msgs = xrealloc(
+		    r->msgs, (r->nmsgs ? r->nmsgs * 2 : 4) * sizeof *r->msgs);
+	m = &r->msgs[r->nmsgs++];
+	m->level = v->level;
+	m->ts_ms = v->ts_ms;
+	m->line_number = v->line_number;
+	m->step = dup_cut(v->step_name, 256);
+	m->message = dup_cut(v->message, 1024);
+	m->source_file = dup_cut(v->source_file, 512);
+	m->function_name = dup_cut(v->function_name, 256);
+	m->file = v->file;
+	m->line = v->line;
+}
+
+/* Take one valid entry into the run it belongs to. */
+void
+ci_runs_add(struct ci_runs *rs, const struct ci_view *v)
+{
+	struct ci_run *r = ci_runs_find(rs, v->run_id, 1);
+	struct ci_step *s;
+
+	rs->seq++;
+	r->entries++;
+	if (r->first_ms < 0 || v->ts_ms < r->first_ms)
+		r->first_ms = v->ts_ms;
+	if (v->ts_ms > r->last_ms)
+		r->last_ms = v->ts_ms;
+	if (v->start && !r->has_start) {
+		r->has_start = 1;
+		r->start = *v->start;
+	}
+	if (v->pipeline) {
+		free((char *)r->pipeline.steps);
+		r->has_pipeline = 1;
+		r->pipeline = *v->pipeline;
+		size_t len = 0;
+		for (size_t i = 0; i < v->pipeline->nsteps; i++)
+			len += strlen(v->pipeline->steps + len) + 1;
+		r->pipeline.steps =
+		    memcpy(xmalloc(len + 1), v->pipeline->steps, len);
+	}
+	s = v->duration_ms >= 0 ? completion(rs, r, v)
+				: step_of(r, v->step_name, rs->seq);
+	if (s->first_ms < 0 || v->ts_ms < s->first_ms)
+		s->first_ms = v->ts_ms;
+	if (v->level == 2)
+		r->errors++;
+	else if (v->level == 1)
+		r->warnings++;
+	if (v->level >= rs->list_level)
+		keep_message(rs, r, v);
+}
+
+static int
+by_ok_seq(const void *a, const void *b)
+{
+	const struct ci_step *x = *(struct ci_step *const *)a;
+	const struct ci_step *y = *(struct ci_step *const *)b;
+
+	return x->ok_seq < y->ok_seq ? -1 : x->ok_seq > y->ok_seq;
+}
+
+/*
+ * The run's steps_completed: the complete entry's list when there is one,
+ * else the steps that succeeded in the order of their first success. An
+ * array of *n names to free (the names stay the run's).
+ */
+const char **
+ci_run_completed(const struct ci_run *r, size_t *n)
+{
+	const char **names;
+	const struct ci_step **ok;
+	const char *p;
+	size_t k = 0;
+
+	if (r->has_pipeline) {
+		names = xmalloc((r->pipeline.nsteps + 1) * sizeof *names);
+		p = r->pipeline.steps;
+		for (size_t i = 0; i < r->pipeline.nsteps; i++) {
+			names[i] = p;
+			p += strlen(p) + 1;
+		}
+		*n = r->pipeline.nsteps;
+		return names;
+	}
+	ok = xmalloc((r->nsteps + 1) * sizeof *ok);
+	for (size_t i = 0; i < r->nsteps; i++)
+		if (r->steps[i].ok)
+			ok[k++] = &r->steps[i];
+	qsort(ok, k, sizeof *ok, by_ok_seq);
+	names = xmalloc((k + 1) * sizeof *names);
+	for (size_t i = 0; i < k; i++)
+		names[i] = ok[i]->name;
+	free(ok);
+	*n = k;
+	return names;
+}
+
+void
+ci_runs_free(struct ci_runs *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		struct ci_run *r = rs->v[i];
+		for (size_t k = 0; k < r->nsteps; k++)
+			free(r->steps[k].name);
+		for (size_t k = 0; k < r->nmsgs; k++) {
+			free(r->msgs[k].step);
+			free(r->msgs[k].message);
+			free(r->msgs[k].source_file);
+			free(r->msgs[k].function_name);
+		}
+		free((char *)r->pipeline.steps);
+		free(r->steps);
+		free(r->tests);
+		free(r->msgs);
+		free(r);
+	}
+	free(rs->v);
+	free(rs->table);
+	memset(rs, 0, sizeof *rs);
+}
