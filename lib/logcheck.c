@@ -1,4 +1,5 @@
 /* logcheck.c: the rules of contracts/log-schema.json, for entries read back. */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -78,7 +79,8 @@ ci_text_check(const char *str, size_t n, struct ci_buf *why)
 			}
 			i += len - 1;
 		} else if (s[i] == 0) {
-			ci_buf_printf(why, "a NUL byte at column %zu", i + 1);
+			ci_buf_printf(why, "not JSON: a NUL byte at column %zu",
+				      i + 1);
 			return -1;
 		} else if (s[i] < 0x20 &&
 			   (in_string || (s[i] != '\t' && s[i] != '\r'))) {
@@ -211,7 +213,7 @@ struct spec {
 	size_t n;
 };
 
-#define BIG 9007199254740992LL /* 2^53: every integer a double holds */
+#define BIG LLONG_MAX /* no maximum */
 static const char *const levels[] = { "info", "warn", "error", NULL };
 static const char *const profiles[] = { "dev", "ui", "full", NULL };
 static const char *const triggers[] = { "TUI", "CLI", NULL };
@@ -336,7 +338,7 @@ check_value(const cJSON *v, const struct field *f, const char *path,
 		if (!is_integer(v))
 			return bad(why, path, f->name, v, "is not an integer");
 		if (v->valuedouble < (double)f->min ||
-		    v->valuedouble > (double)f->max) {
+		    (f->max != BIG && v->valuedouble > (double)f->max)) {
 			if (f->max == BIG)
 				snprintf(range, sizeof range,
 					 "is less than %lld", f->min);

@@ -15,7 +15,11 @@ num(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : -1;
+	if (!cJSON_IsNumber(v))
+		return -1;
+	/* Valid entries hold whole numbers >= 0; keep huge ones in range. */
+	return v->valuedouble < 4e18 ? (long long)v->valuedouble
+				     : 4000000000000000000LL;
 }
 
 static const char *

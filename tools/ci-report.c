@@ -76,8 +76,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: ci-report [--format FORMAT] [--run ID | --last] "
-	      "[--level LEVEL] [--step NAME]\n"
-	      "                 [--since TIME] [FILE ...]\n"
+	      "[--level LEVEL] [--step NAME] [--since TIME] [FILE ...]\n"
 	      "       ci-report --check [FILE ...]\n",
 	      f);
 }
@@ -807,8 +806,9 @@ utc(char buf[32], long long ms, int date)
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(buf, 32, date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm);
+	if (!gmtime_r(&t, &tm) ||
+	    !strftime(buf, 32, date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm))
+		snprintf(buf, 32, "?");
 	return buf;
 }
 
