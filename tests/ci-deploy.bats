@@ -1,0 +1,888 @@
+#!/usr/bin/env bats
+# ci-deploy: pushes with retries against real repositories (a bare repository
+# over the local transport, git daemon and git http-backend on 127.0.0.1 with
+# hooks), the deployment state file, verification and rollback.
+load helpers/common
+
+TOKEN=ghs_plantedT0kenThatMustNeverShow42
+
+setup() {
+	common_setup
+	export GIT_AUTHOR_NAME=ci GIT_AUTHOR_EMAIL=ci@example.invalid
+	export GIT_COMMITTER_NAME=ci GIT_COMMITTER_EMAIL=ci@example.invalid
+	unset GITHUB_TOKEN GIT_TOKEN
+	SRV=$BATS_TEST_TMPDIR/srv
+	mkdir -p "$SRV"
+	git init -q --bare "$SRV/remote.git"
+	git init -q -b main work
+	cd work || return 1
+	git remote add origin "$SRV/remote.git"
+	C1=$(commit one)
+	STATE=$PWD/.github/deployment-state.json
+}
+
+teardown() {
+	local pid
+	for pid in $(cat "$BATS_TEST_TMPDIR/servers.pids" 2>/dev/null); do
+		kill "$pid" 2>/dev/null || true
+	done
+}
+
+commit() { git commit -q --allow-empty -m "$1" && git rev-parse HEAD; }
+remote_head() { git --git-dir="$SRV/remote.git" rev-parse "refs/heads/${1:-main}"; }
+st() { jq -r "$1" "$STATE"; }
+valid_state() { validate_doc deployment-state-schema.json "${1:-$STATE}"; }
+messages() { jq -r .message "$CI_LOG_FILE"; }
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# git daemon on 127.0.0.1 serving $SRV, pushes allowed, hooks run. `git
+# daemon` runs git-daemon as a child: both pids are stopped in teardown.
+start_daemon() {
+	local port i
+	port=$(free_port)
+	git daemon --enable=receive-pack --export-all --base-path="$SRV" \
+		--port="$port" --listen=127.0.0.1 --reuseaddr \
+		--pid-file="$BATS_TEST_TMPDIR/daemon.pid" \
+		>"$BATS_TEST_TMPDIR/daemon.log" 2>&1 3>&- &
+	echo $! >>"$BATS_TEST_TMPDIR/servers.pids"
+	DAEMON=git://127.0.0.1:$port
+	for i in $(seq 100); do
+		git ls-remote "$DAEMON/remote.git" >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	cat "$BATS_TEST_TMPDIR/daemon.pid" >>"$BATS_TEST_TMPDIR/servers.pids"
+}
+
+# git http-backend on 127.0.0.1 behind a CGI shim; with $1, it asks for
+# HTTP Basic credentials whose password is $1.
+start_http() {
+	local i
+	/usr/bin/python3 "$FIXTURES/ci-deploy/http-git.py" "$SRV" \
+		"$BATS_TEST_TMPDIR/http.port" "$@" \
+		>"$BATS_TEST_TMPDIR/http.log" 2>&1 3>&- &
+	echo $! >>"$BATS_TEST_TMPDIR/servers.pids"
+	for i in $(seq 100); do
+		[ -s "$BATS_TEST_TMPDIR/http.port" ] && break
+		sleep 0.05
+	done
+	HTTP=http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/http.port")
+}
+
+# The remote's pre-receive hook refuses the first $1 pushes (a counter file)
+# and keeps a copy of the state file as it was during each push.
+reject_first() {
+	cat >"$SRV/remote.git/hooks/pre-receive" <<-EOF
+		#!/bin/sh
+		n=\$(cat "$SRV/count" 2>/dev/null || echo 0)
+		n=\$((n + 1))
+		echo "\$n" >"$SRV/count"
+		cp "$STATE" "$SRV/during-push-\$n.json" 2>/dev/null
+		if [ "\$n" -le $1 ]; then
+			echo "server busy: push \$n refused" >&2
+			exit 1
+		fi
+	EOF
+	chmod +x "$SRV/remote.git/hooks/pre-receive"
+}
+
+pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
+
+# --- pushing ------------------------------------------------------------
+
+@test "a push that succeeds at once records success with 1 attempt and becomes lastKnownGood" {
+	new_run
+	run --separate-stderr ci-deploy push
+	assert_success
+	assert_output ""
+	[[ $stderr == *"deployed $C1 to refs/heads/main on $SRV/remote.git after 1 attempt"* ]]
+	assert_equal "$(remote_head)" "$C1"
+	valid_state
+	assert_equal "$(st .currentDeployment.status)" success
+	assert_equal "$(st .currentDeployment.git_operations_attempts)" 1
+	assert_equal "$(st .currentDeployment.commit_sha)" "$C1"
+	assert_equal "$(st '.currentDeployment | has("error_message")')" false
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$(st .currentDeployment.deployment_id)"
+	assert_equal "$(st .lastKnownGood.commit_sha)" "$C1"
+	assert_equal "$(st '.history | length')" 0
+	[[ $(st .currentDeployment.deployment_id) =~ ^deploy-[0-9]+$ ]]
+	[[ $(st .currentDeployment.timestamp) =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]]
+}
+
+@test "the deployment id is the epoch second of its timestamp" {
+	ci-deploy push 2>/dev/null
+	id=$(st .currentDeployment.deployment_id)
+	ts=$(st .currentDeployment.timestamp)
+	assert_equal "deploy-$(date -u -d "$ts" +%s)" "$id"
+}
+
+@test "a missing state file is created with its directory, lastKnownGood null until a success" {
+	port=$(free_port)
+	run ci-deploy push --state deep/er/state.json --remote "git://127.0.0.1:$port/r.git" --attempts 1
+	assert_failure 5
+	[ -f deep/er/state.json ] || fail "no state file"
+	valid_state deep/er/state.json
+	assert_equal "$(jq -r .lastKnownGood deep/er/state.json)" null
+	assert_equal "$(jq -r .currentDeployment.status deep/er/state.json)" failure
+}
+
+@test "a pre-receive hook that rejects twice: 3 attempts, success, the 2^k schedule in the log" {
+	start_daemon
+	reject_first 2
+	new_run
+	run --separate-stderr ci-deploy push --remote "$DAEMON/remote.git" --backoff-base 0
+	assert_success
+	assert_equal "$(pushes_seen)" 3
+	assert_equal "$(remote_head)" "$C1"
+	valid_state
+	assert_equal "$(st .currentDeployment.status)" success
+	assert_equal "$(st .currentDeployment.git_operations_attempts)" 3
+	id=$(st .currentDeployment.deployment_id)
+	run messages
+	assert_line --index 0 "$id: attempt 1 of 3: pushing $C1 to refs/heads/main on $DAEMON/remote.git"
+	assert_line --index 1 "$id: attempt 1 of 3 failed: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy: push 1 refused)"
+	assert_line --index 2 "waiting 0 s before attempt 2 of 3 (backoff 2^1 x 0 s, $id)"
+	assert_line --index 4 "$id: attempt 2 of 3 failed: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy: push 2 refused)"
+	assert_line --index 5 "waiting 0 s before attempt 3 of 3 (backoff 2^2 x 0 s, $id)"
+	assert_line --index 7 "$id: deployed $C1 to refs/heads/main on $DAEMON/remote.git after 3 attempts"
+	assert_equal "${#lines[@]}" 8
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "while attempts are under way the file says failure, in progress: attempt N of M" {
+	start_daemon
+	reject_first 2
+	ci-deploy push --remote "$DAEMON/remote.git" --backoff-base 0 2>/dev/null
+	for n in 1 2 3; do
+		valid_state "$SRV/during-push-$n.json"
+		assert_equal "$(jq -r .currentDeployment.status "$SRV/during-push-$n.json")" failure
+		assert_equal "$(jq -r .currentDeployment.error_message "$SRV/during-push-$n.json")" "in progress: attempt $n of 3"
+		assert_equal "$(jq -r .currentDeployment.git_operations_attempts "$SRV/during-push-$n.json")" "$n"
+		assert_equal "$(jq -r .lastKnownGood "$SRV/during-push-$n.json")" null
+	done
+}
+
+@test "waits double from the base: 2^k x base seconds, as the log's timestamps show" {
+	start_daemon
+	reject_first 2
+	new_run
+	ci-deploy push --remote "$DAEMON/remote.git" --backoff-base 0.15 2>/dev/null
+	run messages
+	assert_line --partial "waiting 0.3 s before attempt 2 of 3 (backoff 2^1 x 0.15 s"
+	assert_line --partial "waiting 0.6 s before attempt 3 of 3 (backoff 2^2 x 0.15 s"
+	# Each wait lies between its entry and the next attempt's entry.
+	run jq -rs '
+		def ms: .timestamp | capture("T(?<h>..):(?<m>..):(?<s>..)\\.(?<f>...)Z")
+			| ((.h|tonumber)*3600 + (.m|tonumber)*60 + (.s|tonumber))*1000 + (.f|tonumber);
+		[range(0; length - 1) as $i | select(.[$i].message | startswith("waiting"))
+			| (.[$i + 1] | ms) - (.[$i] | ms)] | map(tostring) | join(" ")' "$CI_LOG_FILE"
+	read -r gap1 gap2 <<<"$output"
+	[ "$gap1" -ge 299 ] || fail "first wait took $gap1 ms"
+	[ "$gap2" -ge 599 ] || fail "second wait took $gap2 ms"
+}
+
+@test "a remote that rejects every push: exit 5 after 3 attempts, lastKnownGood kept" {
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	git remote set-url origin "$SRV/remote.git"
+	start_daemon
+	reject_first 1000
+	C2=$(commit two)
+	new_run
+	run --separate-stderr ci-deploy push --remote "$DAEMON/remote.git" --backoff-base 0
+	assert_failure 5
+	assert_equal "$(pushes_seen)" 3
+	assert_equal "$(remote_head)" "$C1"
+	valid_state
+	assert_equal "$(st .currentDeployment.status)" failure
+	assert_equal "$(st .currentDeployment.git_operations_attempts)" 3
+	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 3 attempts: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy: push 3 refused)"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$good"
+	assert_equal "$(st '.history[0].deployment_id')" "$good"
+	run jq -c 'select(.duration_ms != null) | [.level, (.message | test("Git operations failed after 3 attempts"))]' "$CI_LOG_FILE"
+	assert_output '["error",true]'
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "a non-fast-forward without --force fails at once; with --force it is pushed" {
+	ci-deploy push 2>/dev/null
+	git checkout -q --orphan other
+	C2=$(commit unrelated)
+	new_run
+	run --separate-stderr ci-deploy push --ref main
+	assert_failure 5
+	[[ $stderr == *"attempt 1 of 3 failed, not retried: non-fast-forward: refs/heads/main on the remote is not an ancestor of the commit (--force replaces it)"* ]]
+	assert_equal "$(st .currentDeployment.git_operations_attempts)" 1
+	[[ $(st .currentDeployment.error_message) == "Git operations failed after 1 attempts: non-fast-forward"* ]]
+	run messages
+	refute_line --partial "waiting"
+	assert_equal "$(remote_head)" "$C1"
+	run ci-deploy push --ref main --force
+	assert_success
+	assert_equal "$(remote_head)" "$C2"
+	valid_state
+}
+
+@test "an unknown remote name fails at once with exit 5 and records nothing" {
+	new_run
+	run --separate-stderr ci-deploy push --remote upstream
+	assert_failure 5
+	assert_equal "$stderr" 'ci-deploy: --remote: no remote named "upstream" in this repository'
+	[ ! -e "$STATE" ] || fail "a state file was written"
+	run jq -r '[.level, .message, (.duration_ms | type)] | join(" ")' "$CI_LOG_FILE"
+	assert_output 'error --remote: no remote named "upstream" in this repository number'
+}
+
+@test "an unknown commit fails at once with exit 5 and records nothing" {
+	run --separate-stderr ci-deploy push --commit no-such-rev
+	assert_failure 5
+	assert_equal "$stderr" 'ci-deploy: --commit: no commit "no-such-rev" in this repository'
+	[ ! -e "$STATE" ] || fail "a state file was written"
+	run git --git-dir="$SRV/remote.git" for-each-ref
+	assert_output ""
+}
+
+@test "a remote path with no repository fails at once with exit 5" {
+	run --separate-stderr ci-deploy push --remote "$SRV/missing.git"
+	assert_failure 5
+	assert_equal "$stderr" "ci-deploy: --remote: no git repository at $SRV/missing.git"
+}
+
+@test "a repository the server does not have fails at once after 1 attempt" {
+	start_daemon
+	run --separate-stderr ci-deploy push --remote "$DAEMON/missing.git" --backoff-base 0
+	assert_failure 5
+	[[ $stderr == *"attempt 1 of 3 failed, not retried: remote error: access denied or repository not exported: /missing.git"* ]]
+	assert_equal "$(st .currentDeployment.git_operations_attempts)" 1
+	valid_state
+}
+
+@test "a server that cannot be reached is retried" {
+	port=$(free_port)
+	run --separate-stderr ci-deploy push --remote "git://127.0.0.1:$port/remote.git" --backoff-base 0
+	assert_failure 5
+	[[ $stderr == *"attempt 3 of 3 failed: failed to connect to 127.0.0.1: Connection refused"* ]]
+	assert_equal "$(st .currentDeployment.git_operations_attempts)" 3
+	valid_state
+}
+
+@test "--commit and --ref choose what is pushed where; the commit is recorded in full" {
+	C2=$(commit two)
+	run ci-deploy push --commit HEAD~1 --ref production
+	assert_success
+	assert_equal "$(remote_head production)" "$C1"
+	assert_equal "$(st .currentDeployment.commit_sha)" "$C1"
+	run ci-deploy push --commit "${C2:0:7}" --ref refs/heads/production
+	assert_success
+	assert_equal "$(remote_head production)" "$C2"
+	assert_equal "$(st .currentDeployment.commit_sha)" "$C2"
+}
+
+@test "the reference that names the commit for libgit2 is gone afterwards, and stale ones are removed" {
+	git update-ref refs/ci-deploy/999999999 HEAD
+	ci-deploy push 2>/dev/null
+	run git for-each-ref refs/ci-deploy
+	assert_output ""
+}
+
+@test "history keeps the 10 newest after 12 deployments, oldest first, the oldest gone" {
+	for i in $(seq 12); do
+		commit "c$i" >/dev/null
+		ci-deploy push 2>/dev/null || fail "deployment $i failed"
+		valid_state
+		st .currentDeployment.deployment_id >>ids
+	done
+	assert_equal "$(sort -u ids | wc -l)" 12
+	assert_equal "$(st '.history | length')" 10
+	run st '.history[].deployment_id'
+	assert_equal "$output" "$(sed -n 2,11p ids)"
+	run grep -c "$(head -n 1 ids)" "$STATE"
+	assert_output 0
+	assert_equal "$(st .currentDeployment.deployment_id)" "$(tail -n 1 ids)"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$(tail -n 1 ids)"
+}
+
+@test "a deployment in the same second as the last one waits for the next second" {
+	ci-deploy push 2>/dev/null
+	ci-deploy push 2>/dev/null
+	run st '.history[0].deployment_id, .currentDeployment.deployment_id'
+	first=${lines[0]#deploy-}
+	second=${lines[1]#deploy-}
+	[ "$second" -gt "$first" ] || fail "ids $first then $second"
+}
+
+# --- credentials ----------------------------------------------------------
+
+@test "a token from GITHUB_TOKEN is used over http and appears in no output, entry or file" {
+	start_http "$TOKEN"
+	new_run
+	GITHUB_TOKEN=$TOKEN run --separate-stderr ci-deploy push --remote "$HTTP/remote.git"
+	assert_success
+	assert_equal "$(remote_head)" "$C1"
+	assert_equal "$(sort -u "$SRV/users")" x-access-token
+	run grep -rl "$TOKEN" "$BATS_TEST_TMPDIR/work" "$CI_LOG_FILE"
+	assert_output ""
+	[[ $output$stderr != *"$TOKEN"* ]]
+}
+
+@test "GIT_TOKEN is used when GITHUB_TOKEN is not set" {
+	start_http "$TOKEN"
+	GIT_TOKEN=$TOKEN run --separate-stderr ci-deploy push --remote "$HTTP/remote.git"
+	assert_success
+	[[ $stderr != *"$TOKEN"* ]]
+}
+
+@test "a token in the remote URL is used and redacted: messages, log and state show the URL without it" {
+	start_http "$TOKEN"
+	git remote set-url origin "http://deployer:$TOKEN@${HTTP#http://}/remote.git"
+	new_run
+	run --separate-stderr ci-deploy push
+	assert_success
+	assert_equal "$(sort -u "$SRV/users")" deployer
+	[[ $stderr == *"on $HTTP/remote.git after 1 attempt"* ]]
+	[[ $output$stderr != *"$TOKEN"* ]]
+	run grep -rl "$TOKEN" .github "$CI_LOG_FILE"
+	assert_output ""
+}
+
+@test "a planted token appears in no output when the push fails" {
+	port=$(free_port)
+	new_run
+	GITHUB_TOKEN=$TOKEN run --separate-stderr ci-deploy push --backoff-base 0 --attempts 2 \
+		--remote "https://x:$TOKEN@127.0.0.1:$port/remote.git" --verify "true $TOKEN"
+	assert_failure 5
+	[[ $stderr == *"https://127.0.0.1:$port/remote.git"* ]]
+	[[ $output$stderr != *"$TOKEN"* ]]
+	run grep -rl "$TOKEN" .github "$CI_LOG_FILE"
+	assert_output ""
+	valid_state
+}
+
+@test "a refused token fails at once, without retrying" {
+	start_http "$TOKEN"
+	new_run
+	GITHUB_TOKEN=wrong-$TOKEN-wrong run --separate-stderr ci-deploy push --remote "$HTTP/remote.git" --backoff-base 0
+	assert_failure 5
+	[[ $stderr == *"attempt 1 of 3 failed, not retried: authentication failed: the token was refused"* ]]
+	assert_equal "$(st .currentDeployment.git_operations_attempts)" 1
+	run messages
+	refute_line --partial waiting
+	[[ $output != *"$TOKEN"* ]]
+}
+
+@test "a server that asks for credentials when none are set fails at once" {
+	start_http "$TOKEN"
+	run --separate-stderr ci-deploy push --remote "$HTTP/remote.git" --backoff-base 0
+	assert_failure 5
+	[[ $stderr == *"not retried: authentication required: set GITHUB_TOKEN or GIT_TOKEN"* ]]
+}
+
+# --- verification and rollback -------------------------------------------
+
+@test "--verify runs the check with CI_DEPLOY_COMMIT and CI_DEPLOY_ID after the push" {
+	run --separate-stderr ci-deploy push --verify 'echo "$CI_DEPLOY_COMMIT $CI_DEPLOY_ID" >checked; echo health ok'
+	assert_success
+	assert_output ""
+	[[ $stderr == *"health ok"* ]]
+	assert_equal "$(cat checked)" "$C1 $(st .currentDeployment.deployment_id)"
+	assert_equal "$(st .currentDeployment.status)" success
+}
+
+@test "--verify failing: recorded as failure, lastKnownGood not moved, exit 5, the remote keeps the push" {
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	C2=$(commit two)
+	new_run
+	run --separate-stderr ci-deploy push --verify 'exit 3'
+	assert_failure 5
+	assert_equal "$(remote_head)" "$C2"
+	valid_state
+	assert_equal "$(st .currentDeployment.status)" failure
+	assert_equal "$(st .currentDeployment.error_message)" "verification failed: exit 3 exited 3"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$good"
+	run jq -r 'select(.duration_ms != null) | .level' "$CI_LOG_FILE"
+	assert_output error
+}
+
+@test "--verify failing with --rollback-on-failure rolls back at once and exits 5" {
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	C2=$(commit two)
+	new_run
+	run --separate-stderr ci-deploy push --verify false --rollback-on-failure
+	assert_failure 5
+	assert_equal "$(remote_head)" "$C1"
+	valid_state
+	bad=$(st '.history[-1].deployment_id')
+	assert_equal "$(st '.history[-1].status')" rolled_back
+	assert_equal "$(st '.history[-1].commit_sha')" "$C2"
+	assert_equal "$(st .currentDeployment.status)" success
+	assert_equal "$(st .currentDeployment.commit_sha)" "$C1"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$(st .currentDeployment.deployment_id)"
+	run jq -r 'select(.duration_ms != null) | [.level, .message] | join(" ")' "$CI_LOG_FILE"
+	assert_output "error $bad: verification failed: false exited 1; $(st .currentDeployment.deployment_id): rolled back $bad to $good ($C1) on refs/heads/main"
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "--rollback-on-failure with nothing good to go back to: exit 5, the reason, nothing pushed back" {
+	run --separate-stderr ci-deploy push --verify false --rollback-on-failure
+	assert_failure 5
+	[[ $stderr == *"verification failed: false exited 1; no rollback target: no deployment has succeeded"* ]]
+	assert_equal "$(remote_head)" "$C1"
+	assert_equal "$(st .currentDeployment.status)" failure
+}
+
+@test "rollback after a failed deployment puts the remote back at the last good commit" {
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	C2=$(commit two)
+	ci-deploy push --verify false 2>/dev/null || true
+	bad=$(st .currentDeployment.deployment_id)
+	assert_equal "$(remote_head)" "$C2"
+	new_run
+	run --separate-stderr ci-deploy rollback
+	assert_success
+	assert_equal "$(remote_head)" "$C1"
+	valid_state
+	new=$(st .currentDeployment.deployment_id)
+	run st '.history[] | "\(.deployment_id) \(.status)"'
+	assert_output "$good success
+$bad rolled_back"
+	assert_equal "$(st '.history[-1] | has("error_message")')" false
+	assert_equal "$(st .currentDeployment.status)" success
+	assert_equal "$(st .currentDeployment.commit_sha)" "$C1"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$new"
+	run messages
+	assert_line "$new: rolling back $bad to $good ($C1) on refs/heads/main"
+	assert_line "$new: rolled back $bad to $good ($C1) on refs/heads/main"
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "rollback after a rejected deployment goes back to lastKnownGood over the daemon" {
+	start_daemon
+	git remote set-url origin "$DAEMON/remote.git"
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	reject_first 3
+	commit two >/dev/null
+	run ci-deploy push --backoff-base 0
+	assert_failure 5
+	run ci-deploy rollback --backoff-base 0
+	assert_success
+	assert_equal "$(remote_head)" "$C1"
+	assert_equal "$(st '.history[-1].status')" rolled_back
+	assert_equal "$(st .currentDeployment.commit_sha)" "$C1"
+	valid_state
+}
+
+@test "rollback after two successful deployments goes back to the first" {
+	ci-deploy push 2>/dev/null
+	first=$(st .currentDeployment.deployment_id)
+	C2=$(commit two)
+	ci-deploy push 2>/dev/null
+	second=$(st .currentDeployment.deployment_id)
+	run ci-deploy rollback
+	assert_success
+	assert_equal "$(remote_head)" "$C1"
+	run st '.history[] | "\(.deployment_id) \(.status)"'
+	assert_output "$first success
+$second rolled_back"
+	assert_equal "$(st .currentDeployment.commit_sha)" "$C1"
+	valid_state
+}
+
+@test "rollback --to goes back to the named successful deployment" {
+	ci-deploy push 2>/dev/null
+	first=$(st .currentDeployment.deployment_id)
+	commit two >/dev/null
+	ci-deploy push 2>/dev/null
+	second=$(st .currentDeployment.deployment_id)
+	C3=$(commit three)
+	ci-deploy push 2>/dev/null
+	third=$(st .currentDeployment.deployment_id)
+	run --separate-stderr ci-deploy rollback --to "$first"
+	assert_success
+	assert_equal "$(remote_head)" "$C1"
+	run st '.history[] | "\(.deployment_id) \(.status)"'
+	assert_output "$first success
+$second success
+$third rolled_back"
+	valid_state
+}
+
+@test "rollback --to refuses what is not a successful deployment of the file" {
+	ci-deploy push 2>/dev/null
+	first=$(st .currentDeployment.deployment_id)
+	commit two >/dev/null
+	ci-deploy push --verify false 2>/dev/null || true
+	failed=$(st .currentDeployment.deployment_id)
+	commit three >/dev/null
+	ci-deploy push 2>/dev/null
+	cp "$STATE" before.json
+	run --separate-stderr ci-deploy rollback --to "$failed"
+	assert_failure 5
+	assert_equal "$stderr" "ci-deploy: no rollback target: $failed did not succeed (failure)"
+	run --separate-stderr ci-deploy rollback --to deploy-1
+	assert_failure 5
+	assert_equal "$stderr" "ci-deploy: no rollback target: no deployment deploy-1 in $STATE"
+	run --separate-stderr ci-deploy rollback --to "$(st .currentDeployment.deployment_id)"
+	assert_failure 5
+	[[ $stderr == *"is the current deployment"* ]]
+	run --separate-stderr ci-deploy rollback --to yesterday
+	assert_failure 2
+	assert_equal "$stderr" "ci-deploy: --to: \"yesterday\" is not a deployment id (deploy-<epoch seconds>) (see 'ci-deploy --help')"
+	cmp "$STATE" before.json
+}
+
+@test "rollback with no state file: exit 5, no target, nothing pushed" {
+	new_run
+	run --separate-stderr ci-deploy rollback
+	assert_failure 5
+	assert_equal "$stderr" "ci-deploy: no rollback target: no deployment recorded in $STATE"
+	run git --git-dir="$SRV/remote.git" for-each-ref
+	assert_output ""
+	[ ! -e "$STATE" ] || fail "a state file was written"
+	run jq -r '[.level, .message] | join(" ")' "$CI_LOG_FILE"
+	assert_output "error no rollback target: no deployment recorded in $STATE"
+}
+
+@test "rollback with only one successful deployment has no target" {
+	ci-deploy push 2>/dev/null
+	cp "$STATE" before.json
+	run --separate-stderr ci-deploy rollback
+	assert_failure 5
+	assert_equal "$stderr" "ci-deploy: no rollback target: no successful deployment of another commit before $(st .currentDeployment.deployment_id)"
+	cmp "$STATE" before.json
+}
+
+# --- the state file ---------------------------------------------------------
+
+@test "a state file that is not JSON: exit 2 naming the file and the problem, left byte for byte" {
+	mkdir -p .github
+	printf '{"currentDeployment": {\n  "deployment_id": ' >"$STATE"
+	cp "$STATE" before
+	run --separate-stderr ci-deploy push
+	assert_failure 2
+	assert_equal "$stderr" "ci-deploy: $STATE: not valid JSON (line 2) (the file is left as it is)"
+	cmp "$STATE" before
+	run git --git-dir="$SRV/remote.git" for-each-ref
+	assert_output ""
+	run ci-deploy status
+	assert_failure 2
+	run ci-deploy rollback
+	assert_failure 2
+	cmp "$STATE" before
+}
+
+@test "every state file that breaks the schema: exit 2 with the place named, left byte for byte" {
+	for f in "$FIXTURES"/contracts/invalid/state-*.json; do
+		cp "$f" state.json
+		run --separate-stderr ci-deploy push --state state.json
+		assert_failure 2
+		[[ $stderr == "ci-deploy: state.json: "*" (the file is left as it is)" ]] || fail "$f: $stderr"
+		cmp "$f" state.json
+	done
+	run git --git-dir="$SRV/remote.git" for-each-ref
+	assert_output ""
+}
+
+@test "the problem named for a state file that breaks the schema" {
+	check() {
+		printf '%s' "$1" >bad.json
+		run --separate-stderr ci-deploy status --state bad.json
+		assert_failure 2
+		assert_equal "$stderr" "ci-deploy: bad.json: $2 (the file is left as it is)"
+	}
+	rec='"deployment_id": "deploy-1", "timestamp": "2025-10-20T14:30:45Z", "commit_sha": "5c04b60a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e"'
+	check '[]' 'not an object'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": null}' 'no "history"'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 0}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: 0 is not from 1 to 10'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1.5}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: 1.5 is not a whole number'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1e300}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: 1e+300 is not from 1 to 10'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": "1"}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: not a number'
+	check '{"currentDeployment": {'"$rec"', "status": "done", "git_operations_attempts": 1}, "lastKnownGood": null, "history": []}' 'currentDeployment.status: "done" is not success, failure or rolled_back'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": null, "history": [], "history": []}' 'key "history" appears twice'
+	check '{"currentDeployment": {'"$rec"', "status": "failure", "git_operations_attempts": 1, "error_message": ""}, "lastKnownGood": null, "history": []}' 'currentDeployment.error_message: not a non-empty string'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": null, "history": [{}]}' 'history[0]: no "deployment_id"'
+	check $'{"a": "\xff"}' 'line 1: not valid UTF-8 (byte 0xFF at column 8)'
+	check $'{\n"a": "\x01"}' 'line 2: not JSON: a raw control character (0x01) at column 7'
+	check '' 'not valid JSON (line 1)'
+}
+
+@test "the seed's state file example round-trips byte for byte through status --json" {
+	cp "$FIXTURES/contracts/valid/seed-deployment-state.json" state.json
+	ci-deploy status --state state.json --json >out.json
+	cmp out.json "$FIXTURES/contracts/valid/seed-deployment-state.json"
+	valid_state out.json
+}
+
+@test "the seed's success and failure records load and round-trip through status --json" {
+	F=$FIXTURES/contracts/valid
+	jq '{currentDeployment: ., lastKnownGood: {deployment_id, commit_sha, timestamp}, history: []}' \
+		"$F/seed-deployment-success.json" >success.json
+	jq '{currentDeployment: ., lastKnownGood: null, history: []}' \
+		"$F/seed-deployment-failure.json" >failure.json
+	for f in success.json failure.json; do
+		valid_state "$f"
+		ci-deploy status --state "$f" --json >out.json
+		cmp out.json "$f"
+	done
+	run ci-deploy status --state failure.json
+	assert_output "current: deploy-1729433500 failure 7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b 2025-10-20T14:31:40Z
+last known good: none
+last attempt: Git operations failed after 3 attempts: remote rejected push"
+}
+
+@test "a deployment on top of the seed's file keeps its records" {
+	cp "$FIXTURES/contracts/valid/seed-deployment-state.json" state.json
+	run ci-deploy push --state state.json
+	assert_success
+	valid_state state.json
+	run jq -r '.history[].deployment_id' state.json
+	assert_output "deploy-1729433400
+deploy-1729433445"
+	assert_equal "$(jq -r .lastKnownGood.commit_sha state.json)" "$C1"
+}
+
+@test "status shows what is deployed, what was last good and the last attempt's outcome" {
+	cp "$FIXTURES/contracts/valid/seed-deployment-state.json" state.json
+	run --separate-stderr ci-deploy status --state state.json
+	assert_success
+	assert_output "current: deploy-1729433445 success 5c04b60a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e 2025-10-20T14:30:45Z
+last known good: deploy-1729433445 5c04b60a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e 2025-10-20T14:30:45Z
+last attempt: success after 1 attempt"
+}
+
+@test "history prints one line per deployment, newest first" {
+	cp "$FIXTURES/contracts/valid/seed-deployment-state.json" state.json
+	ci-deploy push --state state.json --verify 'exit 4' 2>/dev/null || true
+	id=$(jq -r .currentDeployment.deployment_id state.json)
+	ts=$(jq -r .currentDeployment.timestamp state.json)
+	run --separate-stderr ci-deploy history --state state.json
+	assert_success
+	assert_output "$id $ts $C1 failure 1 verification failed: exit 4 exited 4
+deploy-1729433445 2025-10-20T14:30:45Z 5c04b60a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e success 1
+deploy-1729433400 2025-10-20T14:30:00Z 3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f success 2"
+}
+
+@test "status and history with no state file say so and succeed" {
+	run --separate-stderr ci-deploy status
+	assert_success
+	assert_output "no deployment recorded in $STATE"
+	run --separate-stderr ci-deploy status --json
+	assert_output null
+	run --separate-stderr ci-deploy history
+	assert_success
+	assert_output ""
+}
+
+@test "the default state file is at the top of the work tree, wherever ci-deploy runs" {
+	mkdir -p sub/dir
+	cd sub/dir
+	ci-deploy push 2>/dev/null
+	[ -f "$STATE" ] || fail "no $STATE"
+	run ci-deploy status
+	assert_line --index 0 --partial "$C1"
+}
+
+@test "16 concurrent deployments to one state file are serialised: all recorded, the file valid" {
+	new_run
+	for i in $(seq 16); do git branch "b$i" "$(commit "c$i")"; done
+	pids=()
+	for i in $(seq 16); do
+		ci-deploy push --commit "b$i" --force >/dev/null 2>"err$i" 3>&- &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || fail "a deployment failed: $(cat err*)"
+	done
+	valid_state
+	validate log-schema.json "$CI_LOG_FILE"
+	jq -r 'select(.duration_ms != null) | .message | capture("^(?<id>deploy-[0-9]+): deployed (?<sha>[0-9a-f]+)") | "\(.id) \(.sha)"' \
+		"$CI_LOG_FILE" | sort >deployed
+	assert_equal "$(wc -l <deployed)" 16
+	assert_equal "$(cut -d' ' -f1 deployed | sort -u | wc -l)" 16
+	assert_equal "$(cut -d' ' -f2 deployed | sort -u | wc -l)" 16
+	# The file holds the 11 newest, oldest first, each as it was deployed.
+	st '.history[], .currentDeployment | "\(.deployment_id) \(.commit_sha)"' >recorded
+	assert_equal "$(cat recorded)" "$(tail -n 11 deployed)"
+	assert_equal "$(st '[.history[], .currentDeployment] | map(.status) | unique | join(" ")')" success
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$(st .currentDeployment.deployment_id)"
+	assert_equal "$(remote_head)" "$(st .currentDeployment.commit_sha)"
+}
+
+@test "a second deployment waits for the lock on the file beside the state file" {
+	ci-deploy push 2>/dev/null
+	flock "$STATE.lock" sh -c 'sleep 1.5; touch released' 3>&- &
+	holder=$!
+	sleep 0.3
+	run ci-deploy push
+	assert_success
+	assert_line --index 0 "ci-deploy: waiting for another deployment to release $STATE.lock"
+	[ -e released ] || fail "it did not wait for the lock"
+	wait "$holder"
+	valid_state
+	assert_equal "$(st '.history | length')" 1
+}
+
+@test "a deployment killed with SIGKILL mid-retry leaves a valid, honest state file" {
+	start_daemon
+	git remote set-url origin "$DAEMON/remote.git"
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	reject_first 1000
+	commit two >/dev/null
+	ci-deploy push --attempts 5 --backoff-base 1 >/dev/null 2>&1 3>&- &
+	pid=$!
+	for i in $(seq 100); do
+		[ "$(st .currentDeployment.git_operations_attempts)" = 2 ] && break
+		sleep 0.1
+	done
+	kill -KILL "$pid"
+	wait "$pid" || true
+	valid_state
+	assert_equal "$(st .currentDeployment.status)" failure
+	assert_equal "$(st .currentDeployment.error_message)" "in progress: attempt 2 of 5"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$good"
+	run ls -A .github
+	assert_output "deployment-state.json
+deployment-state.json.lock"
+	killed=$(st .currentDeployment.deployment_id)
+	rm "$SRV/remote.git/hooks/pre-receive"
+	run ci-deploy push
+	assert_success
+	assert_equal "$(st '.history[-1].deployment_id')" "$killed"
+	valid_state
+}
+
+@test "SIGINT mid-retry ends the deployment as a failure with its outcome logged" {
+	start_daemon
+	reject_first 1000
+	new_run
+	env --default-signal=INT ci-deploy push --remote "$DAEMON/remote.git" --attempts 5 --backoff-base 5 >/dev/null 2>&1 3>&- &
+	pid=$!
+	for i in $(seq 100); do
+		grep -q waiting "$CI_LOG_FILE" 2>/dev/null && break
+		sleep 0.1
+	done
+	kill -INT "$pid"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 5
+	valid_state
+	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 1 attempts: interrupted by SIGINT"
+	run jq -r 'select(.duration_ms != null) | .level' "$CI_LOG_FILE"
+	assert_output error
+}
+
+# --- environment, usage, output -----------------------------------------
+
+@test "outside a git repository: exit 4" {
+	mkdir "$BATS_TEST_TMPDIR/plain"
+	cd "$BATS_TEST_TMPDIR/plain"
+	run --separate-stderr ci-deploy push --remote "$SRV/remote.git" --ref main
+	assert_failure 4
+	assert_equal "$stderr" "ci-deploy: not inside a git repository"
+	run --separate-stderr ci-deploy rollback --remote "$SRV/remote.git" --ref main
+	assert_failure 4
+}
+
+@test "a URL scheme libgit2 has no transport for: exit 4" {
+	run --separate-stderr ci-deploy push --remote foo://example.invalid/r.git
+	assert_failure 4
+	assert_equal "$stderr" "ci-deploy: libgit2 has no transport for foo:// (file, git, http, https, ssh)"
+	[ ! -e "$STATE" ] || fail "a state file was written"
+}
+
+@test "a state file that cannot be written: exit 4 before anything is pushed" {
+	touch afile
+	run --separate-stderr ci-deploy push --state afile/state.json
+	assert_failure 4
+	assert_equal "$stderr" "ci-deploy: cannot create directory afile: Not a directory"
+	run git --git-dir="$SRV/remote.git" for-each-ref
+	assert_output ""
+}
+
+@test "HEAD not on a branch needs --ref; a bad --ref is refused" {
+	git checkout -q --detach
+	run --separate-stderr ci-deploy push
+	assert_failure 2
+	assert_equal "$stderr" "ci-deploy: HEAD is not on a branch: name the ref to update with --ref (see 'ci-deploy --help')"
+	run --separate-stderr ci-deploy push --ref 'bad..ref'
+	assert_failure 2
+	assert_equal "$stderr" "ci-deploy: --ref: \"bad..ref\" is not a valid reference name (see 'ci-deploy --help')"
+	run ci-deploy push --ref main
+	assert_success
+}
+
+@test "a malformed CI_RUN_ID: exit 2 before anything is pushed" {
+	CI_RUN_ID=bogus run --separate-stderr ci-deploy push
+	assert_failure 2
+	[[ $stderr == *'CI_RUN_ID: "bogus"'* ]]
+	[ ! -e "$STATE" ] || fail "a state file was written"
+}
+
+@test "entries go to stdout when CI_LOG_FILE is unset, one completion entry per run" {
+	export CI_RUN_ID=$(ci-runid)
+	run --separate-stderr ci-deploy push
+	assert_success
+	printf '%s\n' "$output" >entries
+	validate log-schema.json entries
+	assert_equal "$(jq -r .step_name entries | sort -u)" deploy
+	assert_equal "$(jq -c 'select(.duration_ms != null)' entries | wc -l)" 1
+	assert_equal "$(jq -r .source_file entries | sort -u)" tools/ci-deploy.c
+}
+
+@test "-h and --help print the usage on stdout and exit 0" {
+	run --separate-stderr ci-deploy --help
+	assert_success
+	assert_line --index 0 "usage: ci-deploy push [--remote NAME|URL] [--ref REF] [--commit REV] [--state FILE] [--attempts N] [--backoff-base SEC] [--force] [--verify CMD [--rollback-on-failure]]"
+	assert_line --index 3 "       ci-deploy history [--state FILE]"
+	assert_equal "$stderr" ""
+	run ci-deploy push -h
+	assert_success
+	assert_line --index 2 "       ci-deploy status [--state FILE] [--json]"
+}
+
+@test "--version prints the name and version" {
+	run ci-deploy --version
+	assert_success
+	[[ $output =~ ^ci-deploy\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+}
+
+@test "usage errors exit 2 with one line naming the problem" {
+	check() {
+		local want=$1
+		shift
+		run --separate-stderr ci-deploy "$@"
+		assert_failure 2
+		assert_equal "$stderr" "ci-deploy: $want (see 'ci-deploy --help')"
+	}
+	check "no command: push, rollback, status or history"
+	check '"deploy" is not a command: push, rollback, status or history' deploy
+	check "--bogus: unknown option" --bogus
+	check "--bogus: unknown option" push --bogus
+	check "--remote: missing argument" push --remote
+	check "--json: not an option of push" push --json
+	check "--force: not an option of rollback" rollback --force
+	check '--attempts: "0" is out of range (expected a whole number from 1 to 10)' push --attempts 0
+	check '--attempts: "11" is out of range (expected a whole number from 1 to 10)' push --attempts 11
+	check '--backoff-base: "-1" is not a number from 0 to 3600' push --backoff-base -1
+	check "--rollback-on-failure needs --verify" push --rollback-on-failure
+	check 'unexpected argument "extra"' status extra
+	check "--state: empty file name" status --state ''
+	[ ! -e "$STATE" ] || fail "a state file was written"
+}
+
+@test "a closed stdout ends it quietly; a failing stdout is reported" {
+	cp "$FIXTURES/contracts/valid/seed-deployment-state.json" state.json
+	run --separate-stderr bash -c 'ci-deploy history --state state.json | head -n 1'
+	assert_success
+	assert_output --partial deploy-1729433445
+	assert_equal "$stderr" ""
+	run --separate-stderr bash -c 'ci-deploy status --state state.json > /dev/full'
+	assert_failure 1
+	assert_equal "$stderr" "ci-deploy: standard output: No space left on device"
+}
