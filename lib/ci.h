@@ -88,6 +88,7 @@ struct ci_entry {
 	int exit_code; /* < 0: absent */
 	int continued; /* the next entry continues this message */
 	const char *extra; /* "key":value,... already JSON, or NULL */
+	const char *tail;  /* ci_entry_tail of what follows message, or NULL */
 };
 struct ci_log {
 	int fd;
@@ -102,7 +103,9 @@ struct ci_log {
 };
 int ci_level_ok(const char *level);
 void ci_entry_init(struct ci_entry *e, const char *run_id, const char *step);
+void ci_entry_tail(struct ci_buf *b, const struct ci_entry *e);
 void ci_entry_format(struct ci_buf *b, const struct ci_entry *e);
+const char *ci_caller_name(void);
 const char *ci_log_path(const char *opt);
 void xlog_open(struct ci_log *log, const char *path, int quiet);
 void ci_log_queue(struct ci_log *log, const struct ci_entry *e);
@@ -129,6 +132,31 @@ void ci_lines_feed(struct ci_lines *l, const char *data, size_t n,
 		   ci_line_fn fn, void *arg);
 void ci_lines_finish(struct ci_lines *l, ci_line_fn fn, void *arg);
 void ci_lines_free(struct ci_lines *l);
+
+/* proc.c: run commands in their own process group; signals and exit codes. */
+struct ci_spawn {
+	char *const *argv;      /* run directly (PATH searched) */
+	const char *shell_cmd;  /* or: /bin/sh -c shell_cmd */
+	char *const *env_add;   /* NAME=value strings to add */
+	int capture;            /* stdout and stderr through pipes */
+	int merge;              /* with capture: stderr into the stdout pipe */
+	int stdin_null;         /* stdin from /dev/null */
+	int foreground;         /* give it the terminal when stdin is one */
+};
+struct ci_proc {
+	pid_t pid;              /* also its process group */
+	int out, err;           /* read ends when captured, else -1 */
+	int exec_errno;         /* why it could not be executed, or 0 */
+	int status, done;       /* wait status, once reaped */
+	int foreground;
+};
+int ci_signal_pipe(void);
+int ci_proc_start(struct ci_proc *p, const struct ci_spawn *s);
+int ci_proc_reap(struct ci_proc *p, int block);
+void ci_proc_kill(const struct ci_proc *p, int sig);
+int ci_proc_group_alive(const struct ci_proc *p);
+int ci_exit_code(const struct ci_proc *p);
+void ci_describe_status(struct ci_buf *b, const struct ci_proc *p);
 
 /* file.c: directories and atomic replacement of whole files. */
 int ci_mkdirs(const char *dir, mode_t mode);

@@ -44,22 +44,13 @@ field(struct ci_buf *b, const char *key, const char *val)
 	ci_buf_json_string(b, val, strlen(val));
 }
 
-/* Append the entry as one line of compact JSON, newline included. */
+/*
+ * What follows the message: the fields that a stream of entries (filter
+ * mode, captured output) shares, computed once for all of them.
+ */
 void
-ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
+ci_entry_tail(struct ci_buf *b, const struct ci_entry *e)
 {
-	char ts[32];
-	size_t mlen =
-	    e->message_len == SIZE_MAX ? strlen(e->message) : e->message_len;
-
-	ci_iso8601(ts, e->when.tv_sec || e->when.tv_nsec ? e->when : ci_now(),
-		   1);
-	ci_buf_str(b, "{\"timestamp\":\"");
-	ci_buf_str(b, ts);
-	ci_buf_str(b, "\",\"level\":\"");
-	ci_buf_str(b, e->level);
-	ci_buf_str(b, "\",\"message\":");
-	ci_buf_json_string(b, e->message, mlen);
 	field(b, "run_id", e->run_id);
 	field(b, "source_file", e->source_file);
 	ci_buf_printf(b, ",\"line_number\":%ld", e->line_number);
@@ -76,6 +67,67 @@ ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
 		ci_buf_str(b, e->extra);
 	}
 	ci_buf_add(b, "}\n", 2);
+}
+
+/* Append the entry as one line of compact JSON, newline included. */
+void
+ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
+{
+	char ts[32];
+	size_t mlen = e->message_len == SIZE_MAX ? strlen(e->message)
+	                                          : e->message_len;
+
+	ci_iso8601(ts, e->when.tv_sec || e->when.tv_nsec ? e->when : ci_now(), 1);
+	ci_buf_str(b, "{\"timestamp\":\"");
+	ci_buf_str(b, ts);
+	ci_buf_str(b, "\",\"level\":\"");
+	ci_buf_str(b, e->level);
+	ci_buf_str(b, "\",\"message\":");
+	ci_buf_json_string(b, e->message, mlen);
+	if (e->tail)
+		ci_buf_str(b, e->tail);
+	else
+		ci_entry_tail(b, e);
+}
+
+/*
+ * The default source_file: the script that ran us, as its shell was given
+ * it ("bash ./build.sh" gives ./build.sh), else the caller's program name.
+ */
+const char *
+ci_caller_name(void)
+{
+	static char cmd[4096];
+	static const char *const shells[] = { "sh",  "bash", "dash",   "zsh",
+					      "ksh", "mksh", "busybox" };
+	char path[64];
+	const char *arg, *prog, *end;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)getppid());
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return "unknown";
+	n = read(fd, cmd, sizeof cmd - 1);
+	close(fd);
+	if (n <= 0 || cmd[0] == '\0')
+		return "unknown";
+	cmd[n] = '\0';
+	end = cmd + n;
+	prog = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+	for (size_t i = 0; i < sizeof shells / sizeof *shells; i++) {
+		if (strcmp(prog, shells[i]) != 0)
+			continue;
+		for (arg = cmd + strlen(cmd) + 1; arg < end;
+		     arg += strlen(arg) + 1) {
+			if (strcmp(arg, "-c") == 0)
+				break;
+			if (arg[0] != '-' && arg[0] != '+' && arg[0])
+				return arg;
+		}
+		break;
+	}
+	return prog;
 }
 
 /* The destination: -o, else $CI_LOG_FILE, else "-" for stdout. */

@@ -29,12 +29,12 @@ struct stream {
 	struct ci_buf acks;
 	struct ci_buf msg;
 	struct ci_buf rec;
+	struct ci_buf tails[2]; /* filter mode: entries' ends, continued or not */
 	struct ci_lines *lines;
 	int skipping; /* inside a record longer than CI_LINE_MAX */
 	unsigned long bad;
 };
 
-static const char *caller_name(void);
 static void one_entry(struct stream *st, int argc, char **argv,
 		      long long duration);
 static void read_stream(struct stream *st, ci_line_fn fn);
@@ -209,7 +209,7 @@ main(int argc, char **argv)
 	st.base.run_id = xrunid_env();
 	st.base.step_name = step && *step ? step : "main";
 	if (!st.base.source_file)
-		st.base.source_file = caller_name();
+		st.base.source_file = ci_caller_name();
 	out = ci_log_path(out);
 	if (st.tee && strcmp(out, "-") == 0)
 		ci_usage_error("--tee needs a log file (-o or CI_LOG_FILE): "
@@ -232,46 +232,6 @@ main(int argc, char **argv)
 		return CI_EXIT_USAGE;
 	}
 	return st.tee_failed ? 1 : xfinish_stdout();
-}
-
-/*
- * The default source_file: the script that ran us, as its shell was given
- * it ("bash ./build.sh" gives ./build.sh), else the caller's program name.
- */
-static const char *
-caller_name(void)
-{
-	static char cmd[4096];
-	static const char *const shells[] = { "sh",  "bash", "dash",   "zsh",
-					      "ksh", "mksh", "busybox" };
-	char path[64];
-	const char *arg, *prog, *end;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)getppid());
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return "unknown";
-	n = read(fd, cmd, sizeof cmd - 1);
-	close(fd);
-	if (n <= 0 || cmd[0] == '\0')
-		return "unknown";
-	cmd[n] = '\0';
-	end = cmd + n;
-	prog = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
-	for (size_t i = 0; i < sizeof shells / sizeof *shells; i++) {
-		if (strcmp(prog, shells[i]) != 0)
-			continue;
-		for (arg = cmd + strlen(cmd) + 1; arg < end;
-		     arg += strlen(arg) + 1) {
-			if (strcmp(arg, "-c") == 0)
-				break;
-			if (arg[0] != '-' && arg[0] != '+' && arg[0])
-				return arg;
-		}
-		break;
-	}
-	return prog;
 }
 
 /* The message is the arguments joined by spaces. */
@@ -348,9 +308,14 @@ filter_line(void *arg, const char *line, size_t len, int continued)
 	struct stream *st = arg;
 	struct ci_entry e = st->base;
 
+	/* Every entry of the stream ends the same: format that once. */
+	if (!st->tails[continued].s) {
+		e.continued = continued;
+		ci_entry_tail(&st->tails[continued], &e);
+	}
 	e.message = line;
 	e.message_len = len;
-	e.continued = continued;
+	e.tail = st->tails[continued].s;
 	ci_log_queue(&st->log, &e);
 }
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# ci-log's costs as ratios to peers measured in the same run:
+#   one entry per call, against /bin/true (the fork+exec floor) and jq -cn;
+#   the shell library per entry, against one ci-log process per entry;
+#   filter mode on a 100 MB stream, in MB/s and against jq -R.
+. "$(dirname "$0")/lib.sh"
+export CI_LOG_FILE=$SCRATCH/ci.log
+N=${N:-500}
+
+jq_entry() {
+	jq -cn --arg m "one entry" --arg id "$CI_RUN_ID" '{timestamp: (now | todate), level: "info", message: $m, run_id: $id, source_file: "bench.sh", line_number: 1, function_name: "main", step_name: "bench"}' >> "$SCRATCH/jq.log"
+}
+
+echo "== one entry per call ($N calls each, alternating rounds)"
+t=0 l=0 j=0
+for round in 1 2 3; do
+	t=$((t + $(per_call "$N" /bin/true)))
+	l=$((l + $(per_call "$N" ci-log -s bench "one entry")))
+	j=$((j + $(per_call "$N" jq_entry)))
+done
+echo "/bin/true    $((t / 3)) us"
+echo "ci-log       $((l / 3)) us   ratio to /bin/true: $(ratio "$l" "$t")  (goal <= 1.3)"
+echo "jq -cn       $((j / 3)) us   ratio to /bin/true: $(ratio "$j" "$t")"
+
+echo "== shell library"
+cat > "$SCRATCH/lib.sh" <<'SH'
+source scripts/lib/ci.sh
+n=$1
+log_info warm-up
+s=$EPOCHREALTIME
+for ((i = 0; i < n; i++)); do log_info "entry number $i of the benchmark"; done
+ci_flush
+e=$EPOCHREALTIME
+echo $(( (${e/[.,]/} - ${s/[.,]/}) / n ))
+SH
+cat > "$SCRATCH/proc.sh" <<'SH'
+n=$1
+s=$EPOCHREALTIME
+for ((i = 0; i < n; i++)); do ci-log -l info -s main --source bench.sh --line 5 --function main -- "entry number $i of the benchmark"; done
+e=$EPOCHREALTIME
+echo $(( (${e/[.,]/} - ${s/[.,]/}) / n ))
+SH
+lib=0 proc=0
+for round in 1 2 3; do
+	lib=$((lib + $(bash "$SCRATCH/lib.sh" 20000)))
+	proc=$((proc + $(bash "$SCRATCH/proc.sh" "$N")))
+done
+echo "log_info            $((lib / 3)) us per entry"
+echo "ci-log per entry    $((proc / 3)) us per entry"
+echo "library speed-up    $(ratio "$proc" "$lib")x  (goal >= 50)"
+
+echo "== filter mode, 100 MB of lines"
+awk 'BEGIN { for (i = 0; i < 1620000; i++) printf "line %d: cc -O2 -c src/module_%d.c -o build/module_%d.o ok\n", i, i % 977, i % 977 }' > "$SCRATCH/in.txt"
+mb=$(awk -v b="$(stat -c %s "$SCRATCH/in.txt")" 'BEGIN { printf "%.1f", b / 1048576 }')
+s=$(now_us)
+ci-log -s build -o "$SCRATCH/filter.log" < "$SCRATCH/in.txt"
+e=$(now_us)
+c=$((e - s))
+s=$(now_us)
+jq -cR --arg id "$CI_RUN_ID" '{timestamp: (now | todate), level: "info", message: ., run_id: $id, source_file: "make", line_number: 1, function_name: "main", step_name: "build"}' < "$SCRATCH/in.txt" > "$SCRATCH/jq.log"
+e=$(now_us)
+j=$((e - s))
+echo "input        $mb MB, $(wc -l < "$SCRATCH/in.txt") lines"
+echo "ci-log       $(awk -v m="$mb" -v t="$c" 'BEGIN { printf "%.0f", m / (t / 1e6) }') MB/s"
+echo "jq -R        $(awk -v m="$mb" -v t="$j" 'BEGIN { printf "%.0f", m / (t / 1e6) }') MB/s"
+echo "ci-log is $(ratio "$j" "$c")x faster than jq -R"

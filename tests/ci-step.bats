@@ -1,0 +1,303 @@
+#!/usr/bin/env bats
+# ci-step: timed steps with real processes and signals; init and complete.
+load helpers/common
+
+setup() {
+	common_setup
+	new_run
+}
+
+# entry N KEY: a field of the N-th entry of the log (1-based; -1 the last).
+entry() {
+	/usr/bin/python3 -c '
+import json, sys
+es = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+n = int(sys.argv[2])
+v = es[n - 1 if n > 0 else n].get(sys.argv[3], "<absent>")
+print(v if isinstance(v, str) else json.dumps(v))' "$CI_LOG_FILE" "$@"
+}
+
+# Wait up to 3 s for a process to be gone; fail if it is not.
+gone() {
+	for _ in $(seq 30); do
+		kill -0 "$1" 2>/dev/null || return 0
+		[ "$(ps -o stat= -p "$1" | cut -c1)" = Z ] && return 0
+		sleep 0.1
+	done
+	ps -o pid,stat,args -p "$1"
+	return 1
+}
+
+@test "a successful step writes a start and a completion entry and exits 0" {
+	run --separate-stderr ci-step build -- sh -c 'echo compiling'
+	assert_success
+	assert_output compiling
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 2
+	validate log-schema.json "$CI_LOG_FILE"
+	assert_equal "$(entry 1 message)" "started: sh -c 'echo compiling'"
+	assert_equal "$(entry 1 duration_ms)" "<absent>"
+	assert_equal "$(entry 2 step_name)" build
+	assert_equal "$(entry 2 level)" info
+	assert_equal "$(entry 2 exit_code)" 0
+	[[ $(entry 2 message) =~ ^finished\ in\ [0-9]+\.[0-9]{3}\ s$ ]]
+	[[ $(entry 2 duration_ms) =~ ^[0-9]+$ ]]
+}
+
+@test "duration_ms measures the command's run time" {
+	ci-step wait -- sleep 0.3
+	d=$(entry 2 duration_ms)
+	[ "$d" -ge 300 ]
+}
+
+@test "a failing step is logged at error with its status, and ci-step exits with it" {
+	run --separate-stderr ci-step lint -- sh -c 'exit 3'
+	assert_failure 3
+	assert_equal "$(entry 2 level)" error
+	assert_equal "$(entry 2 exit_code)" 3
+	[[ $(entry 2 message) == "failed: exited with status 3 after "* ]]
+	[[ $stderr == "ci-step: lint: failed: exited with status 3 after "* ]]
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "a command that is not found exits 127 and says so" {
+	run -127 --separate-stderr ci-step build -- no-such-command-here --flag
+	assert_equal "$(entry 2 exit_code)" 127
+	[[ $(entry 2 message) == "failed: command not found: no-such-command-here after "* ]]
+}
+
+@test "a command that is not executable exits 126 and says why" {
+	printf 'echo hi\n' > script.sh
+	chmod 644 script.sh
+	run -126 --separate-stderr ci-step build -- ./script.sh
+	assert_equal "$(entry 2 exit_code)" 126
+	[[ $(entry 2 message) == "failed: cannot execute: Permission denied after "* ]]
+}
+
+@test "a command killed by a signal exits 128+N and names the signal" {
+	run --separate-stderr ci-step build -- sh -c 'kill -TERM $$'
+	assert_failure 143
+	assert_equal "$(entry 2 exit_code)" 143
+	[[ $(entry 2 message) == "failed: killed by signal 15 (SIGTERM) after "* ]]
+}
+
+@test "SIGINT to ci-step goes to the command's process group, leaves no orphan, and the completion is still written" {
+	env --default-signal=INT ci-step test -- sh -c 'sleep 300 & echo $! > grandchild.pid; wait' 3>&- &
+	pid=$!
+	for _ in $(seq 50); do [ -s grandchild.pid ] && break; sleep 0.1; done
+	kill -INT "$pid"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 130
+	gone "$(cat grandchild.pid)"
+	assert_equal "$(entry -1 exit_code)" 130
+	assert_equal "$(entry -1 level)" error
+	[[ $(entry -1 message) == "interrupted by SIGINT: killed by signal 2 (SIGINT) after "* ]]
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "SIGTERM is passed on too, and a command that ignores it is killed after the grace period" {
+	env ci-step test -- sh -c 'trap "" TERM INT; echo $$ > child.pid; sleep 300 & wait' 3>&- &
+	pid=$!
+	for _ in $(seq 50); do [ -s child.pid ] && break; sleep 0.1; done
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 137
+	gone "$(cat child.pid)"
+	[[ $(entry -1 message) == "interrupted by SIGTERM: killed by signal 9 (SIGKILL) after "* ]]
+}
+
+@test "--timeout kills the step's process group and records the timeout" {
+	run --separate-stderr ci-step slow --timeout 1 -- sh -c 'sleep 300 & echo $! > bg.pid; sleep 300'
+	assert_failure 124
+	gone "$(cat bg.pid)"
+	entry -1 message
+	assert_equal "$(entry -1 exit_code)" 124
+	[[ $(entry -1 message) == "timed out after 1 s: killed by signal 15 (SIGTERM) after "* ]]
+	[[ $stderr == "ci-step: slow: timed out after 1 s"* ]]
+}
+
+@test "--capture logs each output line, stderr at warn, keeps showing them, and keeps a last line without newline" {
+	run --separate-stderr ci-step build --capture -- sh -c 'echo one; echo two >&2; printf "no newline"'
+	assert_success
+	assert_output "$(printf 'one\nno newline')"
+	assert_equal "$stderr" two
+	validate log-schema.json "$CI_LOG_FILE"
+	run /usr/bin/python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if "duration_ms" not in e and not e["message"].startswith("started"):
+        print(e["level"], e["step_name"], e["message"])' "$CI_LOG_FILE"
+	# In order within each stream; the two streams are separate pipes.
+	assert_equal "${#lines[@]}" 3
+	assert_equal "$(printf '%s\n' "${lines[@]}" | grep '^info')" "$(printf 'info build one\ninfo build no newline')"
+	assert_line "warn build two"
+}
+
+@test "stdin, stdout and stderr are the command's own by default" {
+	run --separate-stderr bash -c 'echo from-stdin | ci-step cat -- sh -c "cat; echo to-stderr >&2"'
+	assert_success
+	assert_output from-stdin
+	assert_equal "$stderr" to-stderr
+}
+
+@test "the command runs directly, without a shell" {
+	run ci-step echo -- echo '$HOME' '*'
+	assert_output '$HOME *'
+}
+
+@test "init opens the run with its start, and complete closes it with the Pipeline Run" {
+	ci-step init --profile full --trigger TUI
+	ci-step lint -- true
+	ci-step build -- true
+	run --separate-stderr ci-step complete --exit-code 0
+	assert_success
+	echo "$output" > run.json
+	validate log-schema.json "$CI_LOG_FILE"
+	run /usr/bin/python3 "$REPO/tests/helpers/validate.py" --def pipeline_run "$REPO/contracts/log-schema.json" run.json
+	assert_success
+	assert_equal "$(entry 1 step_name)" init
+	assert_equal "$(entry 1 run_start)" "$(/usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(json.dumps({"start_time": r["start_time"], "profile": "full", "triggered_by": "TUI"}))' run.json)"
+	run /usr/bin/python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+last = [json.loads(l) for l in open(sys.argv[2])][-1]
+assert last["pipeline_run"] == r, "the complete entry carries what was printed"
+assert last["step_name"] == "complete" and last["level"] == "info"
+assert r["duration"] == r["end_time"] - r["start_time"]
+print(sorted(r), r["run_id"] == sys.argv[3], r["profile"], r["triggered_by"], r["exit_code"], r["steps_completed"])' run.json "$CI_LOG_FILE" "$CI_RUN_ID"
+	assert_output "['duration', 'end_time', 'exit_code', 'profile', 'run_id', 'start_time', 'steps_completed', 'triggered_by'] True full TUI 0 ['init', 'lint', 'build', 'complete']"
+}
+
+@test "steps_completed keeps execution order, leaves out failed steps, and counts a step that succeeded on a second try" {
+	ci-step init
+	ci-step lint -- true
+	run ci-step test -- false
+	ci-step test -- true
+	run ci-step build -- false
+	ci-log -s note --duration-ms 5 "a step closed by ci-log"
+	run --separate-stderr ci-step complete --exit-code 1
+	assert_success
+	[[ $output == *'"exit_code":1,"profile":"dev","triggered_by":"CLI","steps_completed":["init","lint","test","note","complete"]}' ]]
+	assert_equal "$(entry -1 level)" error
+	[[ $(entry -1 message) == "run failed with exit code 1 (a step failed) after "* ]]
+}
+
+@test "two runs sharing one log file are completed separately" {
+	first=$CI_RUN_ID
+	second=$(ci-runid)
+	ci-step init
+	CI_RUN_ID=$second ci-step init --profile ui
+	ci-step a -- true
+	CI_RUN_ID=$second ci-step b -- true
+	CI_RUN_ID=$second run --separate-stderr ci-step complete
+	[[ $output == *"\"run_id\":\"$second\""*'"profile":"ui"'*'"steps_completed":["init","b","complete"]}' ]]
+	run --separate-stderr ci-step complete --exit-code 3
+	[[ $output == *"\"run_id\":\"$first\""*'"exit_code":3,"profile":"dev"'*'"steps_completed":["init","a","complete"]}' ]]
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "the steps of one run may come from several processes and scripts" {
+	ci-step init
+	printf 'ci-step from-script -- true\n' > part.sh
+	bash part.sh &
+	ci-step from-here -- true &
+	wait
+	run ci-step complete
+	[[ $output == *'"steps_completed":["init",'* ]]
+	[[ $output == *'"from-script"'* ]]
+	[[ $output == *'"from-here"'* ]]
+}
+
+@test "complete without init exits 2 and says how to open the run" {
+	ci-step lint -- true
+	run --separate-stderr ci-step complete
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" "ci-step: no init entry for run $CI_RUN_ID in $CI_LOG_FILE (open the run with: ci-step init)"
+}
+
+@test "complete needs the log file" {
+	unset CI_LOG_FILE
+	run --separate-stderr ci-step complete
+	assert_failure 2
+	assert_equal "$stderr" "ci-step: complete reads the run's log: CI_LOG_FILE is not set"
+}
+
+@test "an exit code outside the contract is recorded as 1, and the message says which was given" {
+	ci-step init
+	run --separate-stderr ci-step complete --exit-code 130
+	assert_success
+	[[ $output == *'"exit_code":1,'* ]]
+	[[ $(entry -1 message) == *"exit code 130 given, which contracts/exit-codes.md does not define" ]]
+}
+
+@test "the trap idiom closes the run with the script's exit status" {
+	cat > pipeline.sh <<'SH'
+set -e
+ci-step init
+trap 'ci-step complete --exit-code $? > run.json' EXIT
+ci-step lint -- true
+ci-step test -- sh -c 'exit 3'
+SH
+	run bash pipeline.sh
+	assert_failure 3
+	run /usr/bin/python3 -c '
+import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_completed"])'
+	assert_output "3 ['init', 'lint', 'complete']"
+}
+
+@test "init refuses an unknown profile or trigger with exit 2" {
+	run --separate-stderr ci-step init --profile prod
+	assert_failure 2
+	assert_equal "$stderr" "ci-step: --profile: \"prod\" is not a profile (expected dev, ui or full) (see 'ci-step --help')"
+	run --separate-stderr ci-step init --trigger cron
+	assert_failure 2
+	[[ $stderr == *'--trigger: "cron" is not a trigger (expected CLI or TUI)'* ]]
+	[ ! -e "$CI_LOG_FILE" ]
+}
+
+@test "usage errors exit 2 and name the problem" {
+	run --separate-stderr ci-step
+	assert_failure 2
+	[[ $stderr == "ci-step: missing a step NAME, init or complete"* ]]
+	run --separate-stderr ci-step build
+	assert_failure 2
+	[[ $stderr == "ci-step: build: missing the COMMAND to run"* ]]
+	run --separate-stderr ci-step "bad name" -- true
+	assert_failure 2
+	[[ $stderr == 'ci-step: "bad name" is not a step name'* ]]
+	run --separate-stderr ci-step build --timeout 0 -- true
+	assert_failure 2
+	[[ $stderr == 'ci-step: --timeout: "0" is out of range'* ]]
+	run --separate-stderr ci-step build --bogus -- true
+	assert_failure 2
+	assert_equal "$stderr" "ci-step: --bogus: unknown option (see 'ci-step --help')"
+	run --separate-stderr ci-step --bogus
+	assert_failure 2
+	run --separate-stderr ci-step complete --exit-code x
+	assert_failure 2
+	[ ! -e "$CI_LOG_FILE" ]
+}
+
+@test "a missing run id is a usage error before anything runs" {
+	unset CI_RUN_ID
+	run --separate-stderr ci-step build -- touch ran
+	assert_failure 2
+	[[ $stderr == "ci-step: CI_RUN_ID is not set"* ]]
+	[ ! -e ran ]
+}
+
+@test "-h prints the usage and --version the version" {
+	run ci-step -h
+	assert_success
+	assert_line --index 0 "usage: ci-step init [--profile dev | ui | full] [--trigger CLI | TUI]"
+	run ci-step build --help
+	assert_success
+	run ci-step --version
+	[[ $output =~ ^ci-step\ [0-9.]+$ ]]
+}

@@ -1,0 +1,598 @@
+/*
+ * ci-step: run a command as a named, timed pipeline step, with a start and
+ * a completion entry in the run's log; open the run with `init` and close
+ * it with `complete`, which rebuilds the Pipeline Run record from the log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "ci.h"
+
+/* How long a command gets after a forwarded signal or a timeout's SIGTERM. */
+#define GRACE_MS 5000
+/* ci-step's status when --timeout ended the command, as timeout(1). */
+#define TIMED_OUT 124
+
+struct capture {
+	struct ci_log *log;
+	struct ci_entry base;
+	struct ci_lines lines;
+	struct ci_buf tails[2]; /* the entries' ends, continued or not */
+	int fd, to;             /* read from, copy to */
+};
+
+static int do_init(int argc, char **argv);
+static int do_step(int argc, char **argv);
+static int do_complete(int argc, char **argv);
+static void quote_args(struct ci_buf *b, char **argv);
+static void run_loop(struct ci_proc *p, struct capture *cap, int ncap,
+		     long long timeout_ms, int *timed_out, int *signalled);
+static void drain(struct capture *c, int wait_ms);
+static void capture_line(void *arg, const char *line, size_t len,
+			 int continued);
+static void scan_log(const char *path, const char *run_id, cJSON *steps,
+		     cJSON **start, long long *init_ms);
+
+static void
+usage(FILE *f)
+{
+	fputs(
+	    "usage: ci-step init [--profile dev | ui | full] [--trigger CLI | TUI]\n"
+	    "       ci-step NAME [--timeout SEC] [--capture] [--] COMMAND "
+	    "[ARG ...]\n"
+	    "       ci-step complete [--exit-code N]\n",
+	    f);
+}
+
+int
+main(int argc, char **argv)
+{
+	ci_init(argv[0]);
+	if (argc < 2)
+		ci_usage_error("missing a step NAME, init or complete");
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return xfinish_stdout();
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		ci_version();
+	if (argv[1][0] == '-')
+		ci_usage_error(
+		    "%s: unknown option; the first argument is a step "
+		    "NAME, init or complete",
+		    argv[1]);
+	if (strcmp(argv[1], "init") == 0)
+		return do_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "complete") == 0)
+		return do_complete(argc - 1, argv + 1);
+	return do_step(argc - 1, argv + 1);
+}
+
+/* Options common to the three forms: --help and --version. */
+static void
+common_option(int c, int argc, char **argv)
+{
+	if (c == 'h') {
+		usage(stdout);
+		exit(xfinish_stdout());
+	}
+	if (c == 'V')
+		ci_version();
+	ci_bad_option(c, argc, argv);
+}
+
+/* init: the entry that opens the run and carries its start. */
+static int
+do_init(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "trigger", required_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *profile = "dev", *trigger = "CLI";
+	struct ci_buf extra = { 0 }, msg = { 0 };
+	struct ci_entry e;
+	struct ci_log log;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (c == 'p')
+			profile = optarg;
+		else if (c == 't')
+			trigger = optarg;
+		else
+			common_option(c, argc, argv);
+	}
+	if (optind < argc)
+		ci_usage_error("init: unexpected argument \"%s\"",
+			       argv[optind]);
+	if (strcmp(profile, "dev") && strcmp(profile, "ui") &&
+	    strcmp(profile, "full"))
+		ci_usage_error("--profile: \"%s\" is not a profile (expected "
+			       "dev, ui or full)",
+			       profile);
+	if (strcmp(trigger, "CLI") && strcmp(trigger, "TUI"))
+		ci_usage_error(
+		    "--trigger: \"%s\" is not a trigger (expected CLI "
+		    "or TUI)",
+		    trigger);
+	ci_entry_init(&e, xrunid_env(), "init");
+	xlog_open(&log, ci_log_path(NULL), 0);
+	e.when = ci_now();
+	e.source_file = ci_caller_name();
+	e.duration_ms = 0;
+	e.exit_code = 0;
+	ci_buf_printf(&extra,
+		      "\"run_start\":{\"start_time\":%lld,\"profile\":\"%s\","
+		      "\"triggered_by\":\"%s\"}",
+		      (long long)e.when.tv_sec, profile, trigger);
+	ci_buf_printf(&msg, "run started (profile %s, triggered by %s)",
+		      profile, trigger);
+	e.extra = extra.s;
+	e.message = msg.s;
+	xlog_write(&log, &e);
+	return xfinish_stdout();
+}
+
+static int
+valid_name(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* NAME: a start entry, the command, a completion entry. */
+static int
+do_step(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "capture", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = argv[0], *level;
+	struct ci_buf msg = { 0 }, how = { 0 };
+	struct capture cap[2];
+	struct ci_entry e;
+	struct ci_spawn sp = { 0 };
+	struct ci_proc p;
+	struct ci_log log;
+	long long timeout_ms = 0, t0, ms;
+	int c, capture = 0, code, timed_out = 0, signalled = 0;
+
+	if (!valid_name(name))
+		ci_usage_error(
+		    "\"%s\" is not a step name (no spaces or control "
+		    "characters)",
+		    name);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		if (c == 'c')
+			capture = 1;
+		else if (c == 't')
+			timeout_ms =
+			    xnum("--timeout", optarg, 1, 31536000) * 1000;
+		else
+			common_option(c, argc, argv);
+	}
+	if (optind >= argc)
+		ci_usage_error("%s: missing the COMMAND to run", name);
+
+	ci_entry_init(&e, xrunid_env(), name);
+	e.source_file = ci_caller_name();
+	xlog_open(&log, ci_log_path(NULL), 0);
+	ci_buf_str(&msg, "started: ");
+	quote_args(&msg, argv + optind);
+	e.message = msg.s;
+	xlog_write(&log, &e);
+
+	(void)ci_signal_pipe();
+	sp.argv = argv + optind;
+	sp.capture = capture;
+	sp.foreground = 1;
+	t0 = ci_mono_ms();
+	if (ci_proc_start(&p, &sp) < 0) {
+		ci_buf_printf(&how, "cannot start: %s", strerror(errno));
+		code = 126;
+		p.pid = -1;
+	} else {
+		for (int i = 0; i < 2; i++) {
+			memset(&cap[i], 0, sizeof cap[i]);
+			cap[i].log = &log;
+			cap[i].base = e;
+			cap[i].base.level = i ? "warn" : "info";
+			cap[i].fd = i ? p.err : p.out;
+			cap[i].to = i ? 2 : 1;
+		}
+		run_loop(&p, cap, capture ? 2 : 0, timeout_ms, &timed_out,
+			 &signalled);
+		/* Nothing of an interrupted or timed-out step outlives it. */
+		if ((timed_out || signalled) && ci_proc_group_alive(&p))
+			ci_proc_kill(&p, SIGKILL);
+		code = timed_out ? TIMED_OUT : ci_exit_code(&p);
+		ci_describe_status(&how, &p);
+		if (p.exec_errno == ENOENT)
+			ci_buf_printf(&how, ": %s", argv[optind]);
+	}
+	ms = ci_mono_ms() - t0;
+
+	msg.len = 0;
+	if (code == 0)
+		ci_buf_printf(&msg, "finished in %lld.%03lld s", ms / 1000,
+			      ms % 1000);
+	else if (timed_out)
+		ci_buf_printf(&msg,
+			      "timed out after %lld s: %s after %lld.%03lld s",
+			      timeout_ms / 1000, how.s, ms / 1000, ms % 1000);
+	else if (signalled)
+		ci_buf_printf(
+		    &msg, "interrupted by SIG%s: %s after %lld.%03lld s",
+		    sigabbrev_np(signalled), how.s, ms / 1000, ms % 1000);
+	else
+		ci_buf_printf(&msg, "failed: %s after %lld.%03lld s", how.s,
+			      ms / 1000, ms % 1000);
+	level = code == 0 ? "info" : "error";
+	e.level = level;
+	e.message = msg.s;
+	e.duration_ms = ms;
+	e.exit_code = code > 255 ? 255 : code;
+	e.when.tv_sec = e.when.tv_nsec = 0;
+	xlog_write(&log, &e);
+	if (code != 0 && !log.echo)
+		ci_warn("%s: %s", name, msg.s);
+	xfinish_stdout();
+	return code;
+}
+
+/* The command for a message: arguments that need it in single quotes. */
+static void
+quote_args(struct ci_buf *b, char **argv)
+{
+	for (int i = 0; argv[i]; i++) {
+		const char *a = argv[i];
+		if (i > 0)
+			ci_buf_add(b, " ", 1);
+		if (*a &&
+		    a[strcspn(a, " \t\n'\"\\$`*?[]{}()<>|&;!#~")] == '\0') {
+			ci_buf_str(b, a);
+			continue;
+		}
+		ci_buf_add(b, "'", 1);
+		for (; *a; a++)
+			ci_buf_str(b, *a == '\'' ? "'\\''" : (char[]){ *a, 0 });
+		ci_buf_add(b, "'", 1);
+	}
+}
+
+/*
+ * Wait for the command: copy and log captured output, pass SIGINT, SIGTERM
+ * and SIGHUP on to its process group, enforce the timeout; a command still
+ * running GRACE_MS after a forwarded signal or the timeout's SIGTERM gets
+ * SIGKILL.
+ */
+static void
+run_loop(struct ci_proc *p, struct capture *cap, int ncap, long long timeout_ms,
+	 int *timed_out, int *signalled)
+{
+	long long start = ci_mono_ms(), kill_at = -1, now, wait_ms;
+	struct pollfd pf[3];
+	unsigned char sigs[64];
+	char buf[65536];
+	ssize_t n;
+	int np;
+
+	while (!ci_proc_reap(p, 0)) {
+		now = ci_mono_ms();
+		if (timeout_ms > 0 && !*timed_out &&
+		    now - start >= timeout_ms) {
+			*timed_out = 1;
+			ci_proc_kill(p, SIGTERM);
+			kill_at = now + GRACE_MS;
+		}
+		if (kill_at >= 0 && now >= kill_at) {
+			ci_proc_kill(p, SIGKILL);
+			kill_at = now + 60000;
+		}
+		wait_ms = 1000;
+		if (timeout_ms > 0 && !*timed_out)
+			wait_ms = start + timeout_ms - now;
+		if (kill_at >= 0 && kill_at - now < wait_ms)
+			wait_ms = kill_at - now;
+		pf[0].fd = ci_signal_pipe();
+		pf[0].events = POLLIN;
+		np = 1;
+		for (int i = 0; i < ncap; i++) {
+			pf[np].fd = cap[i].fd;
+			pf[np++].events = POLLIN;
+		}
+		if (poll(pf, np, (int)(wait_ms < 0 ? 0 : wait_ms)) < 0 &&
+		    errno != EINTR)
+			ci_die(1, "poll: %s", strerror(errno));
+		if (pf[0].revents & POLLIN) {
+			n = read(pf[0].fd, sigs, sizeof sigs);
+			for (ssize_t i = 0; i < n; i++) {
+				if (sigs[i] == SIGCHLD)
+					continue;
+				ci_proc_kill(p, sigs[i]);
+				if (!*signalled)
+					*signalled = sigs[i];
+				if (kill_at < 0)
+					kill_at = ci_mono_ms() + GRACE_MS;
+			}
+		}
+		for (int i = 0; i < ncap; i++) {
+			if (cap[i].fd < 0 ||
+			    !(pf[i + 1].revents & (POLLIN | POLLHUP)))
+				continue;
+			n = read(cap[i].fd, buf, sizeof buf);
+			if (n > 0) {
+				(void)ci_write_all(cap[i].to, buf, (size_t)n);
+				ci_lines_feed(&cap[i].lines, buf, (size_t)n,
+					      capture_line, &cap[i]);
+				xlog_flush(cap[i].log);
+			} else if (n == 0) {
+				close(cap[i].fd);
+				cap[i].fd = -1;
+			}
+		}
+	}
+	for (int i = 0; i < ncap; i++)
+		drain(&cap[i], 100);
+}
+
+/*
+ * After the command ended: what is left in its pipe, until EOF, or until
+ * nothing came for wait_ms (a background process may hold the pipe open).
+ */
+static void
+drain(struct capture *c, int wait_ms)
+{
+	struct pollfd pf;
+	char buf[65536];
+	ssize_t n;
+
+	while (c->fd >= 0) {
+		pf.fd = c->fd;
+		pf.events = POLLIN;
+		if (poll(&pf, 1, wait_ms) <= 0)
+			break;
+		n = read(c->fd, buf, sizeof buf);
+		if (n <= 0)
+			break;
+		(void)ci_write_all(c->to, buf, (size_t)n);
+		ci_lines_feed(&c->lines, buf, (size_t)n, capture_line, c);
+		xlog_flush(c->log);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	ci_lines_finish(&c->lines, capture_line, c);
+	xlog_flush(c->log);
+	ci_lines_free(&c->lines);
+}
+
+static void
+capture_line(void *arg, const char *line, size_t len, int continued)
+{
+	struct capture *c = arg;
+	struct ci_entry e = c->base;
+
+	if (!c->tails[continued].s) {
+		e.continued = continued;
+		ci_entry_tail(&c->tails[continued], &e);
+	}
+	e.message = line;
+	e.message_len = len;
+	e.tail = c->tails[continued].s;
+	ci_log_queue(c->log, &e);
+}
+
+/* complete: rebuild the Pipeline Run from the log and close the run. */
+static int
+do_complete(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "exit-code", required_argument, NULL, 'x' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const meaning[] = {
+		"success",
+		"a step failed",
+		"usage or configuration error",
+		"tests failed",
+		"environment check failed",
+		"deployment failed",
+	};
+	const char *path = getenv("CI_LOG_FILE"), *run_id;
+	cJSON *steps, *start = NULL, *pr;
+	struct ci_buf msg = { 0 }, extra = { 0 };
+	struct ci_entry e;
+	struct ci_log log;
+	struct timespec now;
+	long long code = 0, init_ms = 0, start_time, asked;
+	char *json;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (c == 'x')
+			code = xnum("--exit-code", optarg, 0, 255);
+		else
+			common_option(c, argc, argv);
+	}
+	if (optind < argc)
+		ci_usage_error("complete: unexpected argument \"%s\"",
+			       argv[optind]);
+	run_id = xrunid_env();
+	if (!path || !*path)
+		ci_die(CI_EXIT_USAGE,
+		       "complete reads the run's log: CI_LOG_FILE "
+		       "is not set");
+	steps = cJSON_CreateArray();
+	scan_log(path, run_id, steps, &start, &init_ms);
+	if (!start)
+		ci_die(CI_EXIT_USAGE,
+		       "no init entry for run %s in %s (open the "
+		       "run with: ci-step init)",
+		       run_id, path);
+	asked = code;
+	if (code > 5)
+		code = 1; /* not in contracts/exit-codes.md: a failed step */
+	now = ci_now();
+	start_time =
+	    (long long)cJSON_GetObjectItem(start, "start_time")->valuedouble;
+	cJSON_AddItemToArray(steps, cJSON_CreateString("complete"));
+
+	pr = cJSON_CreateObject();
+	cJSON_AddStringToObject(pr, "run_id", run_id);
+	cJSON_AddNumberToObject(pr, "start_time", (double)start_time);
+	cJSON_AddNumberToObject(pr, "end_time", (double)now.tv_sec);
+	cJSON_AddNumberToObject(
+	    pr, "duration",
+	    (double)(now.tv_sec > start_time ? now.tv_sec - start_time : 0));
+	cJSON_AddNumberToObject(pr, "exit_code", (double)code);
+	cJSON_AddItemReferenceToObject(pr, "profile",
+				       cJSON_GetObjectItem(start, "profile"));
+	cJSON_AddItemReferenceToObject(
+	    pr, "triggered_by", cJSON_GetObjectItem(start, "triggered_by"));
+	cJSON_AddItemToObject(pr, "steps_completed", steps);
+	json = cJSON_PrintUnformatted(pr);
+	if (!json)
+		ci_die(1, "out of memory");
+
+	ci_entry_init(&e, run_id, "complete");
+	e.when = now;
+	e.source_file = ci_caller_name();
+	e.level = code == 0 ? "info" : "error";
+	e.duration_ms =
+	    (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - init_ms;
+	if (e.duration_ms < 0)
+		e.duration_ms = 0;
+	ci_buf_printf(&msg,
+		      "run %s with exit code %lld (%s) after %lld s, %d "
+		      "steps completed",
+		      code == 0 ? "finished" : "failed", code, meaning[code],
+		      (long long)(now.tv_sec - start_time),
+		      cJSON_GetArraySize(steps));
+	if (asked != code)
+		ci_buf_printf(&msg,
+			      "; exit code %lld given, which "
+			      "contracts/exit-codes.md does not define",
+			      asked);
+	ci_buf_printf(&extra, "\"pipeline_run\":%s", json);
+	e.message = msg.s;
+	e.extra = extra.s;
+	xlog_open(&log, path, 0);
+	xlog_write(&log, &e);
+	printf("%s\n", json);
+	free(json);
+	cJSON_Delete(pr);
+	cJSON_Delete(start);
+	return xfinish_stdout();
+}
+
+struct scan {
+	const char *run_id;
+	size_t idlen;
+	cJSON *steps, **start;
+	long long *init_ms;
+};
+
+static int
+has_step(const cJSON *steps, const char *name)
+{
+	for (const cJSON *s = steps->child; s; s = s->next)
+		if (strcmp(s->valuestring, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* One line of the log: keep what it says of this run. */
+static void
+scan_line(void *arg, const char *line, size_t len, int continued)
+{
+	struct scan *sc = arg;
+	const cJSON *id, *step, *rs, *ts;
+	struct timespec t;
+	cJSON *e;
+
+	if (continued || !memmem(line, len, sc->run_id, sc->idlen))
+		return;
+	if (!(e = cJSON_ParseWithLength(line, len)))
+		return;
+	id = cJSON_GetObjectItemCaseSensitive(e, "run_id");
+	step = cJSON_GetObjectItemCaseSensitive(e, "step_name");
+	if (!cJSON_IsString(id) || strcmp(id->valuestring, sc->run_id) != 0 ||
+	    !cJSON_IsString(step))
+		goto out;
+	rs = cJSON_GetObjectItemCaseSensitive(e, "run_start");
+	if (!*sc->start && strcmp(step->valuestring, "init") == 0 &&
+	    cJSON_IsObject(rs) &&
+	    cJSON_IsNumber(cJSON_GetObjectItem(rs, "start_time")) &&
+	    cJSON_IsString(cJSON_GetObjectItem(rs, "profile")) &&
+	    cJSON_IsString(cJSON_GetObjectItem(rs, "triggered_by"))) {
+		*sc->start = cJSON_Duplicate(rs, 1);
+		ts = cJSON_GetObjectItemCaseSensitive(e, "timestamp");
+		if (cJSON_IsString(ts) &&
+		    ci_parse_iso8601(ts->valuestring, &t) == 0)
+			*sc->init_ms =
+			    (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	}
+	if (strcmp(step->valuestring, "complete") != 0 &&
+	    ci_step_outcome(e) == 1 && !has_step(sc->steps, step->valuestring))
+		cJSON_AddItemToArray(sc->steps,
+				     cJSON_CreateString(step->valuestring));
+out:
+	cJSON_Delete(e);
+}
+
+/*
+ * Read the log for this run's entries: its init entry's run_start and the
+ * steps that succeeded, in the order of their first successful completion.
+ */
+static void
+scan_log(const char *path, const char *run_id, cJSON *steps, cJSON **start,
+	 long long *init_ms)
+{
+	struct scan sc = { run_id, strlen(run_id), steps, start, init_ms };
+	struct ci_lines lines = { 0 };
+	char buf[65536];
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		ci_die(CI_EXIT_USAGE, "cannot read the run's log %s: %s", path,
+		       strerror(errno));
+	while ((n = read(fd, buf, sizeof buf)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ci_die(CI_EXIT_USAGE, "%s: %s", path, strerror(errno));
+		ci_lines_feed(&lines, buf, (size_t)n, scan_line, &sc);
+	}
+	ci_lines_finish(&lines, scan_line, &sc);
+	ci_lines_free(&lines);
+	close(fd);
+}
