@@ -550,6 +550,25 @@ print([f.text for f in ET.parse(sys.argv[1]).getroot().iter("failure")][0].split
 	assert_output '[true,"incomplete"]'
 }
 
+@test "reports a run written by ci-step and ci-testpar, a flaky suite included" {
+	command -v ci-step > /dev/null || skip "ci-step is not built"
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	new_run
+	ci-step init --profile dev --trigger CLI || skip "ci-step init failed"
+	ci-step lint -- true
+	ci-testpar --retries 1 unit='exit 0' e2e='test -e flag || { touch flag; exit 1; }' > /dev/null 2>&1
+	ci-step complete --exit-code 0 > /dev/null
+	run ci-report --check "$CI_LOG_FILE"
+	assert_success
+	json "$CI_LOG_FILE" > report.ndjson
+	validate report-schema.json report.ndjson
+	run jq -c '[.result, .profile, .steps_completed[0], .steps_completed[-1], (.tests[] | select(.test_type == "e2e") | [.attempts, .flaky])]' report.ndjson
+	assert_output '["passed","dev","init","complete",[2,true]]'
+	run ci-report --format junit "$CI_LOG_FILE"
+	assert_success
+	printf '%s\n' "$output" | xmllint --noout -
+}
+
 # --- memory ----------------------------------------------------------------
 
 @test "peak memory does not grow with the input: 20 MB and 200 MB of log" {

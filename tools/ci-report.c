@@ -715,7 +715,8 @@ summarize(struct ci_run *r, struct sum *m)
 	m->done = ci_run_completed(r, &m->ndone);
 	m->start_ms = r->first_ms;
 	m->end_ms = r->last_ms;
-	if (r->has_start && r->start.start_time * 1000 < m->start_ms)
+	/* start_time is in whole seconds: only earlier by a second counts. */
+	if (r->has_start && r->start.start_time * 1000 + 999 < m->start_ms)
 		m->start_ms = r->start.start_time * 1000;
 	for (size_t i = 0; i < r->nsteps; i++)
 		if (r->steps[i].start_ms >= 0 &&
