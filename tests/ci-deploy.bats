@@ -495,6 +495,35 @@ $second rolled_back"
 	valid_state
 }
 
+@test "a failed rollback leaves the bad deployment rolled_back; the next rollback still goes back to the good one" {
+	start_daemon
+	git remote set-url origin "$DAEMON/remote.git"
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	C2=$(commit two)
+	ci-deploy push 2>/dev/null
+	bad=$(st .currentDeployment.deployment_id)
+	reject_first 3
+	run --separate-stderr ci-deploy rollback --backoff-base 0
+	assert_failure 5
+	failed=$(st .currentDeployment.deployment_id)
+	[[ $stderr == *"$failed: rollback to $good failed: Git operations failed after 3 attempts: remote rejected refs/heads/main"* ]]
+	assert_equal "$(remote_head)" "$C2"
+	valid_state
+	run st '.history[] | "\(.deployment_id) \(.status)"'
+	assert_output "$good success
+$bad rolled_back"
+	assert_equal "$(st .currentDeployment.status)" failure
+	assert_equal "$(st .currentDeployment.commit_sha)" "$C1"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$bad"
+	run --separate-stderr ci-deploy rollback --backoff-base 0
+	assert_success
+	[[ $stderr == *"rolled back $failed to $good ($C1)"* ]]
+	assert_equal "$(remote_head)" "$C1"
+	assert_equal "$(st .lastKnownGood.commit_sha)" "$C1"
+	valid_state
+}
+
 @test "rollback --to goes back to the named successful deployment" {
 	ci-deploy push 2>/dev/null
 	first=$(st .currentDeployment.deployment_id)

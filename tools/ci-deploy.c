@@ -911,13 +911,14 @@ no_target(char *why, size_t n, const char *fmt, ...)
 
 /*
  * The rollback target: --to (a successful deployment in the file); else
- * lastKnownGood when the current deployment did not succeed; else the
- * newest successful deployment of another commit before the current one.
+ * lastKnownGood when the current deployment did not succeed (the newest
+ * successful one when a rollback from lastKnownGood failed); else the newest
+ * successful deployment of another commit before the current one.
  */
 static int
 find_target(struct record *t, char *why, size_t n)
 {
-	int i;
+	int i, ok, lkg;
 
 	if (!st.has_cur)
 		return no_target(why, n, "no deployment recorded in %s",
@@ -937,27 +938,33 @@ find_target(struct record *t, char *why, size_t n)
 	if (o_to && !(st.has_lkg && !strcmp(o_to, st.lkg.id)))
 		return no_target(why, n, "no deployment %.64s in %s", o_to,
 				 statefile);
-	if (o_to || strcmp(st.cur.status, "success") != 0) {
-		if (!st.has_lkg)
-			return no_target(why, n, "no deployment has succeeded");
+	/* A lastKnownGood whose rollback was begun (and failed) is not. */
+	for (i = 0, lkg = st.has_lkg; i < st.nhist && lkg; i++)
+		if (!strcmp(st.hist[i].id, st.lkg.id) &&
+		    !strcmp(st.hist[i].status, "rolled_back"))
+			lkg = 0;
+	if (o_to || (strcmp(st.cur.status, "success") != 0 && lkg)) {
 		*t = st.lkg;
 		return 0;
 	}
+	ok = strcmp(st.cur.status, "success") != 0;
 	for (i = st.nhist - 1; i >= 0; i--)
 		if (!strcmp(st.hist[i].status, "success") &&
-		    strcmp(st.hist[i].sha, st.cur.sha) != 0) {
+		    (ok || strcmp(st.hist[i].sha, st.cur.sha) != 0)) {
 			*t = st.hist[i];
 			return 0;
 		}
+	if (ok)
+		return no_target(why, n, "no deployment has succeeded");
 	return no_target(why, n,
 			 "no successful deployment of another commit before %s",
 			 st.cur.id);
 }
 
 /*
- * Roll back from the current deployment: a new deployment of the target
- * commit, forced. On success the one rolled back from is rolled_back and the
- * rollback becomes lastKnownGood. Writes what happened to outcome.
+ * Roll back from the current deployment: it becomes rolled_back, and the
+ * rollback is a new deployment of the target commit, forced, which becomes
+ * lastKnownGood when it succeeds. Writes what happened to outcome.
  */
 static int
 rollback(char *outcome, size_t n)
@@ -978,6 +985,10 @@ rollback(char *outcome, size_t n)
 	git_commit_free(commit);
 	make_tmpref(&oid);
 	memcpy(from, st.cur.id, sizeof from);
+	/* Rolled back from as soon as the rollback begins. */
+	strcpy(st.cur.status, "rolled_back");
+	free(st.cur.error);
+	st.cur.error = NULL;
 	begin(t.sha);
 	SAY("info", -1, "%s: rolling back %s to %s (%s) on %s", r->id, from,
 	    t.id, t.sha, refname);
@@ -986,11 +997,6 @@ rollback(char *outcome, size_t n)
 		snprintf(outcome, n, "%s: rollback to %s failed: %s", r->id,
 			 t.id, r->error);
 		return -1;
-	}
-	if (st.nhist > 0 && !strcmp(st.hist[st.nhist - 1].id, from)) {
-		strcpy(st.hist[st.nhist - 1].status, "rolled_back");
-		free(st.hist[st.nhist - 1].error);
-		st.hist[st.nhist - 1].error = NULL;
 	}
 	strcpy(r->status, "success");
 	free(r->error);
