@@ -408,13 +408,17 @@ check_object(const cJSON *o, const struct spec *sp, const char *path,
 {
 	uint32_t seen = 0;
 	const cJSON *v, *st, *fc;
-	size_t i;
+	size_t i, k, hint = 0;
 
 	for (v = o->child; v; v = v->next) {
-		for (i = 0; i < sp->n; i++)
+		/* Fields mostly come in the schema's order: look there first.
+		 */
+		for (k = 0; k < sp->n; k++) {
+			i = (hint + k) % sp->n;
 			if (strcmp(v->string, sp->f[i].name) == 0)
 				break;
-		if (i == sp->n) {
+		}
+		if (k == sp->n) {
 			ci_buf_printf(why, "%s%sunknown field ", path,
 				      *path ? ": " : "");
 			ci_buf_json_string(why, v->string, strlen(v->string));
@@ -426,6 +430,7 @@ check_object(const cJSON *o, const struct spec *sp, const char *path,
 			return -1;
 		}
 		seen |= 1u << i;
+		hint = i + 1;
 		if (check_value(v, &sp->f[i], path, why) < 0)
 			return -1;
 	}

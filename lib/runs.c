@@ -10,6 +10,13 @@
 
 #include "ci.h"
 
+/* Valid entries hold whole numbers >= 0; keep huge ones in range. */
+static long long
+clamp(double d)
+{
+	return d < 4e18 ? (long long)d : 4000000000000000000LL;
+}
+
 static long long
 num(const cJSON *o, const char *key)
 {
@@ -17,9 +24,7 @@ num(const cJSON *o, const char *key)
 
 	if (!cJSON_IsNumber(v))
 		return -1;
-	/* Valid entries hold whole numbers >= 0; keep huge ones in range. */
-	return v->valuedouble < 4e18 ? (long long)v->valuedouble
-				     : 4000000000000000000LL;
+	return clamp(v->valuedouble);
 }
 
 static const char *
@@ -48,19 +53,41 @@ copy(char *dst, size_t n, const char *s)
 void
 ci_view_of(struct ci_view *v, const cJSON *e, struct ci_view_store *st)
 {
-	const cJSON *o, *i;
-	const char *level = str(e, "level");
+	enum { TS, LEVEL, MSG, RUN, SRC, LINE, FN, STEP, DUR, EXIT, N };
+	static const char *const names[N] = {
+		"timestamp",   "level",       "message",       "run_id",
+		"source_file", "line_number", "function_name", "step_name",
+		"duration_ms", "exit_code",
+	};
+	const cJSON *f[N] = { 0 }, *o, *i;
+	const char *level;
+	size_t hint = 0, k, j;
 
+	/* One pass over the fields, in the order entries usually have. */
+	for (i = e->child; i; i = i->next)
+		for (k = 0; k < N; k++) {
+			j = (hint + k) % N;
+			if (strcmp(i->string, names[j]) == 0) {
+				f[j] = i;
+				hint = j + 1;
+				break;
+			}
+		}
+#define S(x) (cJSON_IsString(f[x]) ? f[x]->valuestring : "")
+#define I(x) (cJSON_IsNumber(f[x]) ? clamp(f[x]->valuedouble) : -1)
 	memset(v, 0, sizeof *v);
-	v->run_id = str(e, "run_id");
-	v->step_name = str(e, "step_name");
-	v->message = str(e, "message");
-	v->source_file = str(e, "source_file");
-	v->function_name = str(e, "function_name");
-	v->ts_ms = ci_timestamp_ms(str(e, "timestamp"));
-	v->line_number = num(e, "line_number");
-	v->duration_ms = num(e, "duration_ms");
-	v->exit_code = (int)num(e, "exit_code");
+	level = S(LEVEL);
+	v->run_id = S(RUN);
+	v->step_name = S(STEP);
+	v->message = S(MSG);
+	v->source_file = S(SRC);
+	v->function_name = S(FN);
+	v->ts_ms = ci_timestamp_ms(S(TS));
+	v->line_number = I(LINE);
+	v->duration_ms = I(DUR);
+	v->exit_code = (int)I(EXIT);
+#undef S
+#undef I
 	v->level = level[0] == 'e' ? 2 : level[0] == 'w';
 	v->outcome = ci_step_outcome(e);
 	if ((o = cJSON_GetObjectItemCaseSensitive(e, "run_start"))) {
