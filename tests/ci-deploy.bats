@@ -28,6 +28,8 @@ teardown() {
 	for pid in $(cat "$BATS_TEST_TMPDIR/servers.pids" 2>/dev/null); do
 		kill "$pid" 2>/dev/null || true
 	done
+	# Whatever a test did, the state file it leaves is valid.
+	[ ! -e "$STATE" ] || valid_state
 }
 
 commit() { git commit -q --allow-empty -m "$1" && git rev-parse HEAD; }
@@ -111,6 +113,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	assert_equal "$(st '.history | length')" 0
 	[[ $(st .currentDeployment.deployment_id) =~ ^deploy-[0-9]+$ ]]
 	[[ $(st .currentDeployment.timestamp) =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]]
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "the deployment id is the epoch second of its timestamp" {
@@ -183,6 +186,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	read -r gap1 gap2 <<<"$output"
 	[ "$gap1" -ge 299 ] || fail "first wait took $gap1 ms"
 	[ "$gap2" -ge 599 ] || fail "second wait took $gap2 ms"
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "a remote that rejects every push: exit 5 after 3 attempts, lastKnownGood kept" {
@@ -225,6 +229,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	assert_success
 	assert_equal "$(remote_head)" "$C2"
 	valid_state
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "an unknown remote name fails at once with exit 5 and records nothing" {
@@ -235,6 +240,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	[ ! -e "$STATE" ] || fail "a state file was written"
 	run jq -r '[.level, .message, (.duration_ms | type)] | join(" ")' "$CI_LOG_FILE"
 	assert_output 'error --remote: no remote named "upstream" in this repository number'
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "an unknown commit fails at once with exit 5 and records nothing" {
@@ -327,6 +333,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	run grep -rl "$TOKEN" "$BATS_TEST_TMPDIR/work" "$CI_LOG_FILE"
 	assert_output ""
 	[[ $output$stderr != *"$TOKEN"* ]]
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "GIT_TOKEN is used when GITHUB_TOKEN is not set" {
@@ -347,6 +354,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	[[ $output$stderr != *"$TOKEN"* ]]
 	run grep -rl "$TOKEN" .github "$CI_LOG_FILE"
 	assert_output ""
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "a planted token appears in no output when the push fails" {
@@ -360,6 +368,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	run grep -rl "$TOKEN" .github "$CI_LOG_FILE"
 	assert_output ""
 	valid_state
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "a refused token fails at once, without retrying" {
@@ -372,6 +381,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	run messages
 	refute_line --partial waiting
 	[[ $output != *"$TOKEN"* ]]
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "a server that asks for credentials when none are set fails at once" {
@@ -406,6 +416,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	assert_equal "$(st .lastKnownGood.deployment_id)" "$good"
 	run jq -r 'select(.duration_ms != null) | .level' "$CI_LOG_FILE"
 	assert_output error
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "--verify failing with --rollback-on-failure rolls back at once and exits 5" {
@@ -577,6 +588,7 @@ $third rolled_back"
 	[ ! -e "$STATE" ] || fail "a state file was written"
 	run jq -r '[.level, .message] | join(" ")' "$CI_LOG_FILE"
 	assert_output "error no rollback target: no deployment recorded in $STATE"
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "rollback with only one successful deployment has no target" {
@@ -605,6 +617,7 @@ $third rolled_back"
 	run ci-deploy rollback
 	assert_failure 2
 	cmp "$STATE" before
+	rm "$STATE"
 }
 
 @test "every state file that breaks the schema: exit 2 with the place named, left byte for byte" {
@@ -806,6 +819,7 @@ deployment-state.json.lock"
 	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 1 attempts: interrupted by SIGINT"
 	run jq -r 'select(.duration_ms != null) | .level' "$CI_LOG_FILE"
 	assert_output error
+	validate log-schema.json "$CI_LOG_FILE"
 }
 
 # --- environment, usage, output -----------------------------------------
