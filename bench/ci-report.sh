@@ -7,6 +7,14 @@
 # or peaks above 32 MiB.
 #
 # usage: bench/ci-report.sh [MEGABYTES]    (default 1000: a ~1 GB log)
+#
+# Measured on the 2-core development machine, 1040 MB, 3,774,150 lines, with
+# other work running (load average about 2):
+#   wc -l      0.12 s  8666 MB/s   1.7 MiB
+#   ci-report  3.15 s   330 MB/s   8.1 MiB
+#   jq        98.50 s    11 MB/s   3.0 MiB
+#   ci-report 31x faster than jq; 26x the time of wc -l.
+# Idle, on 200 MB: 0.49 s (~430 MB/s) on both cores, 0.73 s on one.
 set -eu
 cd "$(dirname "$0")/.."
 bin=${CI_BUILD:-$PWD/build}/ci-report
