@@ -112,6 +112,7 @@ void ci_log_queue(struct ci_log *log, const struct ci_entry *e);
 int ci_log_flush(struct ci_log *log);
 void xlog_flush(struct ci_log *log);
 void xlog_write(struct ci_log *log, const struct ci_entry *e);
+void xlog_close(struct ci_log *log);
 void ci_annotation(struct ci_buf *b, const struct ci_entry *e);
 /* Point an entry at the C source that writes it. */
 #define CI_HERE(e)                                                             \

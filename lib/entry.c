@@ -310,3 +310,15 @@ xlog_write(struct ci_log *log, const struct ci_entry *e)
 	ci_log_queue(log, e);
 	xlog_flush(log);
 }
+
+/* Write what waits, close the file and free the buffers. */
+void
+xlog_close(struct ci_log *log)
+{
+	xlog_flush(log);
+	if (log->is_file)
+		close(log->fd);
+	log->fd = -1;
+	ci_buf_free(&log->out);
+	ci_buf_free(&log->side);
+}

@@ -5,7 +5,7 @@
 set -u
 
 pkgs="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev git jq
-bats bats-assert bats-support python3 python3-jsonschema mandoc procps time"
+bats bats-assert bats-support python3 python3-jsonschema mandoc procps time libxml2-utils"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install the equivalents of:" $pkgs >&2

@@ -145,6 +145,9 @@ do_init(int argc, char **argv)
 	e.extra = extra.s;
 	e.message = msg.s;
 	xlog_write(&log, &e);
+	xlog_close(&log);
+	ci_buf_free(&extra);
+	ci_buf_free(&msg);
 	return xfinish_stdout();
 }
 
@@ -260,6 +263,12 @@ do_step(int argc, char **argv)
 	xlog_write(&log, &e);
 	if (code != 0 && !log.echo)
 		ci_warn("%s: %s", name, msg.s);
+	xlog_close(&log);
+	for (int i = 0; i < 2 && p.pid > 0; i++)
+		for (int k = 0; k < 2; k++)
+			ci_buf_free(&cap[i].tails[k]);
+	ci_buf_free(&msg);
+	ci_buf_free(&how);
 	xfinish_stdout();
 	return code;
 }
@@ -506,10 +515,13 @@ do_complete(int argc, char **argv)
 	e.extra = extra.s;
 	xlog_open(&log, path, 0);
 	xlog_write(&log, &e);
+	xlog_close(&log);
 	printf("%s\n", json);
 	free(json);
 	cJSON_Delete(pr);
 	cJSON_Delete(start);
+	ci_buf_free(&msg);
+	ci_buf_free(&extra);
 	return xfinish_stdout();
 }
 
