@@ -1,5 +1,5 @@
 # ci-tools: small C tools for structured, correlated CI pipeline logs.
-# make [all] | demo | check | sanitize | deps | install | uninstall | clean
+# make [all] | demo | check | lint | sanitize | deps | install | uninstall | clean
 
 VERSION = 0.1.0
 PREFIX ?= /usr/local
@@ -47,9 +47,17 @@ $(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
 deps:
 	@sh scripts/deps.sh
 
+# The main job: this repository's own pipeline, run with its own tools.
 demo: deps
 	@$(MAKE) -s --no-print-directory all
-	@scripts/demo.sh
+	@PATH="$(abspath $(B)):$$PATH" scripts/local-ci/run.sh --profile $(PROFILE)
+PROFILE = dev
+
+lint:
+	clang-format --dry-run --Werror lib/*.c lib/*.h tools/*.c
+	mandoc -Tlint -Wwarning man/*.1 man/*.7
+	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh
+	sh -n scripts/deps.sh
 
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -76,4 +84,4 @@ uninstall:
 clean:
 	rm -rf build build-sanitize
 
-.PHONY: all check demo sanitize deps install uninstall clean
+.PHONY: all check demo lint sanitize deps install uninstall clean

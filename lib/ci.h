@@ -88,7 +88,7 @@ struct ci_entry {
 	int exit_code; /* < 0: absent */
 	int continued; /* the next entry continues this message */
 	const char *extra; /* "key":value,... already JSON, or NULL */
-	const char *tail;  /* ci_entry_tail of what follows message, or NULL */
+	const char *tail; /* ci_entry_tail of what follows message, or NULL */
 };
 struct ci_log {
 	int fd;
@@ -136,19 +136,19 @@ void ci_lines_free(struct ci_lines *l);
 
 /* proc.c: run commands in their own process group; signals and exit codes. */
 struct ci_spawn {
-	char *const *argv;      /* run directly (PATH searched) */
-	const char *shell_cmd;  /* or: /bin/sh -c shell_cmd */
-	char *const *env_add;   /* NAME=value strings to add */
-	int capture;            /* stdout and stderr through pipes */
-	int merge;              /* with capture: stderr into the stdout pipe */
-	int stdin_null;         /* stdin from /dev/null */
-	int foreground;         /* give it the terminal when stdin is one */
+	char *const *argv; /* run directly (PATH searched) */
+	const char *shell_cmd; /* or: /bin/sh -c shell_cmd */
+	char *const *env_add; /* NAME=value strings to add */
+	int capture; /* stdout and stderr through pipes */
+	int merge; /* with capture: stderr into the stdout pipe */
+	int stdin_null; /* stdin from /dev/null */
+	int foreground; /* give it the terminal when stdin is one */
 };
 struct ci_proc {
-	pid_t pid;              /* also its process group */
-	int out, err;           /* read ends when captured, else -1 */
-	int exec_errno;         /* why it could not be executed, or 0 */
-	int status, done;       /* wait status, once reaped */
+	pid_t pid; /* also its process group */
+	int out, err; /* read ends when captured, else -1 */
+	int exec_errno; /* why it could not be executed, or 0 */
+	int status, done; /* wait status, once reaped */
 	int foreground;
 };
 int ci_signal_pipe(void);

@@ -74,10 +74,11 @@ void
 ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
 {
 	char ts[32];
-	size_t mlen = e->message_len == SIZE_MAX ? strlen(e->message)
-	                                          : e->message_len;
+	size_t mlen =
+	    e->message_len == SIZE_MAX ? strlen(e->message) : e->message_len;
 
-	ci_iso8601(ts, e->when.tv_sec || e->when.tv_nsec ? e->when : ci_now(), 1);
+	ci_iso8601(ts, e->when.tv_sec || e->when.tv_nsec ? e->when : ci_now(),
+		   1);
 	ci_buf_str(b, "{\"timestamp\":\"");
 	ci_buf_str(b, ts);
 	ci_buf_str(b, "\",\"level\":\"");

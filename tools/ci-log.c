@@ -29,7 +29,8 @@ struct stream {
 	struct ci_buf acks;
 	struct ci_buf msg;
 	struct ci_buf rec;
-	struct ci_buf tails[2]; /* filter mode: entries' ends, continued or not */
+	struct ci_buf
+	    tails[2]; /* filter mode: entries' ends, continued or not */
 	struct ci_lines *lines;
 	int skipping; /* inside a record longer than CI_LINE_MAX */
 	unsigned long bad;
@@ -224,7 +225,8 @@ main(int argc, char **argv)
 		return xfinish_stdout();
 	}
 	if (st.ack_fd >= 0 && ci_write_all(st.ack_fd, "ready\n", 6) < 0)
-		ci_die(CI_EXIT_USAGE, "--ack-fd %d: %s", st.ack_fd, strerror(errno));
+		ci_die(CI_EXIT_USAGE, "--ack-fd %d: %s", st.ack_fd,
+		       strerror(errno));
 	read_stream(&st, records ? record_line : filter_line);
 	if (st.bad > 0) {
 		ci_warn("%lu malformed record%s skipped", st.bad,

