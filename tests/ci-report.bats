@@ -22,6 +22,17 @@ json() {
 	assert_equal "$stderr" ""
 }
 
+@test "text: a run shorter than its whole seconds suggest shows the time between its entries" {
+	# pipeline_run counts whole seconds (2 here); the entries say 2.3 s.
+	id=run-20251020-143045-abcdef
+	cat > short.log <<LOG
+{"timestamp":"2025-10-20T14:30:45.100Z","level":"info","message":"run started","run_id":"$id","source_file":"run.sh","line_number":1,"function_name":"main","step_name":"init","duration_ms":0,"exit_code":0,"run_start":{"start_time":1760970645,"profile":"dev","triggered_by":"CLI"}}
+{"timestamp":"2025-10-20T14:30:47.400Z","level":"info","message":"run finished","run_id":"$id","source_file":"run.sh","line_number":9,"function_name":"main","step_name":"complete","duration_ms":2300,"pipeline_run":{"run_id":"$id","start_time":1760970645,"end_time":1760970647,"duration":2,"exit_code":0,"profile":"dev","triggered_by":"CLI","steps_completed":["init","complete"]}}
+LOG
+	run ci-report short.log
+	assert_line --index 0 "Run $id: passed (exit 0) in 2.3s"
+}
+
 @test "text: each step has its status, duration and exit code, in the order they started" {
 	run ci-report "$F/seed-run.log"
 	assert_line --regexp '^  env-check +passed +1\.2s +0$'

@@ -953,7 +953,7 @@ text_run(const struct sum *m)
 	       res, RESET);
 	if (m->exit_code >= 0)
 		printf(" (exit %d) in %s\n", m->exit_code,
-		       dur(d, m->duration * 1000));
+		       dur(d, m->end_ms - m->start_ms));
 	else
 		printf(" (no complete entry) after %s\n",
 		       dur(d, m->end_ms - m->start_ms));
@@ -1114,7 +1114,7 @@ text_many(const struct sum *m, size_t n)
 			snprintf(res, sizeof res, "%s", r);
 		printf("  %-26s  %-19s  %9s  %s%-14s%s %6llu %8llu\n",
 		       m[i].r->id, utc(t, m[i].start_time * 1000, 1),
-		       dur(d, m[i].duration * 1000),
+		       dur(d, m[i].end_ms - m[i].start_ms),
 		       r[0] == 'p'       ? GREEN
 			   : r[0] == 'f' ? RED
 					 : YELLOW,
@@ -1475,7 +1475,7 @@ md_run(const struct sum *m, const char *h)
 		      m->result);
 	if (m->exit_code >= 0)
 		ci_buf_printf(&item, " (exit %d) in %s\n\n", m->exit_code,
-			      dur(d, m->duration * 1000));
+			      dur(d, m->end_ms - m->start_ms));
 	else
 		ci_buf_printf(&item, ": no complete entry, seen for %s\n\n",
 			      dur(d, m->end_ms - m->start_ms));
@@ -1579,7 +1579,7 @@ md_many(const struct sum *m, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		ci_buf_printf(&item, "| %s | %s | %s | %s %s", m[i].r->id,
 			      utc(t, m[i].start_time * 1000, 1),
-			      dur(d, m[i].duration * 1000),
+			      dur(d, m[i].end_ms - m[i].start_ms),
 			      md_icon(m[i].result), m[i].result);
 		if (m[i].exit_code > 0)
 			ci_buf_printf(&item, " (exit %d)", m[i].exit_code);
