@@ -62,8 +62,8 @@ ci_buf_free(struct ci_buf *b)
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
+size_t
+ci_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
 	size_t len;
@@ -123,7 +123,7 @@ ci_buf_json_string(struct ci_buf *b, const char *str, size_t n)
 			continue;
 		}
 		if (s[i] >= 0x80) {
-			if ((len = utf8_len(s + i, n - i))) {
+			if ((len = ci_utf8_len(s + i, n - i))) {
 				ci_buf_add(b, s + i, len);
 				i += len;
 			} else {

@@ -70,6 +70,7 @@ void ci_buf_str(struct ci_buf *b, const char *s);
 void ci_buf_printf(struct ci_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void ci_buf_json_string(struct ci_buf *b, const char *s, size_t n);
+size_t ci_utf8_len(const unsigned char *s, size_t n);
 size_t ci_utf8_boundary(const char *s, size_t n);
 void ci_buf_free(struct ci_buf *b);
 

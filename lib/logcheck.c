@@ -9,33 +9,6 @@
 
 #include "ci.h"
 
-/* Length of the valid UTF-8 character at s (n bytes left), or 0. */
-static size_t
-utf8_char(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-	size_t len;
-
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		lo = c == 0xE0 ? 0xA0 : lo;
-		hi = c == 0xED ? 0x9F : hi;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		lo = c == 0xF0 ? 0x90 : lo;
-		hi = c == 0xF4 ? 0x8F : hi;
-	} else
-		return 0;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	return len;
-}
-
 /* Whether s has no byte below 0x20 or above 0x7F: 8 bytes at a time. */
 static int
 plain_ascii(const unsigned char *s, size_t n)
@@ -70,7 +43,7 @@ ci_text_check(const char *str, size_t n, struct ci_buf *why)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] >= 0x80) {
-			if (!(len = utf8_char(s + i, n - i))) {
+			if (!(len = ci_utf8_len(s + i, n - i))) {
 				ci_buf_printf(why,
 					      "not valid UTF-8 (byte 0x%02X at "
 					      "column %zu)",
