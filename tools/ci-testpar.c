@@ -51,7 +51,8 @@ struct attempt {
 	int reaped, eof;
 	int timed_out, intr; /* we stopped it: its time was up, a signal */
 	long long timeout_at, kill_at; /* monotonic ms; 0: none */
-	int next_sig; /* sent at kill_at; 0: give up on the pipe */
+	int next_sig; /* sent at kill_at; 0: give up on the group */
+	int give_up; /* record it even if its pipe is still open */
 	struct ci_lines lines;
 	int in_long; /* inside a line longer than CI_LINE_MAX */
 	unsigned long notok; /* TAP "not ok" lines */
@@ -398,7 +399,8 @@ run(void)
 		for (int i = 0; i < R.jobs; i++) {
 			struct attempt *a = &R.slots[i];
 			if (a->used && a->reaped &&
-			    (a->eof || !ci_proc_group_alive(&a->p)))
+			    (a->eof || a->give_up ||
+			     !ci_proc_group_alive(&a->p)))
 				finish(a);
 		}
 		if (R.tty)
@@ -674,14 +676,9 @@ deadlines(long long now)
 				a->next_sig =
 				    a->next_sig == SIGKILL ? 0 : SIGKILL;
 				a->kill_at = now + GRACE_MS;
-			} else if (a->reaped && !a->eof) {
-				/* Something outside the group holds the pipe.
-				 */
-				while (read_output(a) > 0)
-					;
-				a->eof = 1;
-				a->kill_at = 0;
 			} else {
+				/* Past KILL: let the pipe go once reaped. */
+				a->give_up = 1;
 				a->kill_at = 0;
 			}
 		}
@@ -702,14 +699,14 @@ finish(struct attempt *a)
 
 	while (read_output(a) > 0)
 		;
-	if (!a->eof) { /* the pipe is held outside the group: let it go */
+	if (!a->eof) { /* the pipe is held by a process we let go */
 		ci_lines_finish(&a->lines, on_line, a);
 		a->eof = 1;
 	}
 	end = ci_now();
 	ms = ci_mono_ms() - a->t0;
 	if (a->start_errno) {
-		ci_buf_printf(&how, "cannot start: fork: %s",
+		ci_buf_printf(&how, "cannot start: %s",
 			      strerror(a->start_errno));
 	} else {
 		code = ci_exit_code(&a->p);
