@@ -144,6 +144,7 @@ struct ci_spawn {
 	int merge; /* with capture: stderr into the stdout pipe */
 	int stdin_null; /* stdin from /dev/null */
 	int foreground; /* give it the terminal when stdin is one */
+	int lazy_exec; /* return at once: exec_errno is known once reaped */
 };
 struct ci_proc {
 	pid_t pid; /* also its process group */
@@ -151,6 +152,7 @@ struct ci_proc {
 	int exec_errno; /* why it could not be executed, or 0 */
 	int status, done; /* wait status, once reaped */
 	int foreground;
+	int exec_fd; /* lazy_exec: exec_errno's pipe until reaped, else -1 */
 };
 int ci_signal_pipe(void);
 int ci_proc_start(struct ci_proc *p, const struct ci_spawn *s);

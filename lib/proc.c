@@ -93,7 +93,9 @@ child(const struct ci_spawn *s, int errfd, int out[2], int err[2], int fg)
  * and stderr through pipes when capture is set. Returns 0, or -1 with errno
  * when it could not fork (EAGAIN: out of processes or memory). A command that
  * cannot be executed still starts: p->exec_errno says why, and it ends with
- * status 127.
+ * status 127. With lazy_exec, it returns without waiting for the exec, so
+ * that the caller can start the next command meanwhile; exec_errno is then
+ * set by ci_proc_reap.
  */
 int
 ci_proc_start(struct ci_proc *p, const struct ci_spawn *s)
@@ -102,7 +104,7 @@ ci_proc_start(struct ci_proc *p, const struct ci_spawn *s)
 	ssize_t n;
 
 	memset(p, 0, sizeof *p);
-	p->out = p->err = -1;
+	p->out = p->err = p->exec_fd = -1;
 	if (pipe2(errp, O_CLOEXEC) < 0)
 		return -1;
 	if (s->capture &&
@@ -122,10 +124,14 @@ ci_proc_start(struct ci_proc *p, const struct ci_spawn *s)
 	setpgid(p->pid, p->pid); /* also here: no race with a kill */
 	p->foreground = fg;
 	close(errp[1]);
-	while ((n = read(errp[0], &e, sizeof e)) < 0 && errno == EINTR)
-		;
-	p->exec_errno = n == (ssize_t)sizeof e ? e : 0;
-	close(errp[0]);
+	if (s->lazy_exec) {
+		p->exec_fd = errp[0];
+	} else {
+		while ((n = read(errp[0], &e, sizeof e)) < 0 && errno == EINTR)
+			;
+		p->exec_errno = n == (ssize_t)sizeof e ? e : 0;
+		close(errp[0]);
+	}
 	if (out[1] >= 0) {
 		close(out[1]);
 		p->out = out[0];
@@ -165,6 +171,16 @@ ci_proc_reap(struct ci_proc *p, int block)
 		return 0;
 	p->status = st;
 	p->done = 1;
+	if (p->exec_fd >= 0) { /* the child is gone: this read cannot block */
+		ssize_t n;
+		int e = 0;
+		while ((n = read(p->exec_fd, &e, sizeof e)) < 0 &&
+		       errno == EINTR)
+			;
+		p->exec_errno = n == (ssize_t)sizeof e ? e : 0;
+		close(p->exec_fd);
+		p->exec_fd = -1;
+	}
 	if (p->foreground) {
 		void (*old)(int) = signal(SIGTTOU, SIG_IGN);
 		tcsetpgrp(0, getpgrp());
