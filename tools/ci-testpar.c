@@ -480,7 +480,7 @@ start(struct suite *s, int parallel, int fallback, const char *why)
 		a->envp[i] = a->env[i];
 	sp.shell_cmd = s->cmd;
 	sp.env_add = a->envp;
-	sp.capture = sp.merge = sp.stdin_null = 1;
+	sp.capture = sp.merge = sp.stdin_null = sp.lazy_exec = 1;
 	R.running++;
 	R.nattempts++;
 	a->t0 = ci_mono_ms();
