@@ -191,6 +191,24 @@ e2e 2 passed false true warn"
 	assert_line --partial "exited with status 2 after a fork failed, a sign of contention"
 }
 
+@test "a suite whose fork fails with EAGAIN is retried alone after the parallel batch" {
+	[ "$(id -u)" = 0 ] || skip "needs root to run as nobody under a process limit"
+	command -v setpriv > /dev/null || skip "no setpriv"
+	unset CI_LOG_FILE
+	# nobody may have ci-testpar and one suite's shell, no more.
+	n=$(($(ps -u 65534 -o pid= | wc -l) + 2))
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		prlimit --nproc="$n" ci-testpar -j 4 --output quiet a='exec sleep 0.3' b=true
+	assert_success
+	printf '%s\n' "$output" > entries
+	validate log-schema.json entries
+	run jq -r '[.test_execution | .test_type, .attempt_number, .status,
+		.run_in_parallel, .fallback_to_serial] + [.exit_code, .message] | map(tostring) | join(" ")' entries
+	assert_line --index 0 "b 1 failed true false null b failed (attempt 1 of 2, 0.0 s, in parallel): cannot start: Resource temporarily unavailable, a sign of contention; will retry alone after the parallel batch"
+	assert_line --index 1 --regexp '^a 1 passed true false 0 '
+	assert_line --index 2 --regexp '^b 2 passed false true 0 b passed .*; serial fallback: attempt 1 showed contention: cannot start: Resource temporarily unavailable$'
+}
+
 @test "a suite killed by SIGKILL under --serial is retried in turn, not as a fallback" {
 	run ci-testpar --serial unit='[ "$CI_TEST_ATTEMPT" = 2 ] || kill -9 $$'
 	assert_success
