@@ -287,6 +287,15 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	[ -L logs/ci-link.log ]
 }
 
+@test "--prune in a directory without log files removes nothing and succeeds" {
+	mkdir empty
+	touch empty/notes.txt
+	run --separate-stderr ci-log --prune --dir empty
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+}
+
 @test "--prune removes by age alone and does nothing without a log directory" {
 	mkdir old
 	touch -d "10 days ago" old/ci-a.log

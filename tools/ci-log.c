@@ -489,7 +489,8 @@ prune(const char *dir, long long keep, long long max_age)
 		files[n].name = xstrdup(d->d_name);
 		files[n++].mtime = fst.st_mtime;
 	}
-	qsort(files, n, sizeof *files, newest_first);
+	if (n > 1)
+		qsort(files, n, sizeof *files, newest_first);
 	/* The current file, when there is one, is one of those kept. */
 	if (have_cur && keep > 0)
 		keep--;
