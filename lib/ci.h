@@ -115,10 +115,11 @@ void xlog_flush(struct ci_log *log);
 void xlog_write(struct ci_log *log, const struct ci_entry *e);
 void xlog_close(struct ci_log *log);
 void ci_annotation(struct ci_buf *b, const struct ci_entry *e);
-/* Point an entry at the C source that writes it. */
-#define CI_HERE(e)                                                             \
-	((e)->source_file = __FILE__, (e)->line_number = __LINE__,             \
-	 (e)->function_name = __func__)
+/* An entry a tool writes on its caller's behalf: the calling script, the tool.
+ */
+#define CI_FROM_CALLER(e)                                                      \
+	((e)->source_file = ci_caller_name(), (e)->line_number = 1,            \
+	 (e)->function_name = progname)
 
 /* lines.c: split a byte stream into lines, in bounded memory. */
 #define CI_LINE_MAX (1024 * 1024)

@@ -95,8 +95,8 @@ ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
  * The default source_file: the script that ran us, as its shell was given
  * it ("bash ./build.sh" gives ./build.sh), else the caller's program name.
  */
-const char *
-ci_caller_name(void)
+static const char *
+find_caller(void)
 {
 	static char cmd[4096];
 	static const char *const shells[] = { "sh",  "bash", "dash",   "zsh",
@@ -129,6 +129,16 @@ ci_caller_name(void)
 		break;
 	}
 	return prog;
+}
+
+const char *
+ci_caller_name(void)
+{
+	static const char *name;
+
+	if (!name)
+		name = find_caller();
+	return name;
 }
 
 /* The destination: -o, else $CI_LOG_FILE, else "-" for stdout. */

@@ -53,13 +53,15 @@ wait_file() {
 }
 
 @test "every entry carries all nine test_execution fields, duration_ms and the run id" {
-	ci-testpar e2e='sleep 1.1'
+	# Entries name the script that ran ci-testpar, and ci-testpar itself.
+	printf '%s\n' "ci-testpar e2e='sleep 1.1'" > suites.sh
+	bash ./suites.sh
 	run jq -r '.test_execution | keys_unsorted | join(" ")' "$CI_LOG_FILE"
 	assert_output "test_type attempt_number status duration failure_count started_at completed_at run_in_parallel fallback_to_serial"
 	run jq -r '[.run_id == env.CI_RUN_ID, .duration_ms >= 1100,
 		.test_execution.completed_at - .test_execution.started_at == .test_execution.duration,
 		.test_execution.duration >= 1, .source_file, .function_name] | map(tostring) | join(" ")' "$CI_LOG_FILE"
-	assert_output "true true true true tools/ci-testpar.c finish"
+	assert_output "true true true true ./suites.sh ci-testpar"
 	validate log-schema.json "$CI_LOG_FILE"
 }
 
@@ -413,12 +415,13 @@ u2
 }
 
 @test "on GitHub Actions grouped output is folded and failures become annotations" {
-	GITHUB_ACTIONS=true run --separate-stderr ci-testpar --retries 0 unit='echo hello' e2e='echo bye; exit 1'
+	printf '%s\n' "ci-testpar --retries 0 unit='echo hello' e2e='echo bye; exit 1'" > suites.sh
+	GITHUB_ACTIONS=true run --separate-stderr bash ./suites.sh
 	assert_failure 3
 	assert_line "::group::unit passed (attempt 1 of 1, 0.0 s, in parallel)"
 	assert_line "::group::e2e failed (attempt 1 of 1, 0.0 s, in parallel): exited with status 1"
 	assert_equal "$(grep -c '^::endgroup::$' <<< "$output")" 2
-	assert_line --regexp '^::error file=tools/ci-testpar\.c,line=[0-9]+,title=test-e2e::e2e failed'
+	assert_line --regexp '^::error file=\./suites\.sh,line=1,title=test-e2e::e2e failed'
 	run grep -A1 '^::group::unit' <<< "$output"
 	assert_line --index 1 "hello"
 }

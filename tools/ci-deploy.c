@@ -77,7 +77,7 @@ static void say_(struct ci_entry *e, const char *level, long long dur,
 	do {                                                                   \
 		struct ci_entry e_;                                            \
 		ci_entry_init(&e_, run_id, "deploy");                          \
-		CI_HERE(&e_);                                                  \
+		CI_FROM_CALLER(&e_);                                           \
 		say_(&e_, level, dur, __VA_ARGS__);                            \
 	} while (0)
 

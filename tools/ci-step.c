@@ -133,7 +133,7 @@ do_init(int argc, char **argv)
 	ci_entry_init(&e, xrunid_env(), "init");
 	xlog_open(&log, ci_log_path(NULL), 0);
 	e.when = ci_now();
-	e.source_file = ci_caller_name();
+	CI_FROM_CALLER(&e);
 	e.duration_ms = 0;
 	e.exit_code = 0;
 	ci_buf_printf(&extra,
@@ -202,7 +202,7 @@ do_step(int argc, char **argv)
 		ci_usage_error("%s: missing the COMMAND to run", name);
 
 	ci_entry_init(&e, xrunid_env(), name);
-	e.source_file = ci_caller_name();
+	CI_FROM_CALLER(&e);
 	xlog_open(&log, ci_log_path(NULL), 0);
 	ci_buf_str(&msg, "started: ");
 	quote_args(&msg, argv + optind);
@@ -493,7 +493,7 @@ do_complete(int argc, char **argv)
 
 	ci_entry_init(&e, run_id, "complete");
 	e.when = now;
-	e.source_file = ci_caller_name();
+	CI_FROM_CALLER(&e);
 	e.level = code == 0 ? "info" : "error";
 	e.duration_ms =
 	    (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - init_ms;

@@ -767,7 +767,7 @@ finish(struct attempt *a)
 	}
 
 	ci_entry_init(&e, R.run_id, s->step);
-	CI_HERE(&e);
+	CI_FROM_CALLER(&e);
 	e.when = end;
 	e.level = !ok ? "error" : a->number > 1 ? "warn" : "info";
 	e.message = msg.s;
@@ -957,7 +957,7 @@ record_skipped(struct suite *s)
 		      "%s skipped: interrupted by SIG%s before it started",
 		      s->type, sigabbrev_np(R.interrupted));
 	ci_entry_init(&e, R.run_id, s->step);
-	CI_HERE(&e);
+	CI_FROM_CALLER(&e);
 	e.when = ci_now();
 	e.level = "warn";
 	e.message = msg.s;
