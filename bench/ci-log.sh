@@ -3,6 +3,13 @@
 #   one entry per call, against /bin/true (the fork+exec floor) and jq -cn;
 #   the shell library per entry, against one ci-log process per entry;
 #   filter mode on a 100 MB stream, in MB/s and against jq -R.
+#
+# Measured on a 2-core runner (2026-11-25, machine otherwise idle):
+#   ci-log 885 us per call, 1.12x /bin/true (788 us); jq -cn 23.7x.
+#   log_info 38 us per entry, one ci-log per entry 842 us: 22x (the goal
+#   is 50x; a bash function that only gathers the caller's file, line and
+#   function and appends a record to a string already costs ~17 us here).
+#   Filter mode: 259 MB/s, 30x jq -R (9 MB/s).
 . "$(dirname "$0")/lib.sh"
 export CI_LOG_FILE=$SCRATCH/ci.log
 N=${N:-500}

