@@ -230,8 +230,8 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 
 @test "in filter mode SIGINT does not stop it before its input ends" {
 	{ sleep 1; echo "late line"; } | env --default-signal=INT ci-log -s sig 3>&- &
-	sleep 0.3
-	pkill -INT -f -x 'ci-log -s sig' || true
+	for _ in $(seq 50); do pgrep -f -x 'ci-log -s sig' > pid && break; sleep 0.1; done
+	kill -INT "$(cat pid)"
 	wait
 	assert_equal "$(field "$CI_LOG_FILE" 1 message)" "late line"
 }
