@@ -213,6 +213,17 @@ print(sorted(r), r["run_id"] == sys.argv[3], r["profile"], r["triggered_by"], r[
 	[[ $output == *'"from-here"'* ]]
 }
 
+@test "complete reads the log by ci-report's rules: lines that break the schema do not count" {
+	ci-step init
+	ci-step lint -- true
+	printf 'not json at all, %s\n' "$CI_RUN_ID" >> "$CI_LOG_FILE"
+	# A completion entry of this run, but with a level the schema refuses.
+	printf '{"timestamp":"2025-10-20T14:30:45Z","level":"debug","message":"x","run_id":"%s","source_file":"a","line_number":1,"function_name":"f","step_name":"bogus","duration_ms":5}\n' "$CI_RUN_ID" >> "$CI_LOG_FILE"
+	run --separate-stderr ci-step complete
+	assert_success
+	[[ $output == *'"steps_completed":["init","lint","complete"]}' ]]
+}
+
 @test "complete without init exits 2 and says how to open the run" {
 	ci-step lint -- true
 	run --separate-stderr ci-step complete

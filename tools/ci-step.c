@@ -40,8 +40,8 @@ static void run_loop(struct ci_proc *p, struct capture *cap, int ncap,
 static void drain(struct capture *c, int wait_ms);
 static void capture_line(void *arg, const char *line, size_t len,
 			 int continued);
-static void scan_log(const char *path, const char *run_id, cJSON *steps,
-		     cJSON **start, long long *init_ms);
+static struct ci_run *read_run(const char *path, const char *run_id,
+			       struct ci_runs *rs);
 
 static void
 usage(FILE *f)
@@ -434,8 +434,11 @@ do_complete(int argc, char **argv)
 		"environment check failed",
 		"deployment failed",
 	};
-	const char *path = getenv("CI_LOG_FILE"), *run_id;
-	cJSON *steps, *start = NULL, *pr;
+	const char *path = getenv("CI_LOG_FILE"), *run_id, **done;
+	struct ci_runs rs;
+	struct ci_run *r;
+	size_t ndone;
+	cJSON *steps, *pr;
 	struct ci_buf msg = { 0 }, extra = { 0 };
 	struct ci_entry e;
 	struct ci_log log;
@@ -459,9 +462,8 @@ do_complete(int argc, char **argv)
 		ci_die(CI_EXIT_USAGE,
 		       "complete reads the run's log: CI_LOG_FILE "
 		       "is not set");
-	steps = cJSON_CreateArray();
-	scan_log(path, run_id, steps, &start, &init_ms);
-	if (!start)
+	r = read_run(path, run_id, &rs);
+	if (!r || !r->has_start)
 		ci_die(CI_EXIT_USAGE,
 		       "no init entry for run %s in %s (open the "
 		       "run with: ci-step init)",
@@ -470,8 +472,20 @@ do_complete(int argc, char **argv)
 	if (code > 5)
 		code = 1; /* not in contracts/exit-codes.md: a failed step */
 	now = ci_now();
-	start_time =
-	    (long long)cJSON_GetObjectItem(start, "start_time")->valuedouble;
+	start_time = r->start.start_time;
+	init_ms = start_time * 1000;
+	for (size_t i = 0; i < r->nsteps; i++)
+		if (strcmp(r->steps[i].name, "init") == 0)
+			init_ms = r->steps[i].first_ms;
+	/* Steps as they succeeded, not those of an earlier complete entry. */
+	r->has_pipeline = 0;
+	done = ci_run_completed(r, &ndone);
+	steps = cJSON_CreateArray();
+	for (size_t i = 0; i < ndone; i++)
+		if (strcmp(done[i], "complete") != 0)
+			cJSON_AddItemToArray(steps,
+					     cJSON_CreateString(done[i]));
+	free(done);
 	cJSON_AddItemToArray(steps, cJSON_CreateString("complete"));
 
 	pr = cJSON_CreateObject();
@@ -482,10 +496,8 @@ do_complete(int argc, char **argv)
 	    pr, "duration",
 	    (double)(now.tv_sec > start_time ? now.tv_sec - start_time : 0));
 	cJSON_AddNumberToObject(pr, "exit_code", (double)code);
-	cJSON_AddItemReferenceToObject(pr, "profile",
-				       cJSON_GetObjectItem(start, "profile"));
-	cJSON_AddItemReferenceToObject(
-	    pr, "triggered_by", cJSON_GetObjectItem(start, "triggered_by"));
+	cJSON_AddStringToObject(pr, "profile", r->start.profile);
+	cJSON_AddStringToObject(pr, "triggered_by", r->start.triggered_by);
 	cJSON_AddItemToObject(pr, "steps_completed", steps);
 	json = cJSON_PrintUnformatted(pr);
 	if (!json)
@@ -519,92 +531,58 @@ do_complete(int argc, char **argv)
 	printf("%s\n", json);
 	free(json);
 	cJSON_Delete(pr);
-	cJSON_Delete(start);
+	ci_runs_free(&rs);
 	ci_buf_free(&msg);
 	ci_buf_free(&extra);
 	return xfinish_stdout();
 }
 
-struct scan {
-	const char *run_id;
-	size_t idlen;
-	cJSON *steps, **start;
-	long long *init_ms;
-};
-
-static int
-has_step(const cJSON *steps, const char *name)
-{
-	for (const cJSON *s = steps->child; s; s = s->next)
-		if (strcmp(s->valuestring, name) == 0)
-			return 1;
-	return 0;
-}
-
-/* One line of the log: keep what it says of this run. */
-static void
-scan_line(void *arg, const char *line, size_t len, int continued)
-{
-	struct scan *sc = arg;
-	const cJSON *id, *step, *rs, *ts;
-	struct timespec t;
-	cJSON *e;
-
-	if (continued || !memmem(line, len, sc->run_id, sc->idlen))
-		return;
-	if (!(e = cJSON_ParseWithLength(line, len)))
-		return;
-	id = cJSON_GetObjectItemCaseSensitive(e, "run_id");
-	step = cJSON_GetObjectItemCaseSensitive(e, "step_name");
-	if (!cJSON_IsString(id) || strcmp(id->valuestring, sc->run_id) != 0 ||
-	    !cJSON_IsString(step))
-		goto out;
-	rs = cJSON_GetObjectItemCaseSensitive(e, "run_start");
-	if (!*sc->start && strcmp(step->valuestring, "init") == 0 &&
-	    cJSON_IsObject(rs) &&
-	    cJSON_IsNumber(cJSON_GetObjectItem(rs, "start_time")) &&
-	    cJSON_IsString(cJSON_GetObjectItem(rs, "profile")) &&
-	    cJSON_IsString(cJSON_GetObjectItem(rs, "triggered_by"))) {
-		*sc->start = cJSON_Duplicate(rs, 1);
-		ts = cJSON_GetObjectItemCaseSensitive(e, "timestamp");
-		if (cJSON_IsString(ts) &&
-		    ci_parse_iso8601(ts->valuestring, &t) == 0)
-			*sc->init_ms =
-			    (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-	}
-	if (strcmp(step->valuestring, "complete") != 0 &&
-	    ci_step_outcome(e) == 1 && !has_step(sc->steps, step->valuestring))
-		cJSON_AddItemToArray(sc->steps,
-				     cJSON_CreateString(step->valuestring));
-out:
-	cJSON_Delete(e);
-}
-
 /*
- * Read the log for this run's entries: its init entry's run_start and the
- * steps that succeeded, in the order of their first successful completion.
+ * This run as lib/runs.c rebuilds it from the log, with the reader and the
+ * rules of ci-report: lines of other runs are passed over unparsed, and
+ * lines that break contracts/log-schema.json are skipped.
  */
-static void
-scan_log(const char *path, const char *run_id, cJSON *steps, cJSON **start,
-	 long long *init_ms)
+static struct ci_run *
+read_run(const char *path, const char *run_id, struct ci_runs *rs)
 {
-	struct scan sc = { run_id, strlen(run_id), steps, start, init_ms };
-	struct ci_lines lines = { 0 };
-	char buf[65536];
+	struct ci_view_store vs = { 0 };
+	struct ci_buf why = { 0 };
+	size_t idlen = strlen(run_id);
+	struct ci_view v;
+	struct ci_nd nd;
+	char *p, *line, *end, *nl;
 	ssize_t n;
+	cJSON *e;
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		ci_die(CI_EXIT_USAGE, "cannot read the run's log %s: %s", path,
 		       strerror(errno));
-	while ((n = read(fd, buf, sizeof buf)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
+	ci_runs_init(rs, 3, 0); /* no messages kept: only steps matter */
+	ci_nd_open(&nd, fd);
+	while ((n = ci_nd_next(&nd, &p)) != 0 || nd.toolong) {
 		if (n < 0)
-			ci_die(CI_EXIT_USAGE, "%s: %s", path, strerror(errno));
-		ci_lines_feed(&lines, buf, (size_t)n, scan_line, &sc);
+			ci_die(CI_EXIT_USAGE,
+			       "cannot read the run's log %s: %s", path,
+			       strerror(errno));
+		for (line = p, end = p + n; line < end; line = nl + 1) {
+			nl = memchr(line, '\n', (size_t)(end - line));
+			if (!memmem(line, (size_t)(nl - line), run_id, idlen) ||
+			    !(e = cJSON_ParseWithLength(line,
+							(size_t)(nl - line))))
+				continue;
+			why.len = 0;
+			if (ci_entry_check(e, &why) == 0) {
+				ci_view_of(&v, e, &vs);
+				if (strcmp(v.run_id, run_id) == 0)
+					ci_runs_add(rs, &v);
+			}
+			cJSON_Delete(e);
+		}
 	}
-	ci_lines_finish(&lines, scan_line, &sc);
-	ci_lines_free(&lines);
+	ci_nd_close(&nd);
 	close(fd);
+	ci_buf_free(&why);
+	ci_buf_free(&vs.steps);
+	return ci_runs_find(rs, run_id, 0);
 }
