@@ -293,10 +293,10 @@ read_stream(struct stream *st, ci_line_fn fn)
 		}
 		ci_lines_feed(&lines, block, (size_t)n, fn, st);
 		xlog_flush(&st->log);
+		/* When the reader of answers went away, keep logging. */
 		if (st->acks.len > 0 &&
 		    ci_write_all(st->ack_fd, st->acks.s, st->acks.len) < 0)
-			st->ack_fd =
-			    -1; /* the reader went away; keep logging */
+			st->ack_fd = -1;
 		st->acks.len = 0;
 	}
 	ci_lines_finish(&lines, fn, st);

@@ -37,6 +37,7 @@ static int do_complete(int argc, char **argv);
 static void quote_args(struct ci_buf *b, char **argv);
 static void run_loop(struct ci_proc *p, struct capture *cap, int ncap,
 		     long long timeout_ms, int *timed_out, int *signalled);
+static ssize_t pump(struct capture *c);
 static void drain(struct capture *c, int wait_ms);
 static void capture_line(void *arg, const char *line, size_t len,
 			 int continued);
@@ -306,7 +307,6 @@ run_loop(struct ci_proc *p, struct capture *cap, int ncap, long long timeout_ms,
 	long long start = ci_mono_ms(), kill_at = -1, now, wait_ms;
 	struct pollfd pf[3];
 	unsigned char sigs[64];
-	char buf[65536];
 	ssize_t n;
 	int np;
 
@@ -353,13 +353,7 @@ run_loop(struct ci_proc *p, struct capture *cap, int ncap, long long timeout_ms,
 			if (cap[i].fd < 0 ||
 			    !(pf[i + 1].revents & (POLLIN | POLLHUP)))
 				continue;
-			n = read(cap[i].fd, buf, sizeof buf);
-			if (n > 0) {
-				(void)ci_write_all(cap[i].to, buf, (size_t)n);
-				ci_lines_feed(&cap[i].lines, buf, (size_t)n,
-					      capture_line, &cap[i]);
-				xlog_flush(cap[i].log);
-			} else if (n == 0) {
+			if (pump(&cap[i]) == 0) {
 				close(cap[i].fd);
 				cap[i].fd = -1;
 			}
@@ -367,6 +361,21 @@ run_loop(struct ci_proc *p, struct capture *cap, int ncap, long long timeout_ms,
 	}
 	for (int i = 0; i < ncap; i++)
 		drain(&cap[i], 100);
+}
+
+/* One read of captured output: shown, and logged line by line. */
+static ssize_t
+pump(struct capture *c)
+{
+	char buf[65536];
+	ssize_t n = read(c->fd, buf, sizeof buf);
+
+	if (n > 0) {
+		(void)ci_write_all(c->to, buf, (size_t)n);
+		ci_lines_feed(&c->lines, buf, (size_t)n, capture_line, c);
+		xlog_flush(c->log);
+	}
+	return n;
 }
 
 /*
@@ -377,20 +386,14 @@ static void
 drain(struct capture *c, int wait_ms)
 {
 	struct pollfd pf;
-	char buf[65536];
-	ssize_t n;
 
 	while (c->fd >= 0) {
 		pf.fd = c->fd;
 		pf.events = POLLIN;
 		if (poll(&pf, 1, wait_ms) <= 0)
 			break;
-		n = read(c->fd, buf, sizeof buf);
-		if (n <= 0)
+		if (pump(c) <= 0)
 			break;
-		(void)ci_write_all(c->to, buf, (size_t)n);
-		ci_lines_feed(&c->lines, buf, (size_t)n, capture_line, c);
-		xlog_flush(c->log);
 	}
 	if (c->fd >= 0)
 		close(c->fd);
