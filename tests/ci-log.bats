@@ -347,6 +347,12 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_equal "$(stat -c %s plain-file)" 0
 }
 
+@test "exits 2 when standard input cannot be read" {
+	run --separate-stderr ci-log < /
+	assert_failure 2
+	assert_equal "$stderr" "ci-log: standard input: Is a directory"
+}
+
 @test "exits 4 when the log file cannot be written" {
 	run --separate-stderr ci-log -o /dev/full hello
 	assert_failure 4

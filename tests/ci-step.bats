@@ -237,6 +237,9 @@ print(sorted(r), r["run_id"] == sys.argv[3], r["profile"], r["triggered_by"], r[
 	run --separate-stderr ci-step complete
 	assert_failure 2
 	assert_equal "$stderr" "ci-step: complete reads the run's log: CI_LOG_FILE is not set"
+	CI_LOG_FILE=missing/ci.log run --separate-stderr ci-step complete
+	assert_failure 2
+	assert_equal "$stderr" "ci-step: cannot read the run's log missing/ci.log: No such file or directory"
 }
 
 @test "an exit code outside the contract is recorded as 1, and the message says which was given" {
