@@ -1,11 +1,25 @@
 #!/usr/bin/env bats
 # ci-testpar: suites run as real processes in parallel, retried, falling back
 # to serial, stopped by signals and timeouts; one valid entry per attempt.
+#
+# Whether suites run in parallel depends on -j (else the number of
+# processors), the 1-minute load and the free memory: every run that is
+# meant to go in parallel says -j and turns both checks off with --max-load 0
+# --min-free-mb 0, so that a busy machine does not send it to serial; the
+# fallback itself is driven through the options. Suites that race each other
+# wait for a file the other writes, never for a fixed time.
 load helpers/common
 
 setup() {
 	common_setup
 	new_run
+}
+
+teardown() {
+	# The copy of ci-testpar the process limit test makes, whatever its end.
+	if [ -s "$BATS_TEST_TMPDIR/pub.dir" ]; then
+		rm -rf "$(cat "$BATS_TEST_TMPDIR/pub.dir")"
+	fi
 }
 
 # Every entry of the log, checked against log-schema.json by the independent
@@ -28,9 +42,9 @@ alive() {
 	[ -e "/proc/$1" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }
 
-# Wait up to 10 s for a file to be written.
+# Wait up to 60 s for a file to be written.
 wait_file() {
-	for _ in $(seq 200); do
+	for _ in $(seq 1200); do
 		[ -s "$1" ] && return 0
 		sleep 0.05
 	done
@@ -39,7 +53,7 @@ wait_file() {
 
 @test "suites that pass run in parallel, one info entry each, exit 0" {
 	# Each waits for the other: they end only if both run at once.
-	run --separate-stderr ci-testpar -j 2 --timeout 20 \
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --timeout 20 \
 		unit='touch u.on; while [ ! -e i.on ]; do sleep 0.05; done' \
 		integration='touch i.on; while [ ! -e u.on ]; do sleep 0.05; done'
 	assert_success
@@ -54,7 +68,7 @@ wait_file() {
 
 @test "every entry carries all nine test_execution fields, duration_ms and the run id" {
 	# Entries name the script that ran ci-testpar, and ci-testpar itself.
-	printf '%s\n' "ci-testpar e2e='sleep 1.1'" > suites.sh
+	printf '%s\n' "ci-testpar -j 2 --max-load 0 --min-free-mb 0 e2e='sleep 1.1'" > suites.sh
 	bash ./suites.sh
 	run jq -r '.test_execution | keys_unsorted | join(" ")' "$CI_LOG_FILE"
 	assert_output "test_type attempt_number status duration failure_count started_at completed_at run_in_parallel fallback_to_serial"
@@ -66,7 +80,7 @@ wait_file() {
 }
 
 @test "a suite runs under /bin/sh in its own process group with CI_TEST_TYPE, CI_TEST_ATTEMPT and CI_STEP" {
-	run --separate-stderr ci-testpar --output prefixed \
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --output prefixed \
 		unit='echo "$CI_TEST_TYPE $CI_TEST_ATTEMPT $CI_STEP"; ps -o pgid= -p $$ | tr -d " "; echo $$; readlink /proc/$$/fd/0; readlink /proc/$$/exe'
 	assert_success
 	assert_line --index 0 "[unit] unit 1 test-unit"
@@ -78,7 +92,7 @@ wait_file() {
 }
 
 @test "a suite that fails once then passes has two entries, the second a flaky warn, and exits 0" {
-	run --separate-stderr ci-testpar integration='echo try $CI_TEST_ATTEMPT; [ "$CI_TEST_ATTEMPT" = 2 ]'
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 integration='echo try $CI_TEST_ATTEMPT; [ "$CI_TEST_ATTEMPT" = 2 ]'
 	assert_success
 	run records
 	assert_success
@@ -92,7 +106,7 @@ wait_file() {
 }
 
 @test "a suite that always fails has two failed entries and exits 3" {
-	run --separate-stderr ci-testpar unit=true e2e='exit 4'
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit=true e2e='exit 4'
 	assert_failure 3
 	run records
 	assert_success
@@ -105,11 +119,11 @@ wait_file() {
 }
 
 @test "--retries sets how many times a failed suite is started again" {
-	run ci-testpar --retries 0 unit=false
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 unit=false
 	assert_failure 3
 	assert_equal "$(wc -l < "$CI_LOG_FILE")" 1
 	rm "$CI_LOG_FILE"
-	run ci-testpar --retries 3 unit='[ "$CI_TEST_ATTEMPT" = 4 ]'
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 3 unit='[ "$CI_TEST_ATTEMPT" = 4 ]'
 	assert_success
 	run records
 	assert_output "unit 1 failed true false error
@@ -120,7 +134,7 @@ unit 4 passed true false warn"
 
 @test "an ordinary failure is retried in parallel with the other suites" {
 	# The retry of unit overlaps e2e, which waits for it.
-	run ci-testpar -j 2 --timeout 20 \
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 --timeout 20 \
 		unit='[ "$CI_TEST_ATTEMPT" = 2 ] && touch u2.on' \
 		e2e='while [ ! -e u2.on ]; do sleep 0.05; done'
 	assert_success
@@ -130,7 +144,7 @@ unit 4 passed true false warn"
 }
 
 @test "little memory before the start runs every suite alone, fallback_to_serial true, and says why" {
-	run --separate-stderr ci-testpar -j 4 --min-free-mb 1099511627776 \
+	run --separate-stderr ci-testpar -j 4 --max-load 0 --min-free-mb 1099511627776 \
 		unit='echo start-u >> order; sleep 0.2; echo end-u >> order' \
 		e2e='echo start-e >> order; sleep 0.2; echo end-e >> order'
 	assert_success
@@ -164,9 +178,9 @@ e2e 1 passed false false info"
 }
 
 @test "a suite killed by SIGKILL is retried alone after the parallel batch, fallback_to_serial true" {
-	run --separate-stderr ci-testpar -j 2 \
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 \
 		e2e='echo "start-e$CI_TEST_ATTEMPT" >> order; [ "$CI_TEST_ATTEMPT" = 2 ] || kill -9 $$' \
-		unit='sleep 0.5; echo end-u >> order'
+		unit='for i in $(seq 1200); do grep -q start-e1 order 2> /dev/null && break; sleep 0.05; done; sleep 0.5; echo end-u >> order'
 	assert_success
 	run records
 	assert_output "e2e 1 failed true false error
@@ -181,7 +195,7 @@ e2e 2 passed false true warn"
 }
 
 @test "exit status 137 and a failed fork in the output are contention too" {
-	run ci-testpar -j 2 \
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 \
 		unit='[ "$CI_TEST_ATTEMPT" = 2 ] || exit 137' \
 		e2e='[ "$CI_TEST_ATTEMPT" = 2 ] || { echo "sh: fork: Resource temporarily unavailable"; exit 2; }'
 	assert_success
@@ -197,10 +211,18 @@ e2e 2 passed false true warn"
 	[ "$(id -u)" = 0 ] || skip "needs root to run as nobody under a process limit"
 	command -v setpriv > /dev/null || skip "no setpriv"
 	unset CI_LOG_FILE
-	# nobody may have ci-testpar and one suite's shell, no more.
-	n=$(($(ps -u 65534 -o pid= | wc -l) + 2))
-	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
-		prlimit --nproc="$n" ci-testpar -j 4 --output quiet a='exec sleep 0.3' b=true
+	# A user of its own, so that other tests running as nobody do not count
+	# against its limit, and a copy of the tool it can reach wherever the
+	# checkout is (a home directory may be closed to other users).
+	uid=$((40000 + $$ % 20000))
+	pub=$(mktemp -d /tmp/ci-testpar-pub.XXXXXX)
+	echo "$pub" > "$BATS_TEST_TMPDIR/pub.dir"
+	chmod 755 "$pub"
+	cp "$(command -v ci-testpar)" "$pub/"
+	# It may have ci-testpar and one suite's shell, no more.
+	n=$(($(ps -u "$uid" -o pid= | wc -l) + 2))
+	run --separate-stderr setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+		prlimit --nproc="$n" "$pub/ci-testpar" -j 4 --max-load 0 --min-free-mb 0 --output quiet a='exec sleep 0.3' b=true
 	assert_success
 	printf '%s\n' "$output" > entries
 	validate log-schema.json entries
@@ -221,7 +243,7 @@ unit 2 passed false false warn"
 
 @test "failure_count is the number of TAP not ok lines of a real bats run" {
 	cp "$FIXTURES/ci-testpar/two-failing.bats" .
-	run --separate-stderr ci-testpar --retries 0 unit='env -i PATH=/usr/bin:/bin /usr/bin/bats --tap two-failing.bats'
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 unit='env -i PATH=/usr/bin:/bin /usr/bin/bats --tap two-failing.bats'
 	assert_failure 3
 	run field 1 '[.test_execution.failure_count, .level] | @text'
 	assert_output '[2,"error"]'
@@ -232,13 +254,13 @@ unit 2 passed false false warn"
 
 @test "TAP lines marked TODO or SKIP are not failures, and indented ones are not counted" {
 	printf '1..5\nok 1 a\nnot ok 2 b\nnot ok 3 c # TODO later\nnot ok 4 d # skip no db\n    not ok 1 sub\nnot ok 5 e\n' > tap
-	run ci-testpar --retries 0 unit='cat tap; exit 1'
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1'
 	run field 1 .test_execution.failure_count
 	assert_output "2"
 }
 
 @test "a passed suite counts 0 failures whatever its output says" {
-	run ci-testpar unit='echo "not ok 1 known"'
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit='echo "not ok 1 known"'
 	assert_success
 	run field 1 '[.test_execution.status, .test_execution.failure_count] | @text'
 	assert_output '["passed",0]'
@@ -246,14 +268,14 @@ unit 2 passed false false warn"
 }
 
 @test "a failed suite without TAP or a report counts 1" {
-	run ci-testpar --retries 0 unit='echo plain text; exit 2'
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 unit='echo plain text; exit 2'
 	run field 1 .test_execution.failure_count
 	assert_output "1"
 }
 
 @test "failure_count comes from a JUnit XML report given with --junit" {
 	cp "$FIXTURES/ci-testpar/junit-three-failed.xml" fixture.xml
-	run --separate-stderr ci-testpar --retries 0 --junit e2e=reports/e2e.xml \
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 --junit e2e=reports/e2e.xml \
 		e2e='mkdir -p reports && cp fixture.xml reports/e2e.xml; echo "not ok 1 ignored"; exit 1'
 	assert_failure 3
 	run field 1 '[.test_execution.failure_count, .message] | @text'
@@ -266,7 +288,7 @@ unit 2 passed false false warn"
 	cp "$FIXTURES/ci-testpar/junit-malformed.xml" bad.xml
 	cp "$FIXTURES/ci-testpar/junit-three-failed.xml" old.xml
 	touch -d '2020-01-01' old.xml
-	run ci-testpar --retries 0 --junit a=bad.xml --junit b=none.xml --junit c=old.xml \
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 --junit a=bad.xml --junit b=none.xml --junit c=old.xml \
 		a='touch bad.xml; exit 1' b='exit 1' c='echo "not ok 1 x"; exit 1'
 	assert_failure 3
 	run jq -r '[.test_execution.test_type, .test_execution.failure_count, .message] | map(tostring) | join(" | ")' "$CI_LOG_FILE"
@@ -277,18 +299,18 @@ unit 2 passed false false warn"
 }
 
 @test "--timeout stops an attempt's process group and records it failed, timed out" {
-	run --separate-stderr ci-testpar --retries 0 --timeout 1 unit='sleep 60 & echo $! > bg.pid; sleep 60'
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 --timeout 2 unit='sleep 60 & echo $! > bg.pid; sleep 60'
 	assert_failure 3
 	run field 1 '[.exit_code, .test_execution.status, .message] | @text'
 	assert_output --partial '[143,"failed","unit failed (attempt 1 of 1,'
-	assert_output --partial 'timed out after 1 s, killed by signal 15 (SIGTERM)'
+	assert_output --partial 'timed out after 2 s, killed by signal 15 (SIGTERM)'
 	run alive "$(cat bg.pid)"
 	assert_failure
 	validate log-schema.json "$CI_LOG_FILE"
 }
 
 @test "a timed-out suite that ignores SIGTERM is killed, and that is not contention" {
-	run --separate-stderr ci-testpar --retries 1 --timeout 1 -j 2 unit='trap "" TERM; [ "$CI_TEST_ATTEMPT" = 2 ] || sleep 60'
+	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 1 --timeout 2 -j 2 unit='trap "" TERM; [ "$CI_TEST_ATTEMPT" = 2 ] || sleep 60'
 	assert_success
 	run records
 	assert_output "unit 1 failed true false error
@@ -324,7 +346,7 @@ integration 1 skipped false false warn"
 }
 
 @test "SIGTERM is passed on to each suite's process group" {
-	ci-testpar -j 2 a='trap "echo got-term-a > a.term; exit 5" TERM; echo on > a.on; while :; do sleep 0.05; done' \
+	ci-testpar -j 2 --max-load 0 --min-free-mb 0 a='trap "echo got-term-a > a.term; exit 5" TERM; echo on > a.on; while :; do sleep 0.05; done' \
 		b='trap "echo got-term-b > b.term; exit 6" TERM; echo on > b.on; while :; do sleep 0.05; done' \
 		> out 2>&1 3>&- &
 	pid=$!
@@ -343,7 +365,7 @@ got-term-b"
 }
 
 @test "a suite that ignores SIGINT and SIGTERM is killed; nothing of it survives" {
-	env --default-signal=INT ci-testpar unit='trap "" INT TERM; (trap "" INT TERM; sleep 300) & echo $! > sub.pid; echo $$ > sh.pid; wait' \
+	env --default-signal=INT ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit='trap "" INT TERM; (trap "" INT TERM; sleep 300) & echo $! > sub.pid; echo $$ > sh.pid; wait' \
 		> out 2>&1 3>&- &
 	pid=$!
 	wait_file sh.pid
@@ -362,7 +384,7 @@ got-term-b"
 }
 
 @test "background processes a suite leaves behind are stopped when it ends" {
-	run ci-testpar unit='sleep 300 > /dev/null 2>&1 & echo $! > bg.pid; sleep 300 & echo $! > bg2.pid; echo done'
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit='sleep 300 > /dev/null 2>&1 & echo $! > bg.pid; sleep 300 & echo $! > bg2.pid; echo done'
 	assert_success
 	run alive "$(cat bg.pid)"
 	assert_failure
@@ -374,7 +396,7 @@ got-term-b"
 @test "prefixed output streams whole lines only while suites write long lines in pieces at once" {
 	# Each line is written in two halves by separate printf calls.
 	half=$(printf '%01000d' 0)
-	run --separate-stderr ci-testpar -j 3 --output prefixed \
+	run --separate-stderr ci-testpar -j 3 --max-load 0 --min-free-mb 0 --output prefixed \
 		a="for i in \$(seq 1500); do printf %s $half | tr 0 a; printf '%s\n' $half | tr 0 a; done" \
 		b="for i in \$(seq 1500); do printf %s $half | tr 0 b; printf '%s\n' $half | tr 0 b; done" \
 		c="for i in \$(seq 1500); do printf %s $half | tr 0 c; printf '%s\n' $half | tr 0 c; done"
@@ -389,19 +411,22 @@ got-term-b"
 }
 
 @test "prefixed output ends a last line that has no newline" {
-	run --separate-stderr ci-testpar --output prefixed unit='printf "one\ntwo"'
-	assert_output "[unit] one
-[unit] two
-==> unit passed (attempt 1 of 2, 0.0 s, in parallel)"
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --output prefixed unit='printf "one\ntwo"'
+	assert_output --regexp '^\[unit\] one
+\[unit\] two
+==> unit passed \(attempt 1 of 2, [0-9]+\.[0-9] s, in parallel\)$'
 }
 
 @test "grouped output shows each attempt's whole output under its result line" {
-	run --separate-stderr ci-testpar -j 2 unit='echo u1; sleep 0.3; echo u2 >&2' e2e='echo e1; sleep 0.1; echo e2'
+	# unit ends once e2e's entry, written after its output, is in the log.
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 \
+		unit='echo u1; for i in $(seq 1200); do grep -q test-e2e "$CI_LOG_FILE" 2> /dev/null && break; sleep 0.05; done; echo u2 >&2' \
+		e2e='echo e1; sleep 0.1; echo e2'
 	assert_success
-	assert_output --regexp '==> e2e passed \(attempt 1 of 2, 0\.[0-9] s, in parallel\)
+	assert_output --regexp '==> e2e passed \(attempt 1 of 2, [0-9]+\.[0-9] s, in parallel\)
 e1
 e2
-==> unit passed \(attempt 1 of 2, 0\.[0-9] s, in parallel\)
+==> unit passed \(attempt 1 of 2, [0-9]+\.[0-9] s, in parallel\)
 u1
 u2
 ==> 2 suites: 2 passed, 0 failed, 0 skipped; 2 attempts'
@@ -409,17 +434,17 @@ u2
 
 @test "grouped output of a large suite is shown whole" {
 	seq 200000 > expect
-	run --separate-stderr ci-testpar unit='seq 200000'
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit='seq 200000'
 	assert_success
 	printf '%s\n' "$output" | sed 1d | cmp - expect
 }
 
 @test "on GitHub Actions grouped output is folded and failures become annotations" {
-	printf '%s\n' "ci-testpar --retries 0 unit='echo hello' e2e='echo bye; exit 1'" > suites.sh
+	printf '%s\n' "ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 unit='echo hello' e2e='echo bye; exit 1'" > suites.sh
 	GITHUB_ACTIONS=true run --separate-stderr bash ./suites.sh
 	assert_failure 3
-	assert_line "::group::unit passed (attempt 1 of 1, 0.0 s, in parallel)"
-	assert_line "::group::e2e failed (attempt 1 of 1, 0.0 s, in parallel): exited with status 1"
+	assert_line --regexp '^::group::unit passed \(attempt 1 of 1, [0-9]+\.[0-9] s, in parallel\)$'
+	assert_line --regexp '^::group::e2e failed \(attempt 1 of 1, [0-9]+\.[0-9] s, in parallel\): exited with status 1$'
 	assert_equal "$(grep -c '^::endgroup::$' <<< "$output")" 2
 	assert_line --regexp '^::error file=\./suites\.sh,line=1,title=test-e2e::e2e failed'
 	run grep -A1 '^::group::unit' <<< "$output"
@@ -427,7 +452,7 @@ u2
 }
 
 @test "quiet output shows only the result lines" {
-	run --separate-stderr ci-testpar --output quiet unit='echo noise' e2e='echo more noise'
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --output quiet unit='echo noise' e2e='echo more noise'
 	assert_success
 	refute_output --partial "noise"
 	assert_line --regexp '^==> unit passed'
@@ -436,7 +461,7 @@ u2
 
 @test "with the log on standard output, suite output goes to standard error" {
 	unset CI_LOG_FILE
-	run --separate-stderr ci-testpar --output prefixed unit='echo "{\"not\":\"an entry\"}"; echo err >&2'
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --output prefixed unit='echo "{\"not\":\"an entry\"}"; echo err >&2'
 	assert_success
 	printf '%s\n' "$output" > entries
 	assert_equal "$(wc -l < entries)" 1
@@ -446,25 +471,29 @@ u2
 }
 
 @test "a status line shows on a terminal only" {
-	run script -qec 'ci-testpar -j 2 a="sleep 1.3" b="sleep 1.3" > /dev/null' /dev/null
+	# A terminal that can redraw a line, and one that cannot.
+	run script -qec 'TERM=xterm ci-testpar -j 2 --max-load 0 --min-free-mb 0 a="sleep 3" b="sleep 3" > /dev/null' /dev/null
 	assert_success
 	[[ $output == *$'\r\033[K[a #1 '* ]]
-	[[ $output == *'[b #1 1s]'* ]]
-	run --separate-stderr ci-testpar a='sleep 1.3'
+	[[ $output =~ \[b\ \#1\ [12]s\] ]]
+	run script -qec 'TERM=dumb ci-testpar -j 2 --max-load 0 --min-free-mb 0 a="sleep 1.3" > /dev/null' /dev/null
+	assert_success
+	[[ $output != *$'\r'* ]]
+	TERM=xterm run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 a='sleep 1.3'
 	assert_success
 	[[ $stderr != *$'\r'* ]]
 	[[ $output != *$'\r'* ]]
 }
 
 @test "a command that is not found fails with exit_code 127" {
-	run --separate-stderr ci-testpar --retries 0 unit='no-such-command-here'
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 unit='no-such-command-here'
 	assert_failure 3
 	run field 1 '[.exit_code, .test_execution.status] | @text'
 	assert_output '[127,"failed"]'
 }
 
 @test "a closed standard output does not stop the suites or the log" {
-	run --separate-stderr bash -c 'ci-testpar unit="seq 100000" e2e="echo ok > e2e.out" | true'
+	run --separate-stderr bash -c 'ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit="seq 100000" e2e="echo ok > e2e.out" | true'
 	assert_success
 	assert_equal "$stderr" ""
 	assert_equal "$(cat e2e.out)" "ok"
@@ -474,7 +503,7 @@ u2
 }
 
 @test "a log that cannot be written is reported once, the suites still run, exit 4" {
-	CI_LOG_FILE=/dev/full run --separate-stderr ci-testpar unit='echo a > a.out' e2e='echo b > b.out'
+	CI_LOG_FILE=/dev/full run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit='echo a > a.out' e2e='echo b > b.out'
 	assert_failure 4
 	assert_equal "$stderr" "ci-testpar: cannot write to /dev/full: No space left on device; no more entries"
 	assert_equal "$(cat a.out b.out)" "a
@@ -517,7 +546,7 @@ b"
 }
 
 @test "a 32-character type and other names than unit, integration and e2e are accepted" {
-	run ci-testpar abcdefghijklmnopqrstuvwxyz012345=true lint_2-fast=true
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 abcdefghijklmnopqrstuvwxyz012345=true lint_2-fast=true
 	assert_success
 	run records
 	assert_line "abcdefghijklmnopqrstuvwxyz012345 1 passed true false info"
