@@ -229,25 +229,43 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 }
 
 @test "in filter mode SIGINT does not stop it before its input ends" {
-	{ sleep 1; echo "late line"; } | env --default-signal=INT ci-log -s sig 3>&- &
-	for _ in $(seq 50); do pgrep -f -x 'ci-log -s sig' > pid && break; sleep 0.1; done
-	kill -INT "$(cat pid)"
-	wait
+	# The line comes only after the signal was sent; the signal is sent once
+	# ci-log runs and ignores SIGINT (its own pid, not a name another test
+	# may share).
+	{
+		for _ in $(seq 1200); do [ -e sent ] && break; sleep 0.05; done
+		echo "late line"
+	} | env --default-signal=INT ci-log -s sig 3>&- &
+	pid=$!
+	for _ in $(seq 1200); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ci-log ] &&
+			((16#$(sed -n "s/^SigIgn:[[:space:]]*//p" "/proc/$pid/status") & 2)) && break
+		sleep 0.05
+	done
+	kill -INT "$pid"
+	touch sent
+	wait "$pid"
 	assert_equal "$(field "$CI_LOG_FILE" 1 message)" "late line"
 }
 
 @test "a human echo goes to stderr when it is a terminal and the destination a file" {
+	# A terminal that shows colour, whatever the caller's TERM and NO_COLOR.
+	export TERM=xterm
+	unset NO_COLOR
 	run script -qec "ci-log -l error -s build 'it broke'" /dev/null
 	assert_success
 	[[ $output == *$'\e[31mERROR'*"build: it broke"* ]]
 	run script -qec "NO_COLOR=1 ci-log -l warn -s build careful" /dev/null
 	[[ $output == *"WARN  build: careful"* ]]
 	[[ $output != *$'\e['* ]]
+	run script -qec "TERM=dumb ci-log -l warn -s build plain" /dev/null
+	[[ $output == *"WARN  build: plain"* ]]
+	[[ $output != *$'\e['* ]]
 	run script -qec "ci-log --quiet quiet one" /dev/null
 	assert_output ""
 	run --separate-stderr ci-log not a terminal
 	assert_equal "$stderr" ""
-	assert_equal "$(wc -l < "$CI_LOG_FILE")" 4
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 5
 }
 
 @test "under GitHub Actions warnings and errors also print workflow commands, escaped" {

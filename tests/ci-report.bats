@@ -81,6 +81,9 @@ LOG
 }
 
 @test "text: colour on a terminal, none with NO_COLOR, TERM=dumb or a pipe" {
+	# A terminal that shows colour, whatever the caller's TERM and NO_COLOR.
+	export TERM=xterm
+	unset NO_COLOR
 	run script -qec "ci-report '$F/failed-run.log'" /dev/null
 	assert_success
 	[[ $output == *$'\e[31mfailed\e[0m'* ]]
