@@ -53,7 +53,7 @@ start_daemon() {
 		>"$BATS_TEST_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >>"$BATS_TEST_TMPDIR/servers.pids"
 	DAEMON=git://127.0.0.1:$port
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		git ls-remote "$DAEMON/remote.git" >/dev/null 2>&1 && break
 		sleep 0.05
 	done
@@ -68,7 +68,7 @@ start_http() {
 		"$BATS_TEST_TMPDIR/http.port" "$@" \
 		>"$BATS_TEST_TMPDIR/http.log" 2>&1 3>&- &
 	echo $! >>"$BATS_TEST_TMPDIR/servers.pids"
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		[ -s "$BATS_TEST_TMPDIR/http.port" ] && break
 		sleep 0.05
 	done
@@ -759,14 +759,25 @@ deploy-1729433400 2025-10-20T14:30:00Z 3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f 
 
 @test "a second deployment waits for the lock on the file beside the state file" {
 	ci-deploy push 2>/dev/null
-	flock "$STATE.lock" sh -c 'sleep 1.5; touch released' 3>&- &
+	# The holder takes the lock, and lets it go once told to.
+	flock "$STATE.lock" sh -c 'touch held; for i in $(seq 1200); do [ -e go ] && break; sleep 0.05; done; touch released' 3>&- &
 	holder=$!
-	sleep 0.3
-	run ci-deploy push
-	assert_success
-	assert_line --index 0 "ci-deploy: waiting for another deployment to release $STATE.lock"
-	[ -e released ] || fail "it did not wait for the lock"
+	for _ in $(seq 1200); do [ -e held ] && break; sleep 0.05; done
+	[ -e held ] || fail "the holder did not take the lock"
+	ci-deploy push > out 2>&1 3>&- &
+	pid=$!
+	for _ in $(seq 1200); do grep -q waiting out && break; sleep 0.05; done
+	# Still waiting, and nothing deployed, while the lock is held.
+	sleep 0.5
+	kill -0 "$pid" || fail "it did not wait for the lock"
+	assert_equal "$(st '.history | length')" 0
+	touch go
 	wait "$holder"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 0
+	run cat out
+	assert_line --index 0 "ci-deploy: waiting for another deployment to release $STATE.lock"
 	valid_state
 	assert_equal "$(st '.history | length')" 1
 }
@@ -780,7 +791,7 @@ deploy-1729433400 2025-10-20T14:30:00Z 3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f 
 	commit two >/dev/null
 	ci-deploy push --attempts 5 --backoff-base 1 >/dev/null 2>&1 3>&- &
 	pid=$!
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		[ "$(st .currentDeployment.git_operations_attempts)" = 2 ] && break
 		sleep 0.1
 	done
@@ -807,7 +818,7 @@ deployment-state.json.lock"
 	new_run
 	env --default-signal=INT ci-deploy push --remote "$DAEMON/remote.git" --attempts 5 --backoff-base 5 >/dev/null 2>&1 3>&- &
 	pid=$!
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		grep -q waiting "$CI_LOG_FILE" 2>/dev/null && break
 		sleep 0.1
 	done

@@ -17,9 +17,11 @@ v = es[n - 1 if n > 0 else n].get(sys.argv[3], "<absent>")
 print(v if isinstance(v, str) else json.dumps(v))' "$CI_LOG_FILE" "$@"
 }
 
-# Wait up to 3 s for a process to be gone; fail if it is not.
+# Wait up to 30 s for a process to be gone; fail if it is not, or if no pid
+# was given.
 gone() {
-	for _ in $(seq 30); do
+	[ -n "$1" ] || { echo "gone: no pid" >&2; return 1; }
+	for _ in $(seq 300); do
 		kill -0 "$1" 2>/dev/null || return 0
 		[ "$(ps -o stat= -p "$1" | cut -c1)" = Z ] && return 0
 		sleep 0.1
@@ -83,7 +85,7 @@ gone() {
 @test "SIGINT to ci-step goes to the command's process group, leaves no orphan, and the completion is still written" {
 	env --default-signal=INT ci-step test -- sh -c 'sleep 300 & echo $! > grandchild.pid; wait' 3>&- &
 	pid=$!
-	for _ in $(seq 50); do [ -s grandchild.pid ] && break; sleep 0.1; done
+	for _ in $(seq 600); do [ -s grandchild.pid ] && break; sleep 0.1; done
 	kill -INT "$pid"
 	status=0
 	wait "$pid" || status=$?
@@ -98,7 +100,7 @@ gone() {
 @test "SIGTERM is passed on too, and a command that ignores it is killed after the grace period" {
 	env ci-step test -- sh -c 'trap "" TERM INT; echo $$ > child.pid; sleep 300 & wait' 3>&- &
 	pid=$!
-	for _ in $(seq 50); do [ -s child.pid ] && break; sleep 0.1; done
+	for _ in $(seq 600); do [ -s child.pid ] && break; sleep 0.1; done
 	kill -TERM "$pid"
 	status=0
 	wait "$pid" || status=$?
@@ -108,13 +110,13 @@ gone() {
 }
 
 @test "--timeout kills the step's process group and records the timeout" {
-	run --separate-stderr ci-step slow --timeout 1 -- sh -c 'sleep 300 & echo $! > bg.pid; sleep 300'
+	run --separate-stderr ci-step slow --timeout 2 -- sh -c 'sleep 300 & echo $! > bg.pid; sleep 300'
 	assert_failure 124
 	gone "$(cat bg.pid)"
 	entry -1 message
 	assert_equal "$(entry -1 exit_code)" 124
-	[[ $(entry -1 message) == "timed out after 1 s: killed by signal 15 (SIGTERM) after "* ]]
-	[[ $stderr == "ci-step: slow: timed out after 1 s"* ]]
+	[[ $(entry -1 message) == "timed out after 2 s: killed by signal 15 (SIGTERM) after "* ]]
+	[[ $stderr == "ci-step: slow: timed out after 2 s"* ]]
 }
 
 @test "--capture logs each output line, stderr at warn, keeps showing them, and keeps a last line without newline" {
