@@ -174,7 +174,7 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 }
 
 @test "memory stays bounded on a 64 MiB line and a 64 MiB stream" {
-	command -v /usr/bin/time >/dev/null || skip "/usr/bin/time is not installed"
+	command -v /usr/bin/time >/dev/null || skip "/usr/bin/time (Debian package time) is not installed"
 	head -c 67108864 /dev/zero | tr '\0' 'x' > long.txt
 	/usr/bin/time -f %M -o rss1 ci-log -o long.log < long.txt
 	yes 'a line of text that repeats' | head -c 67108864 > many.txt

@@ -208,8 +208,8 @@ e2e 2 passed false true warn"
 }
 
 @test "a suite whose fork fails with EAGAIN is retried alone after the parallel batch" {
-	[ "$(id -u)" = 0 ] || skip "needs root to run as nobody under a process limit"
-	command -v setpriv > /dev/null || skip "no setpriv"
+	[ "$(id -u)" = 0 ] || skip "needs root to run as another user under a process limit"
+	command -v setpriv > /dev/null || skip "setpriv (Debian package util-linux) is not installed"
 	unset CI_LOG_FILE
 	# A user of its own, so that other tests running as nobody do not count
 	# against its limit, and a copy of the tool it can reach wherever the

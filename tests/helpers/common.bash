@@ -12,7 +12,12 @@ export REPO CI_BUILD FIXTURES PATH
 
 common_setup() {
 	export HOME=$BATS_TEST_TMPDIR TMPDIR=$BATS_TEST_TMPDIR
+	# Nothing of the caller's run, job, colour choice or locale: a test that
+	# needs one sets it (terminal tests set TERM; C.UTF-8 is in Debian's
+	# libc-bin).
 	unset CI_RUN_ID CI_LOG_FILE CI_LOG_DIR CI_STEP GITHUB_ACTIONS NO_COLOR
+	unset GITHUB_SERVER_URL GITHUB_REPOSITORY GITHUB_SHA GITHUB_TOKEN GIT_TOKEN
+	export LC_ALL=C.UTF-8
 	cd "$BATS_TEST_TMPDIR" || return 1
 }
 setup() { common_setup; }
