@@ -570,7 +570,7 @@ print([f.text for f in ET.parse(sys.argv[1]).getroot().iter("failure")][0].split
 	new_run
 	ci-step init --profile dev --trigger CLI || skip "ci-step init failed"
 	ci-step lint -- true
-	ci-testpar --retries 1 unit='exit 0' e2e='test -e flag || { touch flag; exit 1; }' > /dev/null 2>&1
+	ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 1 unit='exit 0' e2e='test -e flag || { touch flag; exit 1; }' > /dev/null 2>&1
 	ci-step complete --exit-code 0 > /dev/null
 	run ci-report --check "$CI_LOG_FILE"
 	assert_success
