@@ -1,5 +1,6 @@
 # ci-tools: small C tools for structured, correlated CI pipeline logs.
-# make [all] | demo | check | lint | sanitize | deps | install | uninstall | clean
+# make [all] | demo | check | check-busy | lint | sanitize | deps | install |
+# uninstall | clean
 
 VERSION = 0.1.0
 PREFIX ?= /usr/local
@@ -63,6 +64,12 @@ check: deps
 	@$(MAKE) --no-print-directory all
 	@CI_BUILD=$(abspath $(B)) tests/run.sh
 
+# The suite again, with every processor kept busy and TERM=dumb: no test may
+# depend on a quiet machine or on the caller's terminal.
+check-busy: deps
+	@$(MAKE) --no-print-directory all
+	@CI_BUILD=$(abspath $(B)) tests/stress.sh
+
 sanitize: deps
 	@$(MAKE) --no-print-directory all B=build-sanitize \
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
@@ -84,4 +91,4 @@ uninstall:
 clean:
 	rm -rf build build-sanitize
 
-.PHONY: all check demo lint sanitize deps install uninstall clean
+.PHONY: all check check-busy demo lint sanitize deps install uninstall clean
