@@ -88,6 +88,9 @@ print(r["exit_code"], r["profile"], r["triggered_by"])'
 	conf test.unit '[ "$CI_TEST_ATTEMPT" -ge 2 ] || { echo "not ok 1 - races"; exit 1; }; echo "ok 1 - races"'
 	run --separate-stderr "$RUN" --config pipeline.conf
 	assert_success
+	# The report at the end says the run passed and the suite was flaky.
+	assert_line --regexp '^Run run-[0-9a-z-]+: passed \(exit 0\) in '
+	assert_line --regexp '^  unit #2 +passed .*, flaky: passed on retry$'
 	run /usr/bin/python3 -c '
 import json, sys
 for line in open(sys.argv[1]):
