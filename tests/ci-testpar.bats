@@ -219,6 +219,7 @@ e2e 2 passed false true warn"
 	echo "$pub" > "$BATS_TEST_TMPDIR/pub.dir"
 	chmod 755 "$pub"
 	cp "$(command -v ci-testpar)" "$pub/"
+	chmod 755 "$pub/ci-testpar"
 	# It may have ci-testpar and one suite's shell, no more.
 	n=$(($(ps -u "$uid" -o pid= | wc -l) + 2))
 	run --separate-stderr setpriv --reuid="$uid" --regid="$uid" --clear-groups \
