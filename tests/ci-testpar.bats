@@ -220,10 +220,11 @@ e2e 2 passed false true warn"
 	chmod 755 "$pub"
 	cp "$(command -v ci-testpar)" "$pub/"
 	chmod 755 "$pub/ci-testpar"
-	# It may have ci-testpar and one suite's shell, no more.
+	# It may have ci-testpar and one suite's shell, no more: b cannot start
+	# while a runs.
 	n=$(($(ps -u "$uid" -o pid= | wc -l) + 2))
 	run --separate-stderr setpriv --reuid="$uid" --regid="$uid" --clear-groups \
-		prlimit --nproc="$n" "$pub/ci-testpar" -j 4 --max-load 0 --min-free-mb 0 --output quiet a='exec sleep 0.3' b=true
+		prlimit --nproc="$n" "$pub/ci-testpar" -j 4 --max-load 0 --min-free-mb 0 --output quiet a='exec sleep 1' b=true
 	assert_success
 	printf '%s\n' "$output" > entries
 	validate log-schema.json entries
