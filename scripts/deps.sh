@@ -8,10 +8,12 @@ case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 root=$(cd "$here/.." && pwd)
 
 # util-linux (flock, setpriv, prlimit) and bsdutils (script, a terminal for
-# the tests) are essential in Debian, but the tests name what they run.
+# the tests) are essential in Debian, but the tests name what they run;
+# manpages-dev has the system calls' pages that ours refer to, which the man
+# page test looks up.
 pkgs="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev git jq
 bats bats-assert bats-support python3 python3-jsonschema python3-yaml mandoc
-procps time libxml2-utils util-linux bsdutils clang-format"
+procps time libxml2-utils util-linux bsdutils manpages-dev clang-format"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install the equivalents of:" $pkgs nodejs npm >&2

@@ -3,7 +3,8 @@
 # the sections the house style asks for, and a SYNOPSIS that matches --help.
 load helpers/common
 
-# mandoc's lint, less the notice that our own pages are not installed yet.
+# mandoc's lint, less the notice that our own pages are not installed yet;
+# the other pages they refer to come from packages scripts/deps.sh installs.
 lint() {
 	mandoc -Tlint -Wstyle "$1" 2>&1 | grep -v 'referenced manual not found: Xr ci-' |
 		grep -v 'outdated mandoc.db'
