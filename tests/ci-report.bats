@@ -680,3 +680,17 @@ ci-report: cannot read .: Is a directory"
 	assert_failure 1
 	assert_equal "$stderr" "ci-report: standard output: No space left on device"
 }
+
+# --- the reports, byte for byte --------------------------------------------
+
+@test "every format's report on the fixtures stays byte-identical to the golden files" {
+	G=$F/golden
+	run "$G/update.sh" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	run diff -r -x cases -x update.sh "$G" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	for f in "$BATS_TEST_TMPDIR"/got/*.json; do
+		[ -s "$f" ] || continue
+		validate report-schema.json "$f"
+	done
+}
