@@ -13,6 +13,40 @@
 
 #ifndef CI_VERSION
 #define CI_VERSION "0.0.0"
+
+/*
+ * readlog.c: the one log reader: lines, text and schema checks, entry
+ * views, runs. Every tool that reads a log back reads it here, so every
+ * tool agrees on which lines count. Set the fields after ci_reader_init.
+ */
+struct ci_read_batch;
+struct ci_reader {
+	struct ci_runs *runs; /* valid entries are added here; may be NULL */
+	struct ci_runs *before; /* since_ms: runs seen before it, by id */
+	const char *run; /* only this run's entries */
+	const char *step; /* only this step's, with init and complete */
+	int level; /* > 0: only this level and above, and completions */
+	long long since_ms; /* >= 0: entries before it only go to before */
+	int check; /* check every line, build nothing: only bad is called */
+	int threads; /* parse on two cores (the default when there are) */
+	/* A line that is not a valid entry: input number, line, reason. */
+	void (*bad)(void *arg, unsigned file, unsigned long long line,
+		    const char *why);
+	/* A valid entry that passes the filters, in input order, with its
+	 * line as read (not NUL-terminated); after it went to runs. */
+	void (*entry)(void *arg, const struct ci_view *v, const char *line,
+		      size_t len);
+	void *arg;
+	/* the reader's own */
+	unsigned file;
+	char since19[20];
+	struct ci_read_batch *b;
+};
+void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
+int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
+int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
+void ci_reader_free(struct ci_reader *rd);
+
 #endif
 
 /* Exit codes of contracts/exit-codes.md. */
@@ -41,6 +75,7 @@ int xfinish_stdout(void);
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+int ci_color(int fd);
 
 /* num.c: one checked parser for numbers from the command line. */
 long long ci_strtonum(const char *s, long long min, long long max,
@@ -338,6 +373,40 @@ void ci_runs_init(struct ci_runs *rs, int list_level, size_t msg_cap);
 struct ci_run *ci_runs_find(struct ci_runs *rs, const char *id, int create);
 void ci_runs_add(struct ci_runs *rs, const struct ci_view *v);
 const char **ci_run_completed(const struct ci_run *r, size_t *n);
+void ci_test_exec_json(struct ci_buf *b, const struct ci_test_exec *t);
 void ci_runs_free(struct ci_runs *rs);
+
+/*
+ * readlog.c: the one log reader: lines, text and schema checks, entry
+ * views, runs. Every tool that reads a log back reads it here, so every
+ * tool agrees on which lines count. Set the fields after ci_reader_init.
+ */
+struct ci_read_batch;
+struct ci_reader {
+	struct ci_runs *runs; /* valid entries are added here; may be NULL */
+	struct ci_runs *before; /* since_ms: runs seen before it, by id */
+	const char *run; /* only this run's entries */
+	const char *step; /* only this step's, with init and complete */
+	int level; /* > 0: only this level and above, and completions */
+	long long since_ms; /* >= 0: entries before it only go to before */
+	int check; /* check every line, build nothing: only bad is called */
+	int threads; /* parse on two cores (the default when there are) */
+	/* A line that is not a valid entry: input number, line, reason. */
+	void (*bad)(void *arg, unsigned file, unsigned long long line,
+		    const char *why);
+	/* A valid entry that passes the filters, in input order, with its
+	 * line as read (not NUL-terminated); after it went to runs. */
+	void (*entry)(void *arg, const struct ci_view *v, const char *line,
+		      size_t len);
+	void *arg;
+	/* the reader's own */
+	unsigned file;
+	char since19[20];
+	struct ci_read_batch *b;
+};
+void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
+int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
+int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
+void ci_reader_free(struct ci_reader *rd);
 
 #endif

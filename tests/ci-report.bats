@@ -694,3 +694,14 @@ ci-report: cannot read .: Is a directory"
 		validate report-schema.json "$f"
 	done
 }
+
+@test "text: a skipped test attempt is drawn as skipped, in yellow, not as a passed bar" {
+	run -0 script -qec "env -u NO_COLOR TERM=xterm ci-report '$F/skipped-attempt.ndjson'" /dev/null
+	line=$(printf '%s\n' "$output" | tr -d '\r' | grep -F '    e2e #2 ')
+	[[ $line == *$'\033[33m'......................$'\033[0m|' ]]
+	[[ $line != *=* ]]
+	run -0 ci-report "$F/skipped-attempt.ndjson"
+	assert_line --partial 'e2e #2                 skipped'
+	run -0 ci-report --format markdown "$F/skipped-attempt.ndjson"
+	assert_line '| e2e | 2 | ⚠️ skipped | 0 | 59s | parallel |'
+}
