@@ -374,6 +374,8 @@ struct ci_run *ci_runs_find(struct ci_runs *rs, const char *id, int create);
 void ci_runs_add(struct ci_runs *rs, const struct ci_view *v);
 const char **ci_run_completed(const struct ci_run *r, size_t *n);
 void ci_test_exec_json(struct ci_buf *b, const struct ci_test_exec *t);
+void ci_pipeline_json(struct ci_buf *b, const char *run_id,
+		      const struct ci_pipeline *p);
 void ci_runs_free(struct ci_runs *rs);
 
 /*
