@@ -88,6 +88,7 @@ struct timespec ci_now(void);
 long long ci_mono_ms(void);
 void ci_iso8601(char buf[32], struct timespec ts, int millis);
 int ci_parse_iso8601(const char *s, struct timespec *ts);
+long long ci_timestamp_ms(const char *s);
 
 /* runid.c: run ids run-YYYYMMDD-HHMMSS-xxxxxx. */
 #define CI_RUNID_LEN 26
@@ -288,7 +289,6 @@ int ci_shape_fail(struct ci_buf *why, const char *path, const char *name,
 		  const struct cJSON *v, const char *what);
 int ci_text_check(const char *s, size_t n, struct ci_buf *why);
 int ci_entry_check(const struct cJSON *entry, struct ci_buf *why);
-long long ci_timestamp_ms(const char *s);
 
 /* runs.c: Pipeline Runs, steps and Test Executions rebuilt from entries. */
 struct ci_run_start {
