@@ -151,6 +151,14 @@ void xlog_flush(struct ci_log *log);
 void xlog_write(struct ci_log *log, const struct ci_entry *e);
 void xlog_close(struct ci_log *log);
 void ci_annotation(struct ci_buf *b, const struct ci_entry *e);
+/* Lines to log, each line an entry with the fields of base (ci_sink_line). */
+struct ci_line_sink {
+	struct ci_log *log;
+	struct ci_entry base;
+	struct ci_buf tails[2]; /* base's end, continued or not */
+};
+void ci_sink_line(void *arg, const char *line, size_t len, int continued);
+void ci_sink_free(struct ci_line_sink *k);
 /* An entry a tool writes on its caller's behalf: the calling script, the tool.
  */
 #define CI_FROM_CALLER(e)                                                      \
