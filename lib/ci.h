@@ -13,40 +13,6 @@
 
 #ifndef CI_VERSION
 #define CI_VERSION "0.0.0"
-
-/*
- * readlog.c: the one log reader: lines, text and schema checks, entry
- * views, runs. Every tool that reads a log back reads it here, so every
- * tool agrees on which lines count. Set the fields after ci_reader_init.
- */
-struct ci_read_batch;
-struct ci_reader {
-	struct ci_runs *runs; /* valid entries are added here; may be NULL */
-	struct ci_runs *before; /* since_ms: runs seen before it, by id */
-	const char *run; /* only this run's entries */
-	const char *step; /* only this step's, with init and complete */
-	int level; /* > 0: only this level and above, and completions */
-	long long since_ms; /* >= 0: entries before it only go to before */
-	int check; /* check every line, build nothing: only bad is called */
-	int threads; /* parse on two cores (the default when there are) */
-	/* A line that is not a valid entry: input number, line, reason. */
-	void (*bad)(void *arg, unsigned file, unsigned long long line,
-		    const char *why);
-	/* A valid entry that passes the filters, in input order, with its
-	 * line as read (not NUL-terminated); after it went to runs. */
-	void (*entry)(void *arg, const struct ci_view *v, const char *line,
-		      size_t len);
-	void *arg;
-	/* the reader's own */
-	unsigned file;
-	char since19[20];
-	struct ci_read_batch *b;
-};
-void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
-int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
-int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
-void ci_reader_free(struct ci_reader *rd);
-
 #endif
 
 /* Exit codes of contracts/exit-codes.md. */
