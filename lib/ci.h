@@ -180,7 +180,7 @@ char *ci_dirname(const char *path);
 
 /* outcome.c: whether a completion entry's step succeeded (entries.md). */
 struct cJSON;
-int ci_step_outcome(const struct cJSON *entry);
+int ci_step_outcome(const struct cJSON *const *f);
 
 /* ndjson.c: NDJSON read in large blocks; a per-thread arena for cJSON. */
 #define CI_ND_LINE_MAX (8u << 20) /* longer lines are read past, not held */
@@ -263,6 +263,25 @@ int ci_shape_fail(struct ci_buf *why, const char *path, const char *name,
 		  const struct cJSON *v, const char *what);
 int ci_text_check(const char *s, size_t n, struct ci_buf *why);
 int ci_entry_check(const struct cJSON *entry, struct ci_buf *why);
+enum { /* an entry's fields, in the schema's order */
+       CI_F_TIMESTAMP,
+       CI_F_LEVEL,
+       CI_F_MESSAGE,
+       CI_F_RUN_ID,
+       CI_F_SOURCE_FILE,
+       CI_F_LINE_NUMBER,
+       CI_F_FUNCTION_NAME,
+       CI_F_STEP_NAME,
+       CI_F_DURATION_MS,
+       CI_F_EXIT_CODE,
+       CI_F_CONTINUED,
+       CI_F_RUN_START,
+       CI_F_TEST_EXECUTION,
+       CI_F_PIPELINE_RUN,
+       CI_F_N
+};
+int ci_entry_fields(const struct cJSON *entry, const struct cJSON *f[CI_F_N],
+		    struct ci_buf *why);
 
 /* runs.c: Pipeline Runs, steps and Test Executions rebuilt from entries. */
 struct ci_run_start {
@@ -341,7 +360,7 @@ struct ci_runs {
 	size_t msg_cap; /* at most this many per run; the rest counted */
 	unsigned long long seq;
 };
-void ci_view_of(struct ci_view *v, const struct cJSON *entry,
+void ci_view_of(struct ci_view *v, const struct cJSON *const *f,
 		struct ci_view_store *st);
 void ci_runs_init(struct ci_runs *rs, int list_level, size_t msg_cap);
 struct ci_run *ci_runs_find(struct ci_runs *rs, const char *id, int create);
