@@ -1,6 +1,6 @@
 # ci-tools: small C tools for structured, correlated CI pipeline logs.
-# make [all] | demo | check | check-busy | lint | sanitize | deps | install |
-# uninstall | clean
+# make [all] | demo | check | check-busy | lint | sanitize | bench | deps |
+# install | uninstall | clean
 
 VERSION = 0.1.0
 PREFIX ?= /usr/local
@@ -17,7 +17,11 @@ CI_CFLAGS = -std=c11 -D_GNU_SOURCE -DCI_VERSION='"$(VERSION)"' \
 	-Wall -Wextra -Wpedantic -Wshadow -Werror
 ALL_CFLAGS = $(filter-out -w -Wno-%,$(CFLAGS)) $(CI_CFLAGS)
 
-TOOLS = $(patsubst tools/%.c,%,$(sort $(wildcard tools/ci-*.c)))
+# A tool is one file, tools/ci-NAME.c, or a folder of them, tools/ci-NAME/
+# (*.c and its own headers, *.h).
+TOOLS = $(sort $(patsubst tools/%.c,%,$(wildcard tools/ci-*.c)) \
+	$(patsubst tools/%/,%,$(wildcard tools/ci-*/)))
+src = $(wildcard tools/$(1).c tools/$(1)/*.c)
 BINS = $(TOOLS:%=$(B)/%)
 LIBSRC = $(sort $(wildcard lib/*.c))
 
@@ -41,9 +45,10 @@ $(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
-	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< \
-		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
+.SECONDEXPANSION:
+$(B)/ci-%: $$(call src,ci-$$*) $$(wildcard tools/ci-$$*/*.h) $(B)/libci.a lib/ci.h
+	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ \
+		$(call src,ci-$*) $(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
 
 deps:
 	@sh scripts/deps.sh
@@ -54,8 +59,12 @@ demo: deps
 	@PATH="$(abspath $(B)):$$PATH" scripts/local-ci/run.sh --profile $(PROFILE)
 PROFILE = dev
 
+# Every bench/ script; one table of ratios in bench/results.md.
+bench: all
+	@bench/run.sh
+
 lint:
-	clang-format --dry-run --Werror lib/*.c lib/*.h tools/*.c
+	clang-format --dry-run --Werror lib/*.[ch] $(wildcard tools/*.c tools/*/*.[ch])
 	mandoc -Tlint -Wwarning man/*.1 man/*.7
 	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh
 	sh -n scripts/deps.sh
@@ -91,4 +100,5 @@ uninstall:
 clean:
 	rm -rf build build-sanitize
 
-.PHONY: all check check-busy demo lint sanitize deps install uninstall clean
+.PHONY: all bench check check-busy demo lint sanitize deps install uninstall \
+	clean

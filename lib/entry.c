@@ -160,8 +160,7 @@ ci_log_path(const char *opt)
 void
 xlog_open(struct ci_log *log, const char *path, int quiet)
 {
-	const char *gh = getenv("GITHUB_ACTIONS"), *nc = getenv("NO_COLOR");
-	const char *term = getenv("TERM");
+	const char *gh = getenv("GITHUB_ACTIONS");
 	struct stat st;
 	char *dir;
 
@@ -190,8 +189,7 @@ xlog_open(struct ci_log *log, const char *path, int quiet)
 		log->is_file = 1;
 	}
 	log->echo = log->is_file && !quiet && isatty(2);
-	log->color =
-	    log->echo && !(nc && *nc) && !(term && !strcmp(term, "dumb"));
+	log->color = log->echo && ci_color(2);
 	log->github = gh && strcmp(gh, "true") == 0;
 	log->annotate_fd = log->is_file ? 1 : 2;
 }
@@ -332,4 +330,31 @@ xlog_close(struct ci_log *log)
 	log->fd = -1;
 	ci_buf_free(&log->out);
 	ci_buf_free(&log->side);
+}
+
+/*
+ * A line to log (a ci_line_fn): one entry, as the sink's base but for its
+ * message. Every entry of a sink ends the same: that is formatted once.
+ */
+void
+ci_sink_line(void *arg, const char *line, size_t len, int continued)
+{
+	struct ci_line_sink *k = arg;
+	struct ci_entry e = k->base;
+
+	if (!k->tails[continued].s) {
+		e.continued = continued;
+		ci_entry_tail(&k->tails[continued], &e);
+	}
+	e.message = line;
+	e.message_len = len;
+	e.tail = k->tails[continued].s;
+	ci_log_queue(k->log, &e);
+}
+
+void
+ci_sink_free(struct ci_line_sink *k)
+{
+	ci_buf_free(&k->tails[0]);
+	ci_buf_free(&k->tails[1]);
 }
