@@ -581,3 +581,20 @@ b"
 	assert_success
 	[[ $output =~ ^ci-testpar\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
 }
+
+@test "--check validates the options and suites, runs and logs nothing, and needs no run id" {
+	unset CI_RUN_ID
+	run --separate-stderr ci-testpar --check --retries 2 unit='touch ran'
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+	[ ! -e ran ]
+	run --separate-stderr ci-testpar --check --retries banana unit='touch ran'
+	assert_failure 2
+	assert_equal "$stderr" "ci-testpar: --retries: \"banana\" is not a number (expected a whole number from 0 to 100) (see 'ci-testpar --help')"
+	run --separate-stderr ci-testpar --check --junit integration=x.xml unit='touch ran'
+	assert_failure 2
+	assert_equal "$stderr" "ci-testpar: --junit: no suite integration among the TYPE=COMMAND arguments (see 'ci-testpar --help')"
+	[ ! -e ran ]
+	[ ! -e logs ]
+}
