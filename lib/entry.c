@@ -191,7 +191,8 @@ xlog_open(struct ci_log *log, const char *path, int quiet)
 	log->echo = log->is_file && !quiet && isatty(2);
 	log->color = log->echo && ci_color(2);
 	log->github = gh && strcmp(gh, "true") == 0;
-	log->annotate_fd = log->is_file ? 1 : 2;
+	/* Never on stdout, where $(...) would take a command for output. */
+	log->annotate_fd = 2;
 }
 
 /* A short readable line for a person watching: time, level, step, message. */

@@ -250,16 +250,27 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_equal "$(wc -l < "$CI_LOG_FILE")" 4
 }
 
+@test "under GitHub Actions a command substitution never takes a workflow command for output" {
+	export GITHUB_ACTIONS=true
+	getver() { ci-log -l warn -s build "computing version"; echo 1.2.3; }
+	v=$(getver 2>/dev/null)
+	assert_equal "$v" "1.2.3"
+	run --separate-stderr getver
+	[[ $stderr == "::warning file="*",line=1,title=build::computing version" ]] || fail "$stderr"
+}
+
 @test "under GitHub Actions warnings and errors also print workflow commands, escaped" {
 	export GITHUB_ACTIONS=true
 	run --separate-stderr ci-log -l error -s "build, step: 2" --source "src/a,b:c.sh" --line 7 $'100% broken\r\nreally'
 	assert_success
-	assert_output "::error file=src/a%2Cb%3Ac.sh,line=7,title=build%2C step%3A 2::100%25 broken%0D%0Areally"
+	assert_output ""
+	assert_equal "$stderr" "::error file=src/a%2Cb%3Ac.sh,line=7,title=build%2C step%3A 2::100%25 broken%0D%0Areally"
 	run --separate-stderr ci-log -l warn -s lint --source x.sh "a: b, c"
-	assert_output "::warning file=x.sh,line=1,title=lint::a: b, c"
+	assert_equal "$stderr" "::warning file=x.sh,line=1,title=lint::a: b, c"
 	run --separate-stderr ci-log -l info -s lint "no command for info"
 	assert_output ""
-	# With entries on stdout, the command goes to stderr instead.
+	assert_equal "$stderr" ""
+	# With entries on stdout too, the command goes to stderr.
 	unset CI_LOG_FILE
 	run --separate-stderr ci-log -l error -s s oops
 	[[ $stderr == "::error file="*"::oops" ]]

@@ -275,13 +275,41 @@ set -e
 ci-step init
 trap 'ci-step complete --exit-code $? > run.json' EXIT
 ci-step lint -- true
-ci-step test -- sh -c 'exit 3'
+ci-testpar --retries 0 --max-load 0 --min-free-mb 0 unit='exit 1'
 SH
 	run bash pipeline.sh
 	assert_failure 3
 	run /usr/bin/python3 -c '
 import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_completed"])'
 	assert_output "3 ['init', 'lint', 'complete']"
+}
+
+@test "a failed step's own status passed on by set -e is recorded as 1, and --exit makes the script exit with it" {
+	cat > pipeline.sh <<'SH'
+set -e
+ci-step init
+trap 'ci-step complete --exit-code $? --exit > run.json; exit $?' EXIT
+ci-step lint -- true
+ci-step build -- sh -c 'echo "make: *** [all] Error 1" >&2; exit 2'
+SH
+	run --separate-stderr bash pipeline.sh
+	assert_failure 1 # not 2: that would say usage or configuration error
+	run /usr/bin/python3 -c '
+import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_completed"])'
+	assert_output "1 ['init', 'lint', 'complete']"
+	[[ $(entry -1 message) == *"exit code 2 given, the status of a failed step's command" ]]
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "a contract code given when no step failed with it is recorded as given" {
+	ci-step init
+	ci-step build -- sh -c 'exit 4' || true
+	run --separate-stderr ci-step complete --exit-code 2 --exit
+	assert_failure 2
+	[[ $output == *'"exit_code":2,'* ]]
+	[[ $(entry -1 message) != *"given"* ]]
+	run --separate-stderr ci-step complete --exit-code 0
+	assert_success
 }
 
 @test "init refuses an unknown profile or trigger with exit 2" {

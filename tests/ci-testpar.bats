@@ -415,13 +415,14 @@ u2
 }
 
 @test "on GitHub Actions grouped output is folded and failures become annotations" {
-	printf '%s\n' "ci-testpar --retries 0 unit='echo hello' e2e='echo bye; exit 1'" > suites.sh
+	printf '%s\n' "ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='echo hello' e2e='echo bye; exit 1'" > suites.sh
 	GITHUB_ACTIONS=true run --separate-stderr bash ./suites.sh
 	assert_failure 3
 	assert_line "::group::unit passed (attempt 1 of 1, 0.0 s, in parallel)"
 	assert_line "::group::e2e failed (attempt 1 of 1, 0.0 s, in parallel): exited with status 1"
 	assert_equal "$(grep -c '^::endgroup::$' <<< "$output")" 2
-	assert_line --regexp '^::error file=\./suites\.sh,line=1,title=test-e2e::e2e failed'
+	[[ $stderr =~ (^|$'\n')"::error file=./suites.sh,line=1,title=test-e2e::e2e failed" ]] || fail "$stderr"
+	[[ $output != *"::error"* ]]
 	run grep -A1 '^::group::unit' <<< "$output"
 	assert_line --index 1 "hello"
 }
@@ -580,4 +581,21 @@ b"
 	run ci-testpar --version
 	assert_success
 	[[ $output =~ ^ci-testpar\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+}
+
+@test "--check validates the options and suites, runs and logs nothing, and needs no run id" {
+	unset CI_RUN_ID
+	run --separate-stderr ci-testpar --check --retries 2 unit='touch ran'
+	assert_success
+	assert_output ""
+	assert_equal "$stderr" ""
+	[ ! -e ran ]
+	run --separate-stderr ci-testpar --check --retries banana unit='touch ran'
+	assert_failure 2
+	assert_equal "$stderr" "ci-testpar: --retries: \"banana\" is not a number (expected a whole number from 0 to 100) (see 'ci-testpar --help')"
+	run --separate-stderr ci-testpar --check --junit integration=x.xml unit='touch ran'
+	assert_failure 2
+	assert_equal "$stderr" "ci-testpar: --junit: no suite integration among the TYPE=COMMAND arguments (see 'ci-testpar --help')"
+	[ ! -e ran ]
+	[ ! -e logs ]
 }
