@@ -35,6 +35,9 @@ ci_entry_init(struct ci_entry *e, const char *run_id, const char *step)
 	e->exit_code = -1;
 }
 
+static void hold_annotation(struct ci_log *log, const struct ci_entry *e);
+static void show_annotations(struct ci_log *log);
+
 static void
 field(struct ci_buf *b, const char *key, const char *val)
 {
@@ -276,9 +279,11 @@ void
 ci_log_queue(struct ci_log *log, const struct ci_entry *e)
 {
 	ci_entry_format(&log->out, e);
-	if (log->echo)
+	if (log->echo && !e->quiet)
 		echo(log, e);
-	if (log->github && e->level[0] != 'i') {
+	if (log->github && e->level[0] != 'i' && log->hold)
+		hold_annotation(log, e);
+	else if (log->github && e->level[0] != 'i') {
 		log->side.len = 0;
 		ci_annotation(&log->side, e);
 		(void)ci_write_all(log->annotate_fd, log->side.s,
@@ -286,6 +291,86 @@ ci_log_queue(struct ci_log *log, const struct ci_entry *e)
 	}
 	if (log->out.len >= FLUSH_AT)
 		xlog_flush(log);
+}
+
+/*
+ * GitHub shows CI_ANNOTATIONS errors and as many warnings per step and
+ * drops the rest unseen: hold them, CI_ANNOTATIONS of each level located
+ * and as many not, so that xlog_close can show the most useful ones.
+ */
+static void
+hold_annotation(struct ci_log *log, const struct ci_entry *e)
+{
+	int lv = e->level[0] == 'e', loc = e->located != 0;
+
+	if (log->nheld[lv][loc] >= CI_ANNOTATIONS) {
+		log->omitted[lv]++;
+		return;
+	}
+	log->nheld[lv][loc]++;
+	ci_annotation(&log->held[lv][loc], e);
+	if (!log->notice_step.len) {
+		ci_buf_str(&log->notice_step, e->step_name);
+		ci_buf_str(&log->notice_run, e->run_id);
+	}
+}
+
+/* Lines [0, n) of annotations b, to fd. */
+static void
+put_lines(int fd, const struct ci_buf *b, int n)
+{
+	const char *p = b->s, *end = b->s + b->len;
+
+	for (int i = 0; i < n && p < end; i++)
+		p = (const char *)memchr(p, '\n', (size_t)(end - p)) + 1;
+	(void)ci_write_all(fd, b->s, (size_t)(p - b->s));
+}
+
+/* The held annotations, located first, and a notice of what is left out. */
+static void
+show_annotations(struct ci_log *log)
+{
+	unsigned long left[2];
+	struct ci_buf *b = &log->side;
+
+	for (int lv = 1; lv >= 0; lv--) {
+		int loc = log->nheld[lv][1];
+		int rest = CI_ANNOTATIONS - loc;
+
+		if (rest > log->nheld[lv][0])
+			rest = log->nheld[lv][0];
+		put_lines(log->annotate_fd, &log->held[lv][1], loc);
+		put_lines(log->annotate_fd, &log->held[lv][0], rest);
+		left[lv] = log->omitted[lv] +
+		    (unsigned long)(log->nheld[lv][0] - rest);
+		ci_buf_free(&log->held[lv][0]);
+		ci_buf_free(&log->held[lv][1]);
+	}
+	if (left[0] || left[1]) {
+		b->len = 0;
+		ci_buf_str(b, "::notice title=");
+		gh_escape(b, log->notice_step.s, log->notice_step.len, 1);
+		ci_buf_str(b, "::");
+		if (left[1])
+			ci_buf_printf(b, "%lu more error%s", left[1],
+				      left[1] == 1 ? "" : "s");
+		if (left[0])
+			ci_buf_printf(b, "%s%lu more warning%s",
+				      left[1] ? " and " : "", left[0],
+				      left[0] == 1 ? "" : "s");
+		ci_buf_printf(b, " of this step %s not shown here; ",
+			      left[0] + left[1] == 1 ? "is" : "are");
+		ci_buf_str(b, "every one is in the log: ci-report --run ");
+		gh_escape(b, log->notice_run.s, log->notice_run.len, 0);
+		if (log->path) {
+			ci_buf_str(b, " ");
+			gh_escape(b, log->path, strlen(log->path), 0);
+		}
+		ci_buf_add(b, "\n", 1);
+		(void)ci_write_all(log->annotate_fd, b->s, b->len);
+	}
+	ci_buf_free(&log->notice_step);
+	ci_buf_free(&log->notice_run);
 }
 
 /*
@@ -326,6 +411,8 @@ void
 xlog_close(struct ci_log *log)
 {
 	xlog_flush(log);
+	if (log->github && log->hold)
+		show_annotations(log);
 	if (log->is_file)
 		close(log->fd);
 	log->fd = -1;
@@ -342,7 +429,33 @@ ci_sink_line(void *arg, const char *line, size_t len, int continued)
 {
 	struct ci_line_sink *k = arg;
 	struct ci_entry e = k->base;
+	struct ci_diag d;
+	size_t at;
 
+	if (!continued && ci_diag_parse(line, len, &d)) {
+		/* Its own level and place: a path, then the message after it.
+		 */
+		k->scratch.len = 0;
+		ci_repo_path(&k->scratch, d.file, d.file_len);
+		at = k->scratch.len + 1;
+		ci_buf_add(&k->scratch, "", 1);
+		ci_buf_add(&k->scratch, d.message, d.message_len);
+		e.level = d.level;
+		e.source_file = k->scratch.s;
+		e.line_number = d.line;
+		e.located = 1;
+		e.message = k->scratch.s + at;
+		e.message_len = d.message_len;
+		ci_log_queue(k->log, &e);
+		return;
+	}
+	if (k->prefix) {
+		k->scratch.len = 0;
+		ci_buf_str(&k->scratch, k->prefix);
+		ci_buf_add(&k->scratch, line, len);
+		line = k->scratch.s;
+		len = k->scratch.len;
+	}
 	if (!k->tails[continued].s) {
 		e.continued = continued;
 		ci_entry_tail(&k->tails[continued], &e);
@@ -358,4 +471,5 @@ ci_sink_free(struct ci_line_sink *k)
 {
 	ci_buf_free(&k->tails[0]);
 	ci_buf_free(&k->tails[1]);
+	ci_buf_free(&k->scratch);
 }

@@ -420,3 +420,19 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_equal "$stderr" ""
 	assert_equal "$(wc -l < tee.log)" 200000
 }
+
+@test "filter mode makes a compiler's diagnostics located entries at their level, and shows each line once with --tee" {
+	git init -q .
+	printf 'int main(void)\n{\n\tint unused;\n\treturn 0;\n}\n' > w.c
+	gcc -Wall -fdiagnostics-plain-output -fsyntax-only w.c 2>&1 | ci-log -s build
+	run jq -r 'select(.level == "warn") | [.source_file, (.line_number | tostring), .message] | join(" | ")' "$CI_LOG_FILE"
+	assert_output "w.c | 3 | unused variable ‘unused’ [-Wunused-variable]"
+	run jq -r 'select(.level == "info") | .message' "$CI_LOG_FILE"
+	assert_line --index 0 "w.c: In function ‘main’:"
+	validate log-schema.json "$CI_LOG_FILE"
+	export TERM=xterm
+	unset NO_COLOR
+	printf 'x=marker\necho "a.c:1: warning: once-$x"\n' > gen.sh
+	run script -qec "sh gen.sh | ci-log --tee -s build" /dev/null
+	assert_equal "$(grep -c once-marker <<<"$output")" 1
+}

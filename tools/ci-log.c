@@ -225,12 +225,15 @@ main(int argc, char **argv)
 	if (st.ack_fd >= 0 && ci_write_all(st.ack_fd, "ready\n", 6) < 0)
 		ci_die(CI_EXIT_USAGE, "--ack-fd %d: %s", st.ack_fd,
 		       strerror(errno));
+	st.log.hold = 1; /* annotations of many lines, the best first */
 	st.sink.log = &st.log;
 	st.sink.base = st.base;
+	st.sink.base.quiet = st.tee; /* shown by --tee: not echoed again */
 	if (records)
 		read_stream(&st, record_line, &st);
 	else
 		read_stream(&st, ci_sink_line, &st.sink);
+	xlog_close(&st.log);
 	if (st.bad > 0) {
 		ci_warn("%lu malformed record%s skipped", st.bad,
 			st.bad == 1 ? "" : "s");

@@ -31,6 +31,7 @@ static int do_init(int argc, char **argv);
 static int do_step(int argc, char **argv);
 static int do_complete(int argc, char **argv);
 static int failed_step_status(const struct ci_run *r, int code);
+static void group(const char *name, int start);
 static void quote_args(struct ci_buf *b, char **argv);
 static void run_loop(struct ci_proc *p, struct capture *cap, int ncap,
 		     long long timeout_ms, int *timed_out, int *signalled);
@@ -44,8 +45,8 @@ usage(FILE *f)
 {
 	fputs("usage: ci-step init [--profile dev | ui | full] [--trigger CLI "
 	      "| TUI]\n"
-	      "       ci-step NAME [--timeout SEC] [--capture] [--] COMMAND "
-	      "[ARG ...]\n"
+	      "       ci-step NAME [--timeout SEC] [--capture [--stderr-level "
+	      "LEVEL]] [--] COMMAND [ARG ...]\n"
 	      "       ci-step complete [--exit-code N] [--exit]\n",
 	      f);
 }
@@ -165,11 +166,12 @@ do_step(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "capture", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "stderr-level", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = argv[0], *level;
+	const char *name = argv[0], *level, *err_level = NULL;
 	struct ci_buf msg = { 0 }, how = { 0 };
 	struct capture cap[2];
 	struct ci_entry e;
@@ -188,7 +190,15 @@ do_step(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		if (c == 'c')
 			capture = 1;
-		else if (c == 't')
+		else if (c == 's') {
+			if (!ci_level_ok(optarg))
+				ci_usage_error(
+				    "--stderr-level: \"%s\" is not a "
+				    "level (expected info, warn or "
+				    "error)",
+				    optarg);
+			err_level = optarg;
+		} else if (c == 't')
 			timeout_ms =
 			    xnum("--timeout", optarg, 1, 31536000) * 1000;
 		else
@@ -196,6 +206,9 @@ do_step(int argc, char **argv)
 	}
 	if (optind >= argc)
 		ci_usage_error("%s: missing the COMMAND to run", name);
+	if (err_level && !capture)
+		ci_usage_error("--stderr-level is the level of captured lines: "
+			       "give --capture");
 
 	ci_entry_init(&e, xrunid_env(), name);
 	CI_FROM_CALLER(&e);
@@ -205,6 +218,9 @@ do_step(int argc, char **argv)
 	e.message = msg.s;
 	xlog_write(&log, &e);
 
+	if (log.github) /* the step's output, folded under its name */
+		group(name, 1);
+	log.hold = capture; /* annotations of its lines, the best first */
 	(void)ci_signal_pipe();
 	sp.argv = argv + optind;
 	sp.capture = capture;
@@ -219,7 +235,11 @@ do_step(int argc, char **argv)
 			memset(&cap[i], 0, sizeof cap[i]);
 			cap[i].sink.log = &log;
 			cap[i].sink.base = e;
-			cap[i].sink.base.level = i ? "warn" : "info";
+			/* Shown as it came: not echoed once more. */
+			cap[i].sink.base.quiet = 1;
+			cap[i].sink.base.level =
+			    i && err_level ? err_level : "info";
+			cap[i].sink.prefix = i ? "stderr: " : NULL;
 			cap[i].fd = i ? p.err : p.out;
 			cap[i].to = i ? 2 : 1;
 		}
@@ -234,6 +254,8 @@ do_step(int argc, char **argv)
 			ci_buf_printf(&how, ": %s", argv[optind]);
 	}
 	ms = ci_mono_ms() - t0;
+	if (log.github)
+		group(name, 0);
 
 	msg.len = 0;
 	if (code == 0)
@@ -266,6 +288,20 @@ do_step(int argc, char **argv)
 	ci_buf_free(&how);
 	xfinish_stdout();
 	return code;
+}
+
+/* GitHub's fold of a step's output: ::group::NAME, then ::endgroup::. */
+static void
+group(const char *name, int start)
+{
+	struct ci_buf b = { 0 };
+
+	if (start)
+		ci_buf_printf(&b, "::group::%s\n", name);
+	else
+		ci_buf_str(&b, "::endgroup::\n");
+	(void)ci_write_all(2, b.s, b.len);
+	ci_buf_free(&b);
 }
 
 /* The command for a message: arguments that need it in single quotes. */
