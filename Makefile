@@ -42,7 +42,7 @@ $(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
 
 $(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
 	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< \
-		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
+		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs) -lm
 
 deps:
 	@sh scripts/deps.sh
