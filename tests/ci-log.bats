@@ -318,7 +318,7 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	unset CI_RUN_ID
 	run --separate-stderr ci-log hello
 	assert_failure 2
-	assert_equal "$stderr" "ci-log: CI_RUN_ID is not set (mint one with: export \$(ci-runid --env))"
+	assert_equal "$stderr" "ci-log: CI_RUN_ID is not set (mint one with: eval \"\$(ci-runid --env)\")"
 	CI_RUN_ID=run-2025-bad run --separate-stderr ci-log hello
 	assert_failure 2
 	assert_equal "$stderr" 'ci-log: CI_RUN_ID: "run-2025-bad" is not of the form run-YYYYMMDD-HHMMSS-xxxxxx'
