@@ -47,7 +47,7 @@ $(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
 .SECONDEXPANSION:
 $(B)/ci-%: $$(call src,ci-$$*) $$(wildcard tools/ci-$$*/*.h) $(B)/libci.a lib/ci.h
 	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ \
-		$(call src,ci-$*) $(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
+		$(call src,ci-$*) $(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs) -lm
 
 deps:
 	@sh scripts/deps.sh

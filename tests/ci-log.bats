@@ -236,6 +236,25 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_equal "$(field "$CI_LOG_FILE" 1 message)" "late line"
 }
 
+@test "in filter mode SIGTERM ends it when its input is a file or a device, not a pipe" {
+	for input in /dev/zero "$BATS_TEST_TMPDIR/big"; do
+		[ "$input" = /dev/zero ] || truncate -s 100G "$input" # sparse: reads as zeros
+		env --default-signal=TERM ci-log -s sig -o out.log < "$input" 3>&- &
+		pid=$!
+		for _ in $(seq 100); do [ -s out.log ] && break; sleep 0.1; done
+		kill -TERM "$pid"
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid"
+			fail "ci-log reading $input went on for 10 s after SIGTERM"
+		fi
+		rc=0
+		wait "$pid" || rc=$?
+		assert_equal "$rc" 143
+		rm -f out.log
+	done
+}
+
 @test "a human echo goes to stderr when it is a terminal and the destination a file" {
 	run script -qec "ci-log -l error -s build 'it broke'" /dev/null
 	assert_success
@@ -329,7 +348,7 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	unset CI_RUN_ID
 	run --separate-stderr ci-log hello
 	assert_failure 2
-	assert_equal "$stderr" "ci-log: CI_RUN_ID is not set (mint one with: export \$(ci-runid --env))"
+	assert_equal "$stderr" "ci-log: CI_RUN_ID is not set (mint one with: eval \"\$(ci-runid --env)\")"
 	CI_RUN_ID=run-2025-bad run --separate-stderr ci-log hello
 	assert_failure 2
 	assert_equal "$stderr" 'ci-log: CI_RUN_ID: "run-2025-bad" is not of the form run-YYYYMMDD-HHMMSS-xxxxxx'

@@ -486,7 +486,7 @@ b"
 	unset CI_RUN_ID
 	run --separate-stderr ci-testpar unit=true
 	assert_failure 2
-	assert_equal "$stderr" "ci-testpar: CI_RUN_ID is not set (mint one with: export \$(ci-runid --env))"
+	assert_equal "$stderr" "ci-testpar: CI_RUN_ID is not set (mint one with: eval \"\$(ci-runid --env)\")"
 	CI_RUN_ID=nope run --separate-stderr ci-testpar unit=true
 	assert_failure 2
 	[[ $stderr == 'ci-testpar: CI_RUN_ID: "nope" does not start with "run-"' ]]

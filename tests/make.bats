@@ -17,6 +17,17 @@ copy_tree() {
 	assert_output --partial "unused variable"
 }
 
+@test "the tools build and link with clang as well as gcc, with no warning" {
+	command -v clang >/dev/null || skip "clang is not installed (Debian package clang)"
+	copy_tree
+	run make -C src B=out CC=clang
+	assert_success
+	refute_output --partial "warning:"
+	for t in src/tools/ci-*.c; do
+		[ -x "src/out/$(basename "$t" .c)" ] || fail "$(basename "$t" .c) not built"
+	done
+}
+
 @test "only ci-deploy links libgit2, and ci-runid and ci-log link no JSON library" {
 	for bin in "$CI_BUILD"/ci-*; do
 		case $(basename "$bin") in
@@ -62,7 +73,7 @@ copy_tree() {
 	run --separate-stderr env PATH="$PWD/bin" /bin/sh "$REPO/scripts/deps.sh"
 	assert_failure 4
 	assert_equal "${#stderr_lines[@]}" 2
-	[[ ${stderr_lines[0]} == "deps: missing Debian packages: gcc make "*" clang-format lnav nodejs npm" ]]
+	[[ ${stderr_lines[0]} == "deps: missing Debian packages: gcc make "*" clang-format clang lnav nodejs npm" ]]
 	assert_equal "${stderr_lines[1]}" "deps: run as root: apt-get update && apt-get install -y --no-install-recommends${stderr_lines[0]#deps: missing Debian packages:}"
 }
 

@@ -271,10 +271,11 @@ read_stream(struct stream *st, ci_line_fn fn, void *arg)
 {
 	static char block[64 * 1024];
 	struct ci_lines lines = { 0 };
+	struct stat sb;
 	ssize_t n;
 
 	st->lines = &lines;
-	if (!isatty(0)) {
+	if (fstat(0, &sb) == 0 && S_ISFIFO(sb.st_mode)) {
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);

@@ -11,15 +11,17 @@
 
 #include "ci.h"
 
-static void print_env(const char *id, time_t t);
-static void put_value(const char *s);
+static void print_env(const char *id, time_t t, int github);
+static void put_var(const char *name, const char *value, int github);
 
 static void
 usage(FILE *f)
 {
-	fputs("usage: ci-runid [--time EPOCH] [--env | -n COUNT]\n"
-	      "       ci-runid --check ID\n",
-	      f);
+	fputs(
+	    "usage: ci-runid [--time EPOCH] [--env [--format shell | github] | "
+	    "-n COUNT]\n"
+	    "       ci-runid --check ID\n",
+	    f);
 }
 
 int
@@ -29,15 +31,16 @@ main(int argc, char **argv)
 		{ "check", required_argument, NULL, 'c' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "env", no_argument, NULL, 'e' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "time", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *check = NULL, *why;
+	const char *check = NULL, *format = NULL, *why;
 	char id[CI_RUNID_LEN + 1];
 	long long count = 1;
-	int c, env = 0, counted = 0;
+	int c, env = 0, counted = 0, github = 0;
 	time_t t = time(NULL);
 
 	ci_init(argv[0]);
@@ -49,6 +52,9 @@ main(int argc, char **argv)
 			break;
 		case 'e':
 			env = 1;
+			break;
+		case 'f':
+			format = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -74,6 +80,13 @@ main(int argc, char **argv)
 	if (env && counted)
 		ci_usage_error(
 		    "--env prints one id: it cannot be combined with --count");
+	if (format && !env)
+		ci_usage_error("--format is the format of --env: give --env");
+	if (format && strcmp(format, "github") == 0)
+		github = 1;
+	else if (format && strcmp(format, "shell") != 0)
+		ci_usage_error("--format: \"%.64s\" is not shell or github",
+			       format);
 
 	if (check) {
 		if ((why = ci_runid_check(check))) {
@@ -88,7 +101,7 @@ main(int argc, char **argv)
 			       "cannot mint a run id: no randomness from "
 			       "getrandom(2)");
 		if (env)
-			print_env(id, t);
+			print_env(id, t, github);
 		else
 			printf("%s\n", id);
 	}
@@ -97,7 +110,7 @@ main(int argc, char **argv)
 
 /* CI_RUN_ID and CI_LOG_FILE=$CI_LOG_DIR/ci-YYYYMMDD_HHMMSS.log, same second. */
 static void
-print_env(const char *id, time_t t)
+print_env(const char *id, time_t t, int github)
 {
 	const char *dir = getenv("CI_LOG_DIR");
 	struct ci_buf path = { 0 };
@@ -115,28 +128,47 @@ print_env(const char *id, time_t t)
 	if (n == 1 && dir[0] == '/')
 		n = 0;
 	ci_buf_printf(&path, "%.*s/%s", (int)n, dir, name);
-	printf("CI_RUN_ID=%s\nCI_LOG_FILE=", id);
-	put_value(path.s);
-	putchar('\n');
+	put_var("CI_RUN_ID", id, github);
+	put_var("CI_LOG_FILE", path.s, github);
 	ci_buf_free(&path);
 }
 
-/* Plain when safe for both eval and $GITHUB_ENV, else quoted for the shell. */
+/*
+ * One variable. For the shell: an export that eval takes whole, the value
+ * quoted when it holds anything but a few safe characters. For GITHUB_ENV:
+ * NAME=value taken literally, or NAME<<DELIM lines when the value holds a
+ * line break, with a delimiter the value does not contain.
+ */
 static void
-put_value(const char *s)
+put_var(const char *name, const char *value, int github)
 {
-	if (s[strspn(s,
-		     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		     "0123456789_-./+:@%,=")] == '\0') {
-		fputs(s, stdout);
+	char delim[32];
+	unsigned k = 0;
+
+	if (github && !strpbrk(value, "\r\n")) {
+		printf("%s=%s\n", name, value);
+		return;
+	}
+	if (github) {
+		do
+			snprintf(delim, sizeof delim, "CI_TOOLS_EOF_%u", k++);
+		while (strstr(value, delim));
+		printf("%s<<%s\n%s\n%s\n", name, delim, value, delim);
+		return;
+	}
+	printf("export %s=", name);
+	if (value[strspn(value,
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789_-./+:@%,=")] == '\0') {
+		printf("%s\n", value);
 		return;
 	}
 	putchar('\'');
-	for (; *s; s++) {
+	for (const char *s = value; *s; s++) {
 		if (*s == '\'')
 			fputs("'\\''", stdout);
 		else
 			putchar(*s);
 	}
-	putchar('\'');
+	fputs("'\n", stdout);
 }
