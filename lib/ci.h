@@ -180,6 +180,10 @@ void ci_sink_free(struct ci_line_sink *k);
 	((e)->source_file = ci_caller_name(), (e)->line_number = 1,            \
 	 (e)->function_name = progname)
 
+/* github.c: GITHUB_ENV and GITHUB_OUTPUT lines. */
+void ci_github_var(struct ci_buf *b, const char *name, const char *value);
+int ci_github_outputs(const struct ci_buf *b);
+
 /* diag.c: compiler-style diagnostics; paths as named from the repository. */
 struct ci_diag {
 	const char *file, *message; /* within the line */

@@ -245,3 +245,21 @@ github_env() {
 	assert_failure 1
 	assert_equal "$stderr" "ci-runid: standard output: No space left on device"
 }
+
+@test "under GitHub Actions --env also gives later steps run-id and log-file in GITHUB_OUTPUT" {
+	export GITHUB_OUTPUT=$BATS_TEST_TMPDIR/output
+	GITHUB_ACTIONS=false run ci-runid --env
+	assert_success
+	[ ! -e "$GITHUB_OUTPUT" ]
+	export GITHUB_ACTIONS=true
+	CI_LOG_DIR=/var/log/ci run ci-runid --env --time 0
+	assert_success
+	id=$(sed -n 's/^export CI_RUN_ID=//p' <<<"$output")
+	run cat "$GITHUB_OUTPUT"
+	assert_line --index 0 "run-id=$id"
+	assert_line --index 1 "log-file=/var/log/ci/ci-19700101_000000.log"
+	assert_equal "${#lines[@]}" 2
+	GITHUB_OUTPUT=$BATS_TEST_TMPDIR/no/such/dir/output run --separate-stderr ci-runid --env
+	assert_failure 4
+	assert_equal "$stderr" "ci-runid: GITHUB_OUTPUT: cannot write $BATS_TEST_TMPDIR/no/such/dir/output: No such file or directory"
+}

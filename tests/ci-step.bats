@@ -463,3 +463,15 @@ import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_com
 	run ci-step --version
 	[[ $output =~ ^ci-step\ [0-9.]+$ ]]
 }
+
+@test "under GitHub Actions complete gives later steps result and exit-code in GITHUB_OUTPUT" {
+	export GITHUB_OUTPUT=$BATS_TEST_TMPDIR/output
+	ci-step init
+	ci-step complete --exit-code 3 >/dev/null
+	[ ! -e "$GITHUB_OUTPUT" ]
+	export GITHUB_ACTIONS=true
+	ci-step complete --exit-code 3 >/dev/null
+	ci-step complete >/dev/null
+	run cat "$GITHUB_OUTPUT"
+	assert_output "$(printf 'result=failure\nexit-code=3\nresult=success\nexit-code=0')"
+}

@@ -11,7 +11,7 @@
 
 #include "ci.h"
 
-static void print_env(const char *id, time_t t, int github);
+static int print_env(const char *id, time_t t, int github);
 static void put_var(const char *name, const char *value, int github);
 
 static void
@@ -40,7 +40,7 @@ main(int argc, char **argv)
 	const char *check = NULL, *format = NULL, *why;
 	char id[CI_RUNID_LEN + 1];
 	long long count = 1;
-	int c, env = 0, counted = 0, github = 0;
+	int c, env = 0, counted = 0, github = 0, outputs_failed = 0;
 	time_t t = time(NULL);
 
 	ci_init(argv[0]);
@@ -100,23 +100,28 @@ main(int argc, char **argv)
 			ci_die(1,
 			       "cannot mint a run id: no randomness from "
 			       "getrandom(2)");
-		if (env)
-			print_env(id, t, github);
-		else
+		if (env && print_env(id, t, github) < 0)
+			outputs_failed = 1;
+		else if (!env)
 			printf("%s\n", id);
 	}
-	return xfinish_stdout();
+	xfinish_stdout();
+	return outputs_failed ? CI_EXIT_ENV : 0;
 }
 
-/* CI_RUN_ID and CI_LOG_FILE=$CI_LOG_DIR/ci-YYYYMMDD_HHMMSS.log, same second. */
-static void
+/*
+ * CI_RUN_ID and CI_LOG_FILE=$CI_LOG_DIR/ci-YYYYMMDD_HHMMSS.log, same second;
+ * under GitHub Actions also the step's outputs. -1 when those failed.
+ */
+static int
 print_env(const char *id, time_t t, int github)
 {
 	const char *dir = getenv("CI_LOG_DIR");
-	struct ci_buf path = { 0 };
+	struct ci_buf path = { 0 }, out = { 0 };
 	struct tm tm;
 	char name[40];
 	size_t n;
+	int failed;
 
 	if (!dir || !*dir)
 		dir = "logs";
@@ -130,30 +135,30 @@ print_env(const char *id, time_t t, int github)
 	ci_buf_printf(&path, "%.*s/%s", (int)n, dir, name);
 	put_var("CI_RUN_ID", id, github);
 	put_var("CI_LOG_FILE", path.s, github);
+	/* For later steps and jobs: steps.ID.outputs.run-id and log-file. */
+	out.len = 0;
+	ci_github_var(&out, "run-id", id);
+	ci_github_var(&out, "log-file", path.s);
+	failed = ci_github_outputs(&out);
+	ci_buf_free(&out);
 	ci_buf_free(&path);
+	return failed;
 }
 
 /*
  * One variable. For the shell: an export that eval takes whole, the value
  * quoted when it holds anything but a few safe characters. For GITHUB_ENV:
- * NAME=value taken literally, or NAME<<DELIM lines when the value holds a
- * line break, with a delimiter the value does not contain.
+ * what the runner reads literally.
  */
 static void
 put_var(const char *name, const char *value, int github)
 {
-	char delim[32];
-	unsigned k = 0;
+	struct ci_buf b = { 0 };
 
-	if (github && !strpbrk(value, "\r\n")) {
-		printf("%s=%s\n", name, value);
-		return;
-	}
 	if (github) {
-		do
-			snprintf(delim, sizeof delim, "CI_TOOLS_EOF_%u", k++);
-		while (strstr(value, delim));
-		printf("%s<<%s\n%s\n%s\n", name, delim, value, delim);
+		ci_github_var(&b, name, value);
+		fputs(b.s, stdout);
+		ci_buf_free(&b);
 		return;
 	}
 	printf("export %s=", name);

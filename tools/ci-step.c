@@ -464,7 +464,7 @@ do_complete(int argc, char **argv)
 	struct timespec now;
 	long long code = 0, init_ms = 0, start_time, asked;
 	const char *why_one = NULL;
-	int c, exit_as_run = 0;
+	int c, exit_as_run = 0, outputs;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -546,11 +546,18 @@ do_complete(int argc, char **argv)
 	xlog_write(&log, &e);
 	xlog_close(&log);
 	printf("%s\n", extra.s + strlen("\"pipeline_run\":"));
+	/* For later steps and jobs, in GitHub's own words. */
+	msg.len = 0;
+	ci_github_var(&msg, "result", code == 0 ? "success" : "failure");
+	ci_buf_printf(&msg, "exit-code=%lld\n", code);
+	outputs = ci_github_outputs(&msg);
 	ci_runs_free(&rs);
 	ci_buf_free(&steps);
 	ci_buf_free(&msg);
 	ci_buf_free(&extra);
 	xfinish_stdout();
+	if (outputs < 0)
+		return CI_EXIT_ENV;
 	return exit_as_run ? (int)code : 0;
 }
 
