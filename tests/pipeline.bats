@@ -304,6 +304,33 @@ print("ok")' "$REPO/action.yml"
 	assert_output ok
 }
 
+@test "action.yml's steps, run as the runner does, install the tools with only what they need and give the run's outputs" {
+	mkdir -p shims
+	printf '#!/bin/sh\nexec "$@"\n' > shims/sudo
+	printf '#!/bin/sh\necho "$*" >> "%s/apt-calls"\n' "$BATS_TEST_TMPDIR" > shims/apt-get
+	chmod +x shims/sudo shims/apt-get
+	cp -r "$REPO/action.yml" "$REPO/Makefile" "$REPO/lib" "$REPO/tools" "$REPO/man" "$REPO/scripts" "$REPO/contracts" .
+	run --separate-stderr env PATH="$PWD/shims:$PATH" /usr/bin/python3 "$REPO/tests/helpers/run-action.py" action.yml "$BATS_TEST_TMPDIR" prefix="$BATS_TEST_TMPDIR/opt"
+	assert_success
+	echo "$output" > result.json
+	run jq -r '.path[0], .outputs["shell-library"], .env.CI_RUN_ID == .outputs["run-id"], .env.CI_LOG_FILE == .outputs["log-file"]' result.json
+	assert_output "$(printf '%s\n' "$BATS_TEST_TMPDIR/opt/bin" "$BATS_TEST_TMPDIR/opt/share/ci-tools/ci.sh" true true)"
+	"$BATS_TEST_TMPDIR/opt/bin/ci-runid" --check "$(jq -r '.outputs["run-id"]' result.json)"
+	[ -r "$BATS_TEST_TMPDIR/opt/share/ci-tools/ci.sh" ]
+	# Only the update of the package lists: everything it needs is there.
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/apt-calls")" "update -q"
+	# The tools' own test kit is not what the action installs.
+	run sh scripts/deps.sh --build-only
+	assert_success
+	run grep -E '^(build|tests)=' scripts/deps.sh
+	[[ ${lines[0]} != *bats* && ${lines[0]} != *clang-format* && ${lines[0]} != *mandoc* ]] || fail "$output"
+	# Without start-run, no run is minted.
+	run --separate-stderr env PATH="$PWD/shims:$PATH" /usr/bin/python3 "$REPO/tests/helpers/run-action.py" action.yml "$BATS_TEST_TMPDIR" prefix="$BATS_TEST_TMPDIR/opt" start-run=false
+	assert_success
+	run jq -r '.outputs["run-id"], (.env | length)' <<<"$output"
+	assert_output "$(printf '\n0')"
+}
+
 @test "the CI workflow runs the reference pipeline and summarises it with ci-report" {
 	for want in '^ +make$' 'scripts/local-ci/run.sh --profile full' \
 		'ci-report --last --format markdown logs/ci-\*.log >> "\$GITHUB_STEP_SUMMARY"' \
