@@ -169,6 +169,7 @@ struct ci_line_sink {
 	struct ci_log *log;
 	struct ci_entry base;
 	const char *prefix;
+	int pass_fd; /* > 0: each line also shown there (when masking) */
 	struct ci_buf tails[2]; /* base's end, continued or not */
 	struct ci_buf scratch;
 };
@@ -179,6 +180,10 @@ void ci_sink_free(struct ci_line_sink *k);
 #define CI_FROM_CALLER(e)                                                      \
 	((e)->source_file = ci_caller_name(), (e)->line_number = 1,            \
 	 (e)->function_name = progname)
+
+/* mask.c: CI_MASK, secrets written as ***. */
+const char *ci_mask_values(size_t *n);
+int ci_mask(struct ci_buf *b, const char *s, size_t n);
 
 /* github.c: GITHUB_ENV and GITHUB_OUTPUT lines. */
 void ci_github_var(struct ci_buf *b, const char *name, const char *value);

@@ -72,6 +72,9 @@ ci_entry_tail(struct ci_buf *b, const struct ci_entry *e)
 	ci_buf_add(b, "}\n", 2);
 }
 
+/* What a message is written as when it holds a secret of CI_MASK. */
+static struct ci_buf masked;
+
 /* Append the entry as one line of compact JSON, newline included. */
 void
 ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
@@ -87,7 +90,10 @@ ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
 	ci_buf_str(b, "\",\"level\":\"");
 	ci_buf_str(b, e->level);
 	ci_buf_str(b, "\",\"message\":");
-	ci_buf_json_string(b, e->message, mlen);
+	if (ci_mask(&masked, e->message, mlen))
+		ci_buf_json_string(b, masked.s, masked.len);
+	else
+		ci_buf_json_string(b, e->message, mlen);
 	if (e->tail)
 		ci_buf_str(b, e->tail);
 	else
@@ -210,7 +216,12 @@ echo(struct ci_log *log, const struct ci_entry *e)
 	struct tm tm;
 	size_t n =
 	    e->message_len == SIZE_MAX ? strlen(e->message) : e->message_len;
+	const char *m = e->message;
 
+	if (ci_mask(&masked, m, n)) {
+		m = masked.s;
+		n = masked.len;
+	}
 	localtime_r(&now.tv_sec, &tm);
 	b->len = 0;
 	ci_buf_printf(b, "%02d:%02d:%02d %s%-5s%s %s: ", tm.tm_hour, tm.tm_min,
@@ -220,7 +231,7 @@ echo(struct ci_log *log, const struct ci_entry *e)
 			       : "INFO",
 		      log->color ? "\033[0m" : "", e->step_name);
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)e->message[i];
+		unsigned char c = (unsigned char)m[i];
 		ci_buf_add(b, c < 0x20 || c == 0x7f ? " " : (const char *)&c,
 			   1);
 	}
@@ -270,7 +281,10 @@ ci_annotation(struct ci_buf *b, const struct ci_entry *e)
 	ci_buf_printf(b, ",line=%ld,title=", e->line_number);
 	gh_escape(b, e->step_name, strlen(e->step_name), 1);
 	ci_buf_str(b, "::");
-	gh_escape(b, e->message, n, 0);
+	if (ci_mask(&masked, e->message, n))
+		gh_escape(b, masked.s, masked.len, 0);
+	else
+		gh_escape(b, e->message, n, 0);
 	ci_buf_add(b, "\n", 1);
 }
 
@@ -431,6 +445,15 @@ ci_sink_line(void *arg, const char *line, size_t len, int continued)
 	struct ci_entry e = k->base;
 	struct ci_diag d;
 	size_t at;
+
+	if (k->pass_fd > 0) {
+		if (ci_mask(&masked, line, len))
+			(void)ci_write_all(k->pass_fd, masked.s, masked.len);
+		else
+			(void)ci_write_all(k->pass_fd, line, len);
+		if (!continued)
+			(void)ci_write_all(k->pass_fd, "\n", 1);
+	}
 
 	if (!continued && ci_diag_parse(line, len, &d)) {
 		/* Its own level and place: a path, then the message after it.

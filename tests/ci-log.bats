@@ -455,3 +455,25 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	run script -qec "sh gen.sh | ci-log --tee -s build" /dev/null
 	assert_equal "$(grep -c once-marker <<<"$output")" 1
 }
+
+@test "CI_MASK: the named variables' values are *** in entries, echoes, --tee and annotations; ci-runid --env has the runner mask them too" {
+	export DEPLOY_TOKEN=tok-5f3a9c1e SHORT=abc CI_MASK=DEPLOY_TOKEN,SHORT,UNSET_ONE
+	ci-log "with $DEPLOY_TOKEN inside, twice: $DEPLOY_TOKEN; abc stays"
+	printf 'piped %s\n' "$DEPLOY_TOKEN" | ci-log --tee -s build > tee.out
+	run --separate-stderr env GITHUB_ACTIONS=true ci-log -l error "gh $DEPLOY_TOKEN"
+	echo "$stderr" > annotation.out
+	export TERM=xterm
+	script -qec "ci-log -l warn 'echoed $DEPLOY_TOKEN'" /dev/null > echo.out
+	run grep -rl "$DEPLOY_TOKEN" "$CI_LOG_FILE" tee.out annotation.out echo.out
+	assert_failure
+	run jq -r .message "$CI_LOG_FILE"
+	assert_line --index 0 "with *** inside, twice: ***; abc stays"
+	assert_line --index 1 "piped ***"
+	assert_equal "$(cat tee.out)" "piped ***"
+	[[ $(cat annotation.out) == *"::gh ***" ]] || fail "$(cat annotation.out)"
+	[[ $(cat echo.out) == *"echoed ***"* ]] || fail "$(cat echo.out)"
+	run --separate-stderr env GITHUB_ACTIONS=true ci-runid --env
+	assert_equal "$stderr" "::add-mask::$DEPLOY_TOKEN"
+	run --separate-stderr ci-runid --env
+	assert_equal "$stderr" ""
+}

@@ -475,3 +475,17 @@ import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_com
 	run cat "$GITHUB_OUTPUT"
 	assert_output "$(printf 'result=failure\nexit-code=3\nresult=success\nexit-code=0')"
 }
+
+@test "CI_MASK: a captured command's secret is *** on the screen and in the log" {
+	export API_KEY=key-93af01bc CI_MASK=API_KEY
+	run --separate-stderr ci-step deploy --capture -- sh -c 'echo "out $API_KEY"; echo "err $API_KEY" >&2; printf "last $API_KEY"'
+	assert_success
+	assert_output "$(printf 'out ***\nlast ***')"
+	assert_equal "$stderr" "err ***"
+	run grep -c "$API_KEY" "$CI_LOG_FILE"
+	assert_output 0
+	run jq -r 'select(.duration_ms | not) | .message' "$CI_LOG_FILE"
+	assert_line "out ***"
+	assert_line "stderr: err ***"
+	assert_line "last ***"
+}

@@ -93,6 +93,7 @@ main(int argc, char **argv)
 	static struct stream st;
 	const char *out = NULL, *step = getenv("CI_STEP"), *dir = NULL;
 	long long duration = -1, keep = -1, max_age = -1;
+	size_t nmask;
 	int c, quiet = 0, records = 0, pruning = 0, entry_opts = 0;
 
 	ci_init(argv[0]);
@@ -229,6 +230,10 @@ main(int argc, char **argv)
 	st.sink.log = &st.log;
 	st.sink.base = st.base;
 	st.sink.base.quiet = st.tee; /* shown by --tee: not echoed again */
+	if (st.tee && ci_mask_values(&nmask)) {
+		st.sink.pass_fd = 1; /* shown line by line, secrets masked */
+		st.tee = 0;
+	}
 	if (records)
 		read_stream(&st, record_line, &st);
 	else

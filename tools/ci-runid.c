@@ -12,6 +12,7 @@
 #include "ci.h"
 
 static int print_env(const char *id, time_t t, int github);
+static void add_masks(void);
 static void put_var(const char *name, const char *value, int github);
 
 static void
@@ -135,6 +136,7 @@ print_env(const char *id, time_t t, int github)
 	ci_buf_printf(&path, "%.*s/%s", (int)n, dir, name);
 	put_var("CI_RUN_ID", id, github);
 	put_var("CI_LOG_FILE", path.s, github);
+	add_masks();
 	/* For later steps and jobs: steps.ID.outputs.run-id and log-file. */
 	out.len = 0;
 	ci_github_var(&out, "run-id", id);
@@ -176,4 +178,20 @@ put_var(const char *name, const char *value, int github)
 			putchar(*s);
 	}
 	fputs("'\n", stdout);
+}
+
+/* Under GitHub Actions, the runner masks CI_MASK's secrets in its logs too. */
+static void
+add_masks(void)
+{
+	const char *gh = getenv("GITHUB_ACTIONS"), *v;
+	struct ci_buf b = { 0 };
+	size_t n;
+
+	if (!gh || strcmp(gh, "true") != 0 || !(v = ci_mask_values(&n)))
+		return;
+	for (size_t i = 0; i < n; i++, v += strlen(v) + 1)
+		ci_buf_printf(&b, "::add-mask::%s\n", v);
+	(void)ci_write_all(2, b.s, b.len);
+	ci_buf_free(&b);
 }

@@ -179,6 +179,7 @@ do_step(int argc, char **argv)
 	struct ci_proc p;
 	struct ci_log log;
 	long long timeout_ms = 0, t0, ms;
+	size_t nmask;
 	int c, capture = 0, code, timed_out = 0, signalled = 0;
 
 	if (!valid_name(name))
@@ -242,6 +243,9 @@ do_step(int argc, char **argv)
 			cap[i].sink.prefix = i ? "stderr: " : NULL;
 			cap[i].fd = i ? p.err : p.out;
 			cap[i].to = i ? 2 : 1;
+			/* Shown line by line when secrets are to be masked. */
+			if (ci_mask_values(&nmask))
+				cap[i].sink.pass_fd = cap[i].to;
 		}
 		run_loop(&p, cap, capture ? 2 : 0, timeout_ms, &timed_out,
 			 &signalled);
@@ -401,7 +405,8 @@ pump(struct capture *c)
 	ssize_t n = read(c->fd, buf, sizeof buf);
 
 	if (n > 0) {
-		(void)ci_write_all(c->to, buf, (size_t)n);
+		if (!c->sink.pass_fd)
+			(void)ci_write_all(c->to, buf, (size_t)n);
 		ci_lines_feed(&c->lines, buf, (size_t)n, ci_sink_line,
 			      &c->sink);
 		xlog_flush(c->sink.log);
