@@ -48,7 +48,7 @@ $(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
 .SECONDEXPANSION:
 $(B)/ci-%: $$(call src,ci-$$*) $$(wildcard tools/ci-$$*/*.h) $(B)/libci.a lib/ci.h
 	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ \
-		$(call src,ci-$*) $(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
+		$(call src,ci-$*) $(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs) -lm
 
 deps:
 	@sh scripts/deps.sh
@@ -91,10 +91,12 @@ install: all
 	cp $(TOOLS:%=man/%.1) $(DESTDIR)$(MANDIR)/man1/
 	cp man/ci-tools.7 $(DESTDIR)$(MANDIR)/man7/
 	cp scripts/lib/ci.sh $(DESTDIR)$(SHAREDIR)/ci.sh
+	cp contracts/lnav-ci-tools.json $(DESTDIR)$(SHAREDIR)/
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(TOOLS:%=$(DESTDIR)$(MANDIR)/man1/%.1)
-	rm -f $(DESTDIR)$(MANDIR)/man7/ci-tools.7 $(DESTDIR)$(SHAREDIR)/ci.sh
+	rm -f $(DESTDIR)$(MANDIR)/man7/ci-tools.7 $(DESTDIR)$(SHAREDIR)/ci.sh \
+		$(DESTDIR)$(SHAREDIR)/lnav-ci-tools.json
 	-rmdir $(DESTDIR)$(SHAREDIR)
 
 clean:

@@ -77,6 +77,7 @@ size_t ci_utf8_boundary(const char *s, size_t n);
 void ci_buf_free(struct ci_buf *b);
 
 /* entry.c: build a log entry and append it with one write(). */
+#define CI_ANNOTATIONS 10 /* GitHub shows 10 of each kind per step */
 struct ci_entry {
 	struct timespec when; /* zero: now */
 	const char *level; /* info, warn or error */
@@ -90,6 +91,8 @@ struct ci_entry {
 	long long duration_ms; /* < 0: absent */
 	int exit_code; /* < 0: absent */
 	int continued; /* the next entry continues this message */
+	int located; /* from a compiler-style diagnostic: annotated first */
+	int quiet; /* not echoed: the line was shown already */
 	const char *extra; /* "key":value,... already JSON, or NULL */
 	const char *tail; /* ci_entry_tail of what follows message, or NULL */
 };
@@ -100,6 +103,14 @@ struct ci_log {
 	int color;
 	int github; /* GITHUB_ACTIONS=true: workflow commands */
 	int annotate_fd; /* where workflow commands go */
+	/* With hold set (streams of many entries), annotations are held until
+	 * xlog_close: at most CI_ANNOTATIONS of each level, [error?][located?],
+	 * and how many more there were. */
+	int hold;
+	struct ci_buf held[2][2];
+	int nheld[2][2];
+	unsigned long omitted[2];
+	struct ci_buf notice_step, notice_run; /* named by the notice */
 	const char *path;
 	struct ci_buf out; /* whole entries not yet written */
 	struct ci_buf side; /* scratch for echo and annotations */
@@ -117,11 +128,16 @@ void xlog_flush(struct ci_log *log);
 void xlog_write(struct ci_log *log, const struct ci_entry *e);
 void xlog_close(struct ci_log *log);
 void ci_annotation(struct ci_buf *b, const struct ci_entry *e);
-/* Lines to log, each line an entry with the fields of base (ci_sink_line). */
+/* Lines to log, each line an entry with the fields of base (ci_sink_line).
+ * A line in the compiler format (diag.c) becomes an entry at its own level,
+ * file and line; prefix, when set, begins the message of the others. */
 struct ci_line_sink {
 	struct ci_log *log;
 	struct ci_entry base;
+	const char *prefix;
+	int pass_fd; /* > 0: each line also shown there (when masking) */
 	struct ci_buf tails[2]; /* base's end, continued or not */
+	struct ci_buf scratch;
 };
 void ci_sink_line(void *arg, const char *line, size_t len, int continued);
 void ci_sink_free(struct ci_line_sink *k);
@@ -130,6 +146,25 @@ void ci_sink_free(struct ci_line_sink *k);
 #define CI_FROM_CALLER(e)                                                      \
 	((e)->source_file = ci_caller_name(), (e)->line_number = 1,            \
 	 (e)->function_name = progname)
+
+/* mask.c: CI_MASK, secrets written as ***. */
+const char *ci_mask_values(size_t *n);
+int ci_mask(struct ci_buf *b, const char *s, size_t n);
+
+/* github.c: GITHUB_ENV and GITHUB_OUTPUT lines. */
+void ci_github_var(struct ci_buf *b, const char *name, const char *value);
+int ci_github_outputs(const struct ci_buf *b);
+
+/* diag.c: compiler-style diagnostics; paths as named from the repository. */
+struct ci_diag {
+	const char *file, *message; /* within the line */
+	size_t file_len, message_len;
+	long line, col; /* col 0: none */
+	const char *level; /* info, warn or error */
+};
+int ci_diag_parse(const char *s, size_t n, struct ci_diag *d);
+const char *ci_repo_root(void);
+void ci_repo_path(struct ci_buf *b, const char *p, size_t n);
 
 /* lines.c: split a byte stream into lines, in bounded memory. */
 #define CI_LINE_MAX (1024 * 1024)

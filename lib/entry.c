@@ -35,6 +35,9 @@ ci_entry_init(struct ci_entry *e, const char *run_id, const char *step)
 	e->exit_code = -1;
 }
 
+static void hold_annotation(struct ci_log *log, const struct ci_entry *e);
+static void show_annotations(struct ci_log *log);
+
 static void
 field(struct ci_buf *b, const char *key, const char *val)
 {
@@ -69,6 +72,9 @@ ci_entry_tail(struct ci_buf *b, const struct ci_entry *e)
 	ci_buf_add(b, "}\n", 2);
 }
 
+/* What a message is written as when it holds a secret of CI_MASK. */
+static struct ci_buf masked;
+
 /* Append the entry as one line of compact JSON, newline included. */
 void
 ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
@@ -84,7 +90,10 @@ ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
 	ci_buf_str(b, "\",\"level\":\"");
 	ci_buf_str(b, e->level);
 	ci_buf_str(b, "\",\"message\":");
-	ci_buf_json_string(b, e->message, mlen);
+	if (ci_mask(&masked, e->message, mlen))
+		ci_buf_json_string(b, masked.s, masked.len);
+	else
+		ci_buf_json_string(b, e->message, mlen);
 	if (e->tail)
 		ci_buf_str(b, e->tail);
 	else
@@ -191,7 +200,8 @@ xlog_open(struct ci_log *log, const char *path, int quiet)
 	log->echo = log->is_file && !quiet && isatty(2);
 	log->color = log->echo && ci_color(2);
 	log->github = gh && strcmp(gh, "true") == 0;
-	log->annotate_fd = log->is_file ? 1 : 2;
+	/* Never on stdout, where $(...) would take a command for output. */
+	log->annotate_fd = 2;
 }
 
 /* A short readable line for a person watching: time, level, step, message. */
@@ -206,7 +216,12 @@ echo(struct ci_log *log, const struct ci_entry *e)
 	struct tm tm;
 	size_t n =
 	    e->message_len == SIZE_MAX ? strlen(e->message) : e->message_len;
+	const char *m = e->message;
 
+	if (ci_mask(&masked, m, n)) {
+		m = masked.s;
+		n = masked.len;
+	}
 	localtime_r(&now.tv_sec, &tm);
 	b->len = 0;
 	ci_buf_printf(b, "%02d:%02d:%02d %s%-5s%s %s: ", tm.tm_hour, tm.tm_min,
@@ -216,7 +231,7 @@ echo(struct ci_log *log, const struct ci_entry *e)
 			       : "INFO",
 		      log->color ? "\033[0m" : "", e->step_name);
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)e->message[i];
+		unsigned char c = (unsigned char)m[i];
 		ci_buf_add(b, c < 0x20 || c == 0x7f ? " " : (const char *)&c,
 			   1);
 	}
@@ -266,7 +281,10 @@ ci_annotation(struct ci_buf *b, const struct ci_entry *e)
 	ci_buf_printf(b, ",line=%ld,title=", e->line_number);
 	gh_escape(b, e->step_name, strlen(e->step_name), 1);
 	ci_buf_str(b, "::");
-	gh_escape(b, e->message, n, 0);
+	if (ci_mask(&masked, e->message, n))
+		gh_escape(b, masked.s, masked.len, 0);
+	else
+		gh_escape(b, e->message, n, 0);
 	ci_buf_add(b, "\n", 1);
 }
 
@@ -275,9 +293,11 @@ void
 ci_log_queue(struct ci_log *log, const struct ci_entry *e)
 {
 	ci_entry_format(&log->out, e);
-	if (log->echo)
+	if (log->echo && !e->quiet)
 		echo(log, e);
-	if (log->github && e->level[0] != 'i') {
+	if (log->github && e->level[0] != 'i' && log->hold)
+		hold_annotation(log, e);
+	else if (log->github && e->level[0] != 'i') {
 		log->side.len = 0;
 		ci_annotation(&log->side, e);
 		(void)ci_write_all(log->annotate_fd, log->side.s,
@@ -285,6 +305,86 @@ ci_log_queue(struct ci_log *log, const struct ci_entry *e)
 	}
 	if (log->out.len >= FLUSH_AT)
 		xlog_flush(log);
+}
+
+/*
+ * GitHub shows CI_ANNOTATIONS errors and as many warnings per step and
+ * drops the rest unseen: hold them, CI_ANNOTATIONS of each level located
+ * and as many not, so that xlog_close can show the most useful ones.
+ */
+static void
+hold_annotation(struct ci_log *log, const struct ci_entry *e)
+{
+	int lv = e->level[0] == 'e', loc = e->located != 0;
+
+	if (log->nheld[lv][loc] >= CI_ANNOTATIONS) {
+		log->omitted[lv]++;
+		return;
+	}
+	log->nheld[lv][loc]++;
+	ci_annotation(&log->held[lv][loc], e);
+	if (!log->notice_step.len) {
+		ci_buf_str(&log->notice_step, e->step_name);
+		ci_buf_str(&log->notice_run, e->run_id);
+	}
+}
+
+/* Lines [0, n) of annotations b, to fd. */
+static void
+put_lines(int fd, const struct ci_buf *b, int n)
+{
+	const char *p = b->s, *end = b->s + b->len;
+
+	for (int i = 0; i < n && p < end; i++)
+		p = (const char *)memchr(p, '\n', (size_t)(end - p)) + 1;
+	(void)ci_write_all(fd, b->s, (size_t)(p - b->s));
+}
+
+/* The held annotations, located first, and a notice of what is left out. */
+static void
+show_annotations(struct ci_log *log)
+{
+	unsigned long left[2];
+	struct ci_buf *b = &log->side;
+
+	for (int lv = 1; lv >= 0; lv--) {
+		int loc = log->nheld[lv][1];
+		int rest = CI_ANNOTATIONS - loc;
+
+		if (rest > log->nheld[lv][0])
+			rest = log->nheld[lv][0];
+		put_lines(log->annotate_fd, &log->held[lv][1], loc);
+		put_lines(log->annotate_fd, &log->held[lv][0], rest);
+		left[lv] = log->omitted[lv] +
+		    (unsigned long)(log->nheld[lv][0] - rest);
+		ci_buf_free(&log->held[lv][0]);
+		ci_buf_free(&log->held[lv][1]);
+	}
+	if (left[0] || left[1]) {
+		b->len = 0;
+		ci_buf_str(b, "::notice title=");
+		gh_escape(b, log->notice_step.s, log->notice_step.len, 1);
+		ci_buf_str(b, "::");
+		if (left[1])
+			ci_buf_printf(b, "%lu more error%s", left[1],
+				      left[1] == 1 ? "" : "s");
+		if (left[0])
+			ci_buf_printf(b, "%s%lu more warning%s",
+				      left[1] ? " and " : "", left[0],
+				      left[0] == 1 ? "" : "s");
+		ci_buf_printf(b, " of this step %s not shown here; ",
+			      left[0] + left[1] == 1 ? "is" : "are");
+		ci_buf_str(b, "every one is in the log: ci-report --run ");
+		gh_escape(b, log->notice_run.s, log->notice_run.len, 0);
+		if (log->path) {
+			ci_buf_str(b, " ");
+			gh_escape(b, log->path, strlen(log->path), 0);
+		}
+		ci_buf_add(b, "\n", 1);
+		(void)ci_write_all(log->annotate_fd, b->s, b->len);
+	}
+	ci_buf_free(&log->notice_step);
+	ci_buf_free(&log->notice_run);
 }
 
 /*
@@ -325,6 +425,8 @@ void
 xlog_close(struct ci_log *log)
 {
 	xlog_flush(log);
+	if (log->github && log->hold)
+		show_annotations(log);
 	if (log->is_file)
 		close(log->fd);
 	log->fd = -1;
@@ -341,7 +443,42 @@ ci_sink_line(void *arg, const char *line, size_t len, int continued)
 {
 	struct ci_line_sink *k = arg;
 	struct ci_entry e = k->base;
+	struct ci_diag d;
+	size_t at;
 
+	if (k->pass_fd > 0) {
+		if (ci_mask(&masked, line, len))
+			(void)ci_write_all(k->pass_fd, masked.s, masked.len);
+		else
+			(void)ci_write_all(k->pass_fd, line, len);
+		if (!continued)
+			(void)ci_write_all(k->pass_fd, "\n", 1);
+	}
+
+	if (!continued && ci_diag_parse(line, len, &d)) {
+		/* Its own level and place: a path, then the message after it.
+		 */
+		k->scratch.len = 0;
+		ci_repo_path(&k->scratch, d.file, d.file_len);
+		at = k->scratch.len + 1;
+		ci_buf_add(&k->scratch, "", 1);
+		ci_buf_add(&k->scratch, d.message, d.message_len);
+		e.level = d.level;
+		e.source_file = k->scratch.s;
+		e.line_number = d.line;
+		e.located = 1;
+		e.message = k->scratch.s + at;
+		e.message_len = d.message_len;
+		ci_log_queue(k->log, &e);
+		return;
+	}
+	if (k->prefix) {
+		k->scratch.len = 0;
+		ci_buf_str(&k->scratch, k->prefix);
+		ci_buf_add(&k->scratch, line, len);
+		line = k->scratch.s;
+		len = k->scratch.len;
+	}
 	if (!k->tails[continued].s) {
 		e.continued = continued;
 		ci_entry_tail(&k->tails[continued], &e);
@@ -357,4 +494,5 @@ ci_sink_free(struct ci_line_sink *k)
 {
 	ci_buf_free(&k->tails[0]);
 	ci_buf_free(&k->tails[1]);
+	ci_buf_free(&k->scratch);
 }

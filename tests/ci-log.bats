@@ -248,6 +248,25 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_equal "$(field "$CI_LOG_FILE" 1 message)" "late line"
 }
 
+@test "in filter mode SIGTERM ends it when its input is a file or a device, not a pipe" {
+	for input in /dev/zero "$BATS_TEST_TMPDIR/big"; do
+		[ "$input" = /dev/zero ] || truncate -s 100G "$input" # sparse: reads as zeros
+		env --default-signal=TERM ci-log -s sig -o out.log < "$input" 3>&- &
+		pid=$!
+		for _ in $(seq 100); do [ -s out.log ] && break; sleep 0.1; done
+		kill -TERM "$pid"
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid"
+			fail "ci-log reading $input went on for 10 s after SIGTERM"
+		fi
+		rc=0
+		wait "$pid" || rc=$?
+		assert_equal "$rc" 143
+		rm -f out.log
+	done
+}
+
 @test "a human echo goes to stderr when it is a terminal and the destination a file" {
 	# A terminal that shows colour, whatever the caller's TERM and NO_COLOR.
 	export TERM=xterm
@@ -268,16 +287,27 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_equal "$(wc -l < "$CI_LOG_FILE")" 5
 }
 
+@test "under GitHub Actions a command substitution never takes a workflow command for output" {
+	export GITHUB_ACTIONS=true
+	getver() { ci-log -l warn -s build "computing version"; echo 1.2.3; }
+	v=$(getver 2>/dev/null)
+	assert_equal "$v" "1.2.3"
+	run --separate-stderr getver
+	[[ $stderr == "::warning file="*",line=1,title=build::computing version" ]] || fail "$stderr"
+}
+
 @test "under GitHub Actions warnings and errors also print workflow commands, escaped" {
 	export GITHUB_ACTIONS=true
 	run --separate-stderr ci-log -l error -s "build, step: 2" --source "src/a,b:c.sh" --line 7 $'100% broken\r\nreally'
 	assert_success
-	assert_output "::error file=src/a%2Cb%3Ac.sh,line=7,title=build%2C step%3A 2::100%25 broken%0D%0Areally"
+	assert_output ""
+	assert_equal "$stderr" "::error file=src/a%2Cb%3Ac.sh,line=7,title=build%2C step%3A 2::100%25 broken%0D%0Areally"
 	run --separate-stderr ci-log -l warn -s lint --source x.sh "a: b, c"
-	assert_output "::warning file=x.sh,line=1,title=lint::a: b, c"
+	assert_equal "$stderr" "::warning file=x.sh,line=1,title=lint::a: b, c"
 	run --separate-stderr ci-log -l info -s lint "no command for info"
 	assert_output ""
-	# With entries on stdout, the command goes to stderr instead.
+	assert_equal "$stderr" ""
+	# With entries on stdout too, the command goes to stderr.
 	unset CI_LOG_FILE
 	run --separate-stderr ci-log -l error -s s oops
 	[[ $stderr == "::error file="*"::oops" ]]
@@ -336,7 +366,7 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	unset CI_RUN_ID
 	run --separate-stderr ci-log hello
 	assert_failure 2
-	assert_equal "$stderr" "ci-log: CI_RUN_ID is not set (mint one with: export \$(ci-runid --env))"
+	assert_equal "$stderr" "ci-log: CI_RUN_ID is not set (mint one with: eval \"\$(ci-runid --env)\")"
 	CI_RUN_ID=run-2025-bad run --separate-stderr ci-log hello
 	assert_failure 2
 	assert_equal "$stderr" 'ci-log: CI_RUN_ID: "run-2025-bad" is not of the form run-YYYYMMDD-HHMMSS-xxxxxx'
@@ -426,4 +456,42 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_output 1
 	assert_equal "$stderr" ""
 	assert_equal "$(wc -l < tee.log)" 200000
+}
+
+@test "filter mode makes a compiler's diagnostics located entries at their level, and shows each line once with --tee" {
+	git init -q .
+	printf 'int main(void)\n{\n\tint unused;\n\treturn 0;\n}\n' > w.c
+	gcc -Wall -fdiagnostics-plain-output -fsyntax-only w.c 2>&1 | ci-log -s build
+	run jq -r 'select(.level == "warn") | [.source_file, (.line_number | tostring), .message] | join(" | ")' "$CI_LOG_FILE"
+	assert_output "w.c | 3 | unused variable ‘unused’ [-Wunused-variable]"
+	run jq -r 'select(.level == "info") | .message' "$CI_LOG_FILE"
+	assert_line --index 0 "w.c: In function ‘main’:"
+	validate log-schema.json "$CI_LOG_FILE"
+	export TERM=xterm
+	unset NO_COLOR
+	printf 'x=marker\necho "a.c:1: warning: once-$x"\n' > gen.sh
+	run script -qec "sh gen.sh | ci-log --tee -s build" /dev/null
+	assert_equal "$(grep -c once-marker <<<"$output")" 1
+}
+
+@test "CI_MASK: the named variables' values are *** in entries, echoes, --tee and annotations; ci-runid --env has the runner mask them too" {
+	export DEPLOY_TOKEN=tok-5f3a9c1e SHORT=abc CI_MASK=DEPLOY_TOKEN,SHORT,UNSET_ONE
+	ci-log "with $DEPLOY_TOKEN inside, twice: $DEPLOY_TOKEN; abc stays"
+	printf 'piped %s\n' "$DEPLOY_TOKEN" | ci-log --tee -s build > tee.out
+	run --separate-stderr env GITHUB_ACTIONS=true ci-log -l error "gh $DEPLOY_TOKEN"
+	echo "$stderr" > annotation.out
+	export TERM=xterm
+	script -qec "ci-log -l warn 'echoed $DEPLOY_TOKEN'" /dev/null > echo.out
+	run grep -rl "$DEPLOY_TOKEN" "$CI_LOG_FILE" tee.out annotation.out echo.out
+	assert_failure
+	run jq -r .message "$CI_LOG_FILE"
+	assert_line --index 0 "with *** inside, twice: ***; abc stays"
+	assert_line --index 1 "piped ***"
+	assert_equal "$(cat tee.out)" "piped ***"
+	[[ $(cat annotation.out) == *"::gh ***" ]] || fail "$(cat annotation.out)"
+	[[ $(cat echo.out) == *"echoed ***"* ]] || fail "$(cat echo.out)"
+	run --separate-stderr env GITHUB_ACTIONS=true ci-runid --env
+	assert_equal "$stderr" "::add-mask::$DEPLOY_TOKEN"
+	run --separate-stderr ci-runid --env
+	assert_equal "$stderr" ""
 }

@@ -39,27 +39,80 @@ print(len(ids), "ids,", len(bad), "bad")' "$REPO/contracts/log-schema.json" ids
 	TZ=Asia/Tokyo run --separate-stderr ci-runid --env --time 1729433445
 	assert_success
 	assert_equal "${#lines[@]}" 2
-	[[ ${lines[0]} =~ ^CI_RUN_ID=run-20241020-141045-[a-z0-9]{6}$ ]]
-	assert_equal "${lines[1]}" "CI_LOG_FILE=logs/ci-20241020_141045.log"
+	[[ ${lines[0]} =~ ^"export CI_RUN_ID="run-20241020-141045-[a-z0-9]{6}$ ]]
+	assert_equal "${lines[1]}" "export CI_LOG_FILE=logs/ci-20241020_141045.log"
 }
 
 @test "--env takes the log directory from CI_LOG_DIR" {
 	CI_LOG_DIR=/var/log/ci/ run ci-runid --env --time 0
-	assert_line --index 1 "CI_LOG_FILE=/var/log/ci/ci-19700101_000000.log"
+	assert_line --index 1 "export CI_LOG_FILE=/var/log/ci/ci-19700101_000000.log"
 }
 
-@test "--env output can be exported by the shell and appended to GITHUB_ENV" {
-	export $(ci-runid --env)
+@test "eval of --env exports CI_RUN_ID and CI_LOG_FILE to the commands a script runs" {
+	eval "$(ci-runid --env)"
 	run ci-runid --check "$CI_RUN_ID"
 	assert_success
-	[[ $CI_LOG_FILE =~ ^logs/ci-[0-9]{8}_[0-9]{6}\.log$ ]]
+	run bash -c 'printf "%s\n" "$CI_RUN_ID" "$CI_LOG_FILE"'
+	assert_line --index 0 "$CI_RUN_ID"
+	[[ ${lines[1]} =~ ^logs/ci-[0-9]{8}_[0-9]{6}\.log$ ]]
 }
 
-@test "--env quotes a log directory with spaces so that eval keeps it whole" {
+@test "--env quotes a log directory with a space, a quote and a dollar sign so that eval keeps it whole" {
 	CI_LOG_DIR="my logs" run ci-runid --env --time 0
-	assert_line --index 1 "CI_LOG_FILE='my logs/ci-19700101_000000.log'"
-	eval "$(CI_LOG_DIR="it's here" ci-runid --env --time 0)"
-	assert_equal "$CI_LOG_FILE" "it's here/ci-19700101_000000.log"
+	assert_line --index 1 "export CI_LOG_FILE='my logs/ci-19700101_000000.log'"
+	eval "$(CI_LOG_DIR="it's \$HOME here" ci-runid --env --time 0)"
+	assert_equal "$CI_LOG_FILE" "it's \$HOME here/ci-19700101_000000.log"
+	# ci-log then writes into that directory, not into a file named by a piece of it
+	mkdir "it's \$HOME here"
+	run ci-log -q "into the right file"
+	assert_success
+	run jq -r .message "it's \$HOME here/ci-19700101_000000.log"
+	assert_output "into the right file"
+	run ls
+	assert_output "it's \$HOME here"
+}
+
+# What GitHub's runner does with a line of GITHUB_ENV: NAME=value taken
+# literally, or NAME<<DELIM, the value's lines, DELIM.
+github_env() {
+	local line name delim value
+	while IFS= read -r line; do
+		if [[ $line == *"<<"* && $line != *=* ]]; then
+			name=${line%%<<*} delim=${line#*<<} value=
+			while IFS= read -r line && [ "$line" != "$delim" ]; do
+				value+=${value:+$'\n'}$line
+			done
+		else
+			name=${line%%=*} value=${line#*=}
+		fi
+		printf '%s=[%s]\n' "$name" "$value"
+	done
+}
+
+@test "--env --format github writes GITHUB_ENV lines that keep a space, a quote and a dollar sign literally" {
+	CI_LOG_DIR="it's \$HOME here" ci-runid --env --format github --time 0 >>env
+	run github_env <env
+	[[ ${lines[0]} =~ ^CI_RUN_ID=\[run-19700101-000000-[a-z0-9]{6}\]$ ]]
+	assert_line --index 1 "CI_LOG_FILE=[it's \$HOME here/ci-19700101_000000.log]"
+	assert_equal "${#lines[@]}" 2
+}
+
+@test "--env --format github gives a value with a line break the delimited form" {
+	CI_LOG_DIR=$'two\nlines' ci-runid --env --format github --time 0 >env
+	run grep -c '^CI_LOG_FILE<<' env
+	assert_output 1
+	run github_env <env
+	assert_line --index 1 "CI_LOG_FILE=[two"
+	assert_line --index 2 "lines/ci-19700101_000000.log]"
+}
+
+@test "--format is refused without --env, and names the formats when unknown" {
+	run --separate-stderr ci-runid --format github
+	assert_failure 2
+	assert_equal "$stderr" "ci-runid: --format is the format of --env: give --env (see 'ci-runid --help')"
+	run --separate-stderr ci-runid --env --format yaml
+	assert_failure 2
+	assert_equal "$stderr" "ci-runid: --format: \"yaml\" is not shell or github (see 'ci-runid --help')"
 }
 
 @test "--check accepts a well-formed id silently" {
@@ -125,7 +178,7 @@ print(len(ids), "ids,", len(bad), "bad")' "$REPO/contracts/log-schema.json" ids
 @test "-h and --help print the usage on stdout and exit 0" {
 	run --separate-stderr ci-runid -h
 	assert_success
-	assert_line --index 0 "usage: ci-runid [--time EPOCH] [--env | -n COUNT]"
+	assert_line --index 0 "usage: ci-runid [--time EPOCH] [--env [--format shell | github] | -n COUNT]"
 	assert_equal "$stderr" ""
 	run ci-runid --help
 	assert_success
@@ -191,4 +244,22 @@ print(len(ids), "ids,", len(bad), "bad")' "$REPO/contracts/log-schema.json" ids
 	run --separate-stderr bash -c 'ci-runid > /dev/full'
 	assert_failure 1
 	assert_equal "$stderr" "ci-runid: standard output: No space left on device"
+}
+
+@test "under GitHub Actions --env also gives later steps run-id and log-file in GITHUB_OUTPUT" {
+	export GITHUB_OUTPUT=$BATS_TEST_TMPDIR/output
+	GITHUB_ACTIONS=false run ci-runid --env
+	assert_success
+	[ ! -e "$GITHUB_OUTPUT" ]
+	export GITHUB_ACTIONS=true
+	CI_LOG_DIR=/var/log/ci run ci-runid --env --time 0
+	assert_success
+	id=$(sed -n 's/^export CI_RUN_ID=//p' <<<"$output")
+	run cat "$GITHUB_OUTPUT"
+	assert_line --index 0 "run-id=$id"
+	assert_line --index 1 "log-file=/var/log/ci/ci-19700101_000000.log"
+	assert_equal "${#lines[@]}" 2
+	GITHUB_OUTPUT=$BATS_TEST_TMPDIR/no/such/dir/output run --separate-stderr ci-runid --env
+	assert_failure 4
+	assert_equal "$stderr" "ci-runid: GITHUB_OUTPUT: cannot write $BATS_TEST_TMPDIR/no/such/dir/output: No such file or directory"
 }

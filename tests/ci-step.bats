@@ -119,7 +119,7 @@ gone() {
 	[[ $stderr == "ci-step: slow: timed out after 2 s"* ]]
 }
 
-@test "--capture logs each output line, stderr at warn, keeps showing them, and keeps a last line without newline" {
+@test "--capture logs each output line, stderr at info with the stream named, keeps showing them, and keeps a last line without newline" {
 	run --separate-stderr ci-step build --capture -- sh -c 'echo one; echo two >&2; printf "no newline"'
 	assert_success
 	assert_output "$(printf 'one\nno newline')"
@@ -133,8 +133,109 @@ for l in open(sys.argv[1]):
         print(e["level"], e["step_name"], e["message"])' "$CI_LOG_FILE"
 	# In order within each stream; the two streams are separate pipes.
 	assert_equal "${#lines[@]}" 3
-	assert_equal "$(printf '%s\n' "${lines[@]}" | grep '^info')" "$(printf 'info build one\ninfo build no newline')"
-	assert_line "warn build two"
+	assert_equal "$(printf '%s\n' "${lines[@]}" | grep -v stderr:)" "$(printf 'info build one\ninfo build no newline')"
+	assert_line "info build stderr: two"
+}
+
+# fields FILE: level, source_file, line_number and message of each entry
+# that is not a step's start or completion.
+fields() {
+	jq -r 'select((.duration_ms | not) and (.message | startswith("started:") | not)) | [.level, .source_file, (.line_number | tostring), .message] | join(" | ")' "$1"
+}
+
+@test "--capture makes a compiler's diagnostics entries at their level, file and line, the path named from the repository root" {
+	git init -q .
+	mkdir -p src/lib
+	printf 'int main(void)\n{\n\tint unused;\n\treturn 0;\n}\n' > src/lib/w.c
+	printf 'int f(void) { return x; }\n' > src/lib/e.c
+	cd src
+	run --separate-stderr ci-step build --capture -- gcc -Wall -fdiagnostics-plain-output -fsyntax-only lib/w.c lib/e.c
+	assert_failure 1
+	# Shown as the compiler wrote it.
+	[[ $stderr == *"lib/w.c:3:"*": warning: unused variable"* ]] || fail "$stderr"
+	run fields "$CI_LOG_FILE"
+	assert_line --regexp "^warn \| src/lib/w\.c \| 3 \| unused variable .unused. \[-Wunused-variable\]$"
+	assert_line --regexp "^error \| src/lib/e\.c \| 1 \| .x. undeclared"
+	# The other lines of stderr stay info, and name the stream.
+	assert_line --regexp "^info \| .* \| 1 \| stderr: lib/w\.c: In function .main.:$"
+	refute_line --regexp "^warn .*stderr:"
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "--capture takes FILE:LINE[:COL]: LEVEL: lines of any tool, and leaves lines that only look alike" {
+	git init -q .
+	run --separate-stderr ci-step lint --capture -- sh -c '
+		echo "scripts/a.sh:12:5: note: Double quote to prevent globbing. [SC2086]" >&2
+		echo "./b.c:7: fatal error: x.h: No such file or directory" >&2
+		echo "/nowhere/c.c:2:1: warning: outside the repository" >&2
+		echo "In file included from d.c:3:" >&2
+		echo "make: *** [Makefile:9: all] Error 1" >&2
+		echo "e.c:4:2: warning:" >&2'
+	assert_success
+	run fields "$CI_LOG_FILE"
+	assert_line "info | scripts/a.sh | 12 | Double quote to prevent globbing. [SC2086]"
+	assert_line "error | b.c | 7 | x.h: No such file or directory"
+	assert_line "warn | /nowhere/c.c | 2 | outside the repository"
+	assert_line --regexp "^info \| .* \| 1 \| stderr: In file included from d\.c:3:$"
+	assert_line --regexp "^info \| .* \| 1 \| stderr: make: \*\*\* \[Makefile:9: all\] Error 1$"
+	assert_line --regexp "^info \| .* \| 1 \| stderr: e\.c:4:2: warning:$"
+}
+
+@test "--stderr-level sets the level of the other stderr lines, and needs --capture and a level" {
+	run --separate-stderr ci-step lint --capture --stderr-level warn -- sh -c 'echo loose >&2; echo "a.c:1: error: located" >&2'
+	assert_success
+	run fields "$CI_LOG_FILE"
+	assert_line --regexp "^warn \| .* \| stderr: loose$"
+	assert_line --regexp "^error \| a\.c \| 1 \| located$"
+	run --separate-stderr ci-step lint --stderr-level warn -- true
+	assert_failure 2
+	assert_equal "$stderr" "ci-step: --stderr-level is the level of captured lines: give --capture (see 'ci-step --help')"
+	run --separate-stderr ci-step lint --capture --stderr-level loud -- true
+	assert_failure 2
+	assert_equal "$stderr" "ci-step: --stderr-level: \"loud\" is not a level (expected info, warn or error) (see 'ci-step --help')"
+}
+
+@test "on a terminal --capture shows each line once" {
+	export TERM=xterm
+	unset NO_COLOR
+	# The command puts the markers together, so that the echoed "started:"
+	# line, which shows the command, does not hold them.
+	cat > cmd.sh <<-'SH'
+	m=marker
+	echo "out-$m"
+	echo "err-$m" >&2
+	echo "x.c:1: warning: diag-$m" >&2
+	SH
+	run script -qec "ci-step build --capture -- sh cmd.sh" /dev/null
+	assert_success
+	assert_equal "$(grep -c out-marker <<<"$output")" 1
+	assert_equal "$(grep -c err-marker <<<"$output")" 1
+	assert_equal "$(grep -c diag-marker <<<"$output")" 1
+	# The step's own start and end are still echoed.
+	[[ $output == *"build: finished in"* ]] || fail "$output"
+}
+
+@test "under GitHub Actions a step's output is folded, and its annotations are capped at 10 of each level, located first, with a notice of the rest" {
+	export GITHUB_ACTIONS=true GITHUB_WORKSPACE=$BATS_TEST_TMPDIR
+	run --separate-stderr ci-step lint --capture --stderr-level warn -- sh -c '
+		for i in 1 2 3; do echo "loose $i" >&2; done
+		for i in $(seq 12); do echo "src/w.c:$i: warning: w$i" >&2; done
+		echo "src/w.c:99:1: error: e1" >&2'
+	assert_success
+	assert_output ""
+	[ "${stderr_lines[0]}" = "::group::lint" ] || fail "$stderr"
+	run grep -c '^::endgroup::$' <<<"$stderr"
+	assert_output 1
+	run grep '^::warning ' <<<"$stderr"
+	assert_equal "${#lines[@]}" 10
+	assert_equal "${lines[0]}" "::warning file=src/w.c,line=1,title=lint::w1"
+	assert_equal "${lines[9]}" "::warning file=src/w.c,line=10,title=lint::w10"
+	run grep '^::error ' <<<"$stderr"
+	assert_output "::error file=src/w.c,line=99,title=lint::e1"
+	run grep '^::notice ' <<<"$stderr"
+	assert_output "::notice title=lint::5 more warnings of this step are not shown here; every one is in the log: ci-report --run $CI_RUN_ID $CI_LOG_FILE"
+	# Every line is still an entry of the log.
+	assert_equal "$(jq -r 'select(.level == "warn")' "$CI_LOG_FILE" | grep -c '"message"')" 15
 }
 
 @test "stdin, stdout and stderr are the command's own by default" {
@@ -277,13 +378,41 @@ set -e
 ci-step init
 trap 'ci-step complete --exit-code $? > run.json' EXIT
 ci-step lint -- true
-ci-step test -- sh -c 'exit 3'
+ci-testpar --retries 0 --max-load 0 --min-free-mb 0 unit='exit 1'
 SH
 	run bash pipeline.sh
 	assert_failure 3
 	run /usr/bin/python3 -c '
 import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_completed"])'
 	assert_output "3 ['init', 'lint', 'complete']"
+}
+
+@test "a failed step's own status passed on by set -e is recorded as 1, and --exit makes the script exit with it" {
+	cat > pipeline.sh <<'SH'
+set -e
+ci-step init
+trap 'ci-step complete --exit-code $? --exit > run.json; exit $?' EXIT
+ci-step lint -- true
+ci-step build -- sh -c 'echo "make: *** [all] Error 1" >&2; exit 2'
+SH
+	run --separate-stderr bash pipeline.sh
+	assert_failure 1 # not 2: that would say usage or configuration error
+	run /usr/bin/python3 -c '
+import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_completed"])'
+	assert_output "1 ['init', 'lint', 'complete']"
+	[[ $(entry -1 message) == *"exit code 2 given, the status of a failed step's command" ]]
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "a contract code given when no step failed with it is recorded as given" {
+	ci-step init
+	ci-step build -- sh -c 'exit 4' || true
+	run --separate-stderr ci-step complete --exit-code 2 --exit
+	assert_failure 2
+	[[ $output == *'"exit_code":2,'* ]]
+	[[ $(entry -1 message) != *"given"* ]]
+	run --separate-stderr ci-step complete --exit-code 0
+	assert_success
 }
 
 @test "init refuses an unknown profile or trigger with exit 2" {
@@ -335,4 +464,30 @@ import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_com
 	assert_success
 	run ci-step --version
 	[[ $output =~ ^ci-step\ [0-9.]+$ ]]
+}
+
+@test "under GitHub Actions complete gives later steps result and exit-code in GITHUB_OUTPUT" {
+	export GITHUB_OUTPUT=$BATS_TEST_TMPDIR/output
+	ci-step init
+	ci-step complete --exit-code 3 >/dev/null
+	[ ! -e "$GITHUB_OUTPUT" ]
+	export GITHUB_ACTIONS=true
+	ci-step complete --exit-code 3 >/dev/null
+	ci-step complete >/dev/null
+	run cat "$GITHUB_OUTPUT"
+	assert_output "$(printf 'result=failure\nexit-code=3\nresult=success\nexit-code=0')"
+}
+
+@test "CI_MASK: a captured command's secret is *** on the screen and in the log" {
+	export API_KEY=key-93af01bc CI_MASK=API_KEY
+	run --separate-stderr ci-step deploy --capture -- sh -c 'echo "out $API_KEY"; echo "err $API_KEY" >&2; printf "last $API_KEY"'
+	assert_success
+	assert_output "$(printf 'out ***\nlast ***')"
+	assert_equal "$stderr" "err ***"
+	run grep -c "$API_KEY" "$CI_LOG_FILE"
+	assert_output 0
+	run jq -r 'select(.duration_ms | not) | .message' "$CI_LOG_FILE"
+	assert_line "out ***"
+	assert_line "stderr: err ***"
+	assert_line "last ***"
 }

@@ -94,3 +94,24 @@ print("ok")' "$REPO/contracts/log-schema.json" "$REPO/contracts/deployment-state
 		assert_success
 	done
 }
+
+@test "lnav reads a log the tools wrote with contracts/lnav-ci-tools.json: every entry, its level, step and place" {
+	command -v lnav >/dev/null || skip "lnav is not installed (Debian package lnav)"
+	new_run
+	ci-log -s build "plain"
+	ci-log -l warn -s lint --source src/a.c --line 7 'quotes " and \ and ünïcode'
+	ci-log -l error -s test-unit $'two\nlines'
+	ci-step build -- sh -c 'echo to stdout; echo to stderr >&2; exit 3' || true
+	printf 'one\ntwo\n' | ci-log -s deploy
+	mkdir -p cfg/formats/ci-tools
+	cp "$REPO/contracts/lnav-ci-tools.json" cfg/formats/ci-tools/
+	# lnav calls the warn level "warning"; everything else is as written.
+	TERM=dumb lnav -I cfg -n \
+		-c ';SELECT log_level AS level, step_name, source_file, line_number, log_body AS message FROM ci_tools_log ORDER BY log_line' \
+		-c ':write-json-to -' "$CI_LOG_FILE" |
+		jq -c '.[] | [(if .level == "warning" then "warn" else .level end), .step_name, .source_file, .line_number, .message]' >lnav.out
+	jq -c '[.level, .step_name, .source_file, .line_number, .message]' "$CI_LOG_FILE" >jq.out
+	assert_equal "$(wc -l <jq.out)" 7
+	run diff jq.out lnav.out
+	assert_success
+}

@@ -6,7 +6,7 @@ load helpers/common
 # A copy of the sources to build in, so that the tree under test is untouched.
 copy_tree() {
 	mkdir -p src
-	cp -r "$REPO"/Makefile "$REPO"/lib "$REPO"/tools "$REPO"/man "$REPO"/scripts src/
+	cp -r "$REPO"/Makefile "$REPO"/lib "$REPO"/tools "$REPO"/man "$REPO"/scripts "$REPO"/contracts src/
 }
 
 @test "a warning fails the build even when CFLAGS tries to switch warnings off" {
@@ -15,6 +15,17 @@ copy_tree() {
 	run make -C src B=out CFLAGS="-O2 -Wno-error -Wno-unused-variable -w" out/ci-warn
 	assert_failure
 	assert_output --partial "unused variable"
+}
+
+@test "the tools build and link with clang as well as gcc, with no warning" {
+	command -v clang >/dev/null || skip "clang is not installed (Debian package clang)"
+	copy_tree
+	run make -C src B=out CC=clang
+	assert_success
+	refute_output --partial "warning:"
+	for t in src/tools/ci-*.c; do
+		[ -x "src/out/$(basename "$t" .c)" ] || fail "$(basename "$t" .c) not built"
+	done
 }
 
 @test "only ci-deploy links libgit2, and ci-runid and ci-log link no JSON library" {
@@ -39,6 +50,7 @@ copy_tree() {
 	done
 	[ -f root/opt/ci/share/man/man7/ci-tools.7 ]
 	[ -f root/opt/ci/share/ci-tools/ci.sh ]
+	[ -f root/opt/ci/share/ci-tools/lnav-ci-tools.json ]
 	"root/opt/ci/bin/ci-runid" --check "$(root/opt/ci/bin/ci-runid)"
 	run make -C src B=out uninstall DESTDIR="$PWD/root" PREFIX=/opt/ci
 	assert_success
@@ -61,7 +73,7 @@ copy_tree() {
 	run --separate-stderr env PATH="$PWD/bin" /bin/sh "$REPO/scripts/deps.sh"
 	assert_failure 4
 	assert_equal "${#stderr_lines[@]}" 2
-	[[ ${stderr_lines[0]} == "deps: missing Debian packages: gcc make "*" clang-format nodejs npm" ]]
+	[[ ${stderr_lines[0]} == "deps: missing Debian packages: gcc make "*" clang-format clang lnav nodejs npm" ]]
 	assert_equal "${stderr_lines[1]}" "deps: run as root: apt-get update && apt-get install -y --no-install-recommends${stderr_lines[0]#deps: missing Debian packages:}"
 }
 

@@ -153,10 +153,114 @@ for line in open(sys.argv[1]):
 	assert_failure 2
 	assert_equal "$stderr" 'run.sh: config bad.conf: profile dev runs build, but "build" is not set'
 	printf 'lint = true\nbuild = true\ntest.unit = true\nprofile.dev = lint deploy\n' > bad.conf
+	rm -rf logs
 	run --separate-stderr "$RUN" --config bad.conf
 	assert_failure 2
 	[[ $stderr == *'profile.dev: unknown step "deploy"'* ]]
-	[ ! -e logs ]
+	# The run was opened, holds its error, and closed with exit code 2.
+	run jq -r 'select(.level == "error" and (.pipeline_run | not)) | .message' "$(log_file)"
+	assert_output 'config bad.conf:4: profile.dev: unknown step "deploy" (no step.deploy or test.* sets it)'
+	run pipeline_run
+	[[ $output == *'"exit_code": 2'*'"steps_completed": ["init", "complete"]'* ]]
+}
+
+# bad_config CONFIG-TEXT EXPECTED-STDERR: exits 2, one line on stderr, the
+# same message as an error entry, and no step of the profile ran.
+bad_config() {
+	printf '%s\n' "$1" > bad.conf
+	rm -rf logs
+	run --separate-stderr "$RUN" --config bad.conf
+	assert_failure 2
+	assert_equal "$stderr" "$2"
+	run jq -r 'select(.level == "error" and (.pipeline_run | not)) | .message' logs/ci-*.log
+	assert_output "${2#run.sh: }"
+	run pipeline_run
+	[[ $output == *'"steps_completed": ["init", "complete"]'* ]] || fail "steps ran: $output"
+}
+
+@test "a directory given as the config exits 2 with one line, no bash noise" {
+	mkdir confdir
+	run --separate-stderr "$RUN" --config confdir
+	assert_failure 2
+	assert_equal "$stderr" "run.sh: config confdir: is a directory, not a file"
+	run --separate-stderr "$RUN" --config /tmp
+	assert_failure 2
+	assert_equal "$stderr" "run.sh: config /tmp: is a directory, not a file"
+}
+
+@test "an unreadable config exits 2 and says so" {
+	[ "$(id -u)" -ne 0 ] || skip "root reads any file: the test needs an ordinary user"
+	printf 'lint = true\n' > secret.conf
+	chmod 000 secret.conf
+	run --separate-stderr "$RUN" --config secret.conf
+	assert_failure 2
+	assert_equal "$stderr" "run.sh: config secret.conf: cannot be read"
+}
+
+@test "each bad key, step or profile exits 2 naming the file, the line and the problem" {
+	bad_config $'step.lint = true\nprofile.nightly = lint' \
+		'run.sh: config bad.conf:2: profile.nightly: "nightly" is not a profile (the log schema allows dev, ui and full)'
+	bad_config $'step.cleanup = rm -rf out' \
+		'run.sh: config bad.conf:1: step.cleanup: cleanup is a step of the pipeline itself; name yours otherwise'
+	bad_config $'step.Build = make' \
+		'run.sh: config bad.conf:1: step.Build: "Build" is not a step name (a-z, 0-9, _ and -)'
+	bad_config $'test.9lives = true' \
+		'run.sh: config bad.conf:1: test.9lives: "9lives" is not a suite name (a-z, 0-9, _ and -, at most 32, starting with a letter)'
+	bad_config $'# comment\nstep.build = make\n\nprofile.dev = build package' \
+		'run.sh: config bad.conf:4: profile.dev: unknown step "package" (no step.package or test.* sets it)'
+	bad_config $'step.build = make\nprofile.dev = build test-smoke' \
+		'run.sh: config bad.conf:2: profile dev runs test-smoke, but "test.smoke" is not set'
+	bad_config $'step.build = make\nlogs.keep = ten' \
+		'run.sh: config bad.conf:2: logs.keep: "ten" is not a whole number'
+}
+
+@test "a ci-testpar option it refuses exits 2 before any step, quoting ci-testpar and naming the line" {
+	bad_config $'step.lint = true\nstep.build = true\ntest.unit = true\ntests.options = --retries banana' \
+		"run.sh: config bad.conf:4: tests.options: ci-testpar: --retries: \"banana\" is not a number (expected a whole number from 0 to 100) (see 'ci-testpar --help')"
+	bad_config $'step.lint = true\nstep.build = true\ntest.unit = true\ntests.options = -j 2\ntests.options.dev = --output loud' \
+		"run.sh: config bad.conf:4,5: tests.options and tests.options.dev: ci-testpar: --output: \"loud\" is not an output mode (expected grouped, prefixed or quiet) (see 'ci-testpar --help')"
+}
+
+@test "tests.options.PROFILE adds to tests.options for that profile only, a later option winning" {
+	conf tests.options '--retries 0 --max-load 0 --min-free-mb 0'
+	# A JUnit report of the integration suite, which only profile full runs.
+	conf tests.options.full '--retries 1 --junit integration=reports/integration.xml'
+	conf test.unit '[ "$CI_TEST_ATTEMPT" -ge 2 ] || { echo "not ok 1 - races"; exit 1; }; echo "ok 1 - races"'
+	conf test.integration 'mkdir -p reports; printf "<testsuite name=\"i\" tests=\"1\"><testcase name=\"talks\"/></testsuite>\n" > reports/integration.xml'
+	run --separate-stderr "$RUN" --config pipeline.conf --profile dev
+	assert_failure 3 # no retry in dev: the flaky suite fails
+	run --separate-stderr "$RUN" --config pipeline.conf --profile full
+	assert_success # one retry in full, and its --junit does not break dev
+}
+
+@test "a profile runs any steps in the order it lists them, suites side by side only when adjacent" {
+	cat > pipeline.conf <<-'EOF'
+	requires = sh
+	step.configure = echo configured > configured
+	step.build = test -e configured && echo built > built
+	step.lint = test -e built
+	step.package = test -e built && echo packaged
+	test.unit = test -e built && echo "ok 1 - unit"
+	test.smoke = echo "ok 1 - smoke"
+	tests.options = --max-load 0 --min-free-mb 0
+	profile.dev = configure build lint test-unit test-smoke package
+	profile.full = test-unit configure build package
+	EOF
+	run --separate-stderr "$RUN" --config pipeline.conf
+	assert_success
+	run pipeline_run
+	[[ $output == *'"steps_completed": ["init", "env-check", "configure", "build", "lint", "test-'* ]] || fail "$output"
+	[[ $output == *'"package", "cleanup", "complete"]'* ]] || fail "$output"
+	# Both suites ran in one ci-testpar call, in parallel.
+	run jq -r 'select(.test_execution) | "\(.test_execution.test_type) \(.test_execution.run_in_parallel)"' "$(log_file)"
+	assert_line "unit true"
+	assert_line "smoke true"
+	# The order matters: unit before build fails, and skips what follows.
+	rm -rf logs configured built
+	run --separate-stderr "$RUN" --config pipeline.conf --profile full
+	assert_failure 3
+	run pipeline_run
+	[[ $output == *'"steps_completed": ["init", "env-check", "cleanup", "complete"]'* ]] || fail "$output"
 }
 
 @test "the cleanup step keeps logs.keep log files" {
@@ -201,6 +305,33 @@ assert "make -C" in run and "install PREFIX=" in run and "GITHUB_PATH" in run
 assert "${{" not in run
 print("ok")' "$REPO/action.yml"
 	assert_output ok
+}
+
+@test "action.yml's steps, run as the runner does, install the tools with only what they need and give the run's outputs" {
+	mkdir -p shims
+	printf '#!/bin/sh\nexec "$@"\n' > shims/sudo
+	printf '#!/bin/sh\necho "$*" >> "%s/apt-calls"\n' "$BATS_TEST_TMPDIR" > shims/apt-get
+	chmod +x shims/sudo shims/apt-get
+	cp -r "$REPO/action.yml" "$REPO/Makefile" "$REPO/lib" "$REPO/tools" "$REPO/man" "$REPO/scripts" "$REPO/contracts" .
+	run --separate-stderr env PATH="$PWD/shims:$PATH" /usr/bin/python3 "$REPO/tests/helpers/run-action.py" action.yml "$BATS_TEST_TMPDIR" prefix="$BATS_TEST_TMPDIR/opt"
+	assert_success
+	echo "$output" > result.json
+	run jq -r '.path[0], .outputs["shell-library"], .env.CI_RUN_ID == .outputs["run-id"], .env.CI_LOG_FILE == .outputs["log-file"]' result.json
+	assert_output "$(printf '%s\n' "$BATS_TEST_TMPDIR/opt/bin" "$BATS_TEST_TMPDIR/opt/share/ci-tools/ci.sh" true true)"
+	"$BATS_TEST_TMPDIR/opt/bin/ci-runid" --check "$(jq -r '.outputs["run-id"]' result.json)"
+	[ -r "$BATS_TEST_TMPDIR/opt/share/ci-tools/ci.sh" ]
+	# Only the update of the package lists: everything it needs is there.
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/apt-calls")" "update -q"
+	# The tools' own test kit is not what the action installs.
+	run sh scripts/deps.sh --build-only
+	assert_success
+	run grep -E '^(build|tests)=' scripts/deps.sh
+	[[ ${lines[0]} != *bats* && ${lines[0]} != *clang-format* && ${lines[0]} != *mandoc* ]] || fail "$output"
+	# Without start-run, no run is minted.
+	run --separate-stderr env PATH="$PWD/shims:$PATH" /usr/bin/python3 "$REPO/tests/helpers/run-action.py" action.yml "$BATS_TEST_TMPDIR" prefix="$BATS_TEST_TMPDIR/opt" start-run=false
+	assert_success
+	run jq -r '.outputs["run-id"], (.env | length)' <<<"$output"
+	assert_output "$(printf '\n0')"
 }
 
 @test "the CI workflow runs the reference pipeline and summarises it with ci-report" {

@@ -93,6 +93,7 @@ main(int argc, char **argv)
 	static struct stream st;
 	const char *out = NULL, *step = getenv("CI_STEP"), *dir = NULL;
 	long long duration = -1, keep = -1, max_age = -1;
+	size_t nmask;
 	int c, quiet = 0, records = 0, pruning = 0, entry_opts = 0;
 
 	ci_init(argv[0]);
@@ -225,12 +226,19 @@ main(int argc, char **argv)
 	if (st.ack_fd >= 0 && ci_write_all(st.ack_fd, "ready\n", 6) < 0)
 		ci_die(CI_EXIT_USAGE, "--ack-fd %d: %s", st.ack_fd,
 		       strerror(errno));
+	st.log.hold = 1; /* annotations of many lines, the best first */
 	st.sink.log = &st.log;
 	st.sink.base = st.base;
+	st.sink.base.quiet = st.tee; /* shown by --tee: not echoed again */
+	if (st.tee && ci_mask_values(&nmask)) {
+		st.sink.pass_fd = 1; /* shown line by line, secrets masked */
+		st.tee = 0;
+	}
 	if (records)
 		read_stream(&st, record_line, &st);
 	else
 		read_stream(&st, ci_sink_line, &st.sink);
+	xlog_close(&st.log);
 	if (st.bad > 0) {
 		ci_warn("%lu malformed record%s skipped", st.bad,
 			st.bad == 1 ? "" : "s");
@@ -268,10 +276,11 @@ read_stream(struct stream *st, ci_line_fn fn, void *arg)
 {
 	static char block[64 * 1024];
 	struct ci_lines lines = { 0 };
+	struct stat sb;
 	ssize_t n;
 
 	st->lines = &lines;
-	if (!isatty(0)) {
+	if (fstat(0, &sb) == 0 && S_ISFIFO(sb.st_mode)) {
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);

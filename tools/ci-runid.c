@@ -11,15 +11,18 @@
 
 #include "ci.h"
 
-static void print_env(const char *id, time_t t);
-static void put_value(const char *s);
+static int print_env(const char *id, time_t t, int github);
+static void add_masks(void);
+static void put_var(const char *name, const char *value, int github);
 
 static void
 usage(FILE *f)
 {
-	fputs("usage: ci-runid [--time EPOCH] [--env | -n COUNT]\n"
-	      "       ci-runid --check ID\n",
-	      f);
+	fputs(
+	    "usage: ci-runid [--time EPOCH] [--env [--format shell | github] | "
+	    "-n COUNT]\n"
+	    "       ci-runid --check ID\n",
+	    f);
 }
 
 int
@@ -29,15 +32,16 @@ main(int argc, char **argv)
 		{ "check", required_argument, NULL, 'c' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "env", no_argument, NULL, 'e' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "time", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *check = NULL, *why;
+	const char *check = NULL, *format = NULL, *why;
 	char id[CI_RUNID_LEN + 1];
 	long long count = 1;
-	int c, env = 0, counted = 0;
+	int c, env = 0, counted = 0, github = 0, outputs_failed = 0;
 	time_t t = time(NULL);
 
 	ci_init(argv[0]);
@@ -49,6 +53,9 @@ main(int argc, char **argv)
 			break;
 		case 'e':
 			env = 1;
+			break;
+		case 'f':
+			format = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -74,6 +81,13 @@ main(int argc, char **argv)
 	if (env && counted)
 		ci_usage_error(
 		    "--env prints one id: it cannot be combined with --count");
+	if (format && !env)
+		ci_usage_error("--format is the format of --env: give --env");
+	if (format && strcmp(format, "github") == 0)
+		github = 1;
+	else if (format && strcmp(format, "shell") != 0)
+		ci_usage_error("--format: \"%.64s\" is not shell or github",
+			       format);
 
 	if (check) {
 		if ((why = ci_runid_check(check))) {
@@ -87,23 +101,28 @@ main(int argc, char **argv)
 			ci_die(1,
 			       "cannot mint a run id: no randomness from "
 			       "getrandom(2)");
-		if (env)
-			print_env(id, t);
-		else
+		if (env && print_env(id, t, github) < 0)
+			outputs_failed = 1;
+		else if (!env)
 			printf("%s\n", id);
 	}
-	return xfinish_stdout();
+	xfinish_stdout();
+	return outputs_failed ? CI_EXIT_ENV : 0;
 }
 
-/* CI_RUN_ID and CI_LOG_FILE=$CI_LOG_DIR/ci-YYYYMMDD_HHMMSS.log, same second. */
-static void
-print_env(const char *id, time_t t)
+/*
+ * CI_RUN_ID and CI_LOG_FILE=$CI_LOG_DIR/ci-YYYYMMDD_HHMMSS.log, same second;
+ * under GitHub Actions also the step's outputs. -1 when those failed.
+ */
+static int
+print_env(const char *id, time_t t, int github)
 {
 	const char *dir = getenv("CI_LOG_DIR");
-	struct ci_buf path = { 0 };
+	struct ci_buf path = { 0 }, out = { 0 };
 	struct tm tm;
 	char name[40];
 	size_t n;
+	int failed;
 
 	if (!dir || !*dir)
 		dir = "logs";
@@ -115,28 +134,64 @@ print_env(const char *id, time_t t)
 	if (n == 1 && dir[0] == '/')
 		n = 0;
 	ci_buf_printf(&path, "%.*s/%s", (int)n, dir, name);
-	printf("CI_RUN_ID=%s\nCI_LOG_FILE=", id);
-	put_value(path.s);
-	putchar('\n');
+	put_var("CI_RUN_ID", id, github);
+	put_var("CI_LOG_FILE", path.s, github);
+	add_masks();
+	/* For later steps and jobs: steps.ID.outputs.run-id and log-file. */
+	out.len = 0;
+	ci_github_var(&out, "run-id", id);
+	ci_github_var(&out, "log-file", path.s);
+	failed = ci_github_outputs(&out);
+	ci_buf_free(&out);
 	ci_buf_free(&path);
+	return failed;
 }
 
-/* Plain when safe for both eval and $GITHUB_ENV, else quoted for the shell. */
+/*
+ * One variable. For the shell: an export that eval takes whole, the value
+ * quoted when it holds anything but a few safe characters. For GITHUB_ENV:
+ * what the runner reads literally.
+ */
 static void
-put_value(const char *s)
+put_var(const char *name, const char *value, int github)
 {
-	if (s[strspn(s,
-		     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		     "0123456789_-./+:@%,=")] == '\0') {
-		fputs(s, stdout);
+	struct ci_buf b = { 0 };
+
+	if (github) {
+		ci_github_var(&b, name, value);
+		fputs(b.s, stdout);
+		ci_buf_free(&b);
+		return;
+	}
+	printf("export %s=", name);
+	if (value[strspn(value,
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789_-./+:@%,=")] == '\0') {
+		printf("%s\n", value);
 		return;
 	}
 	putchar('\'');
-	for (; *s; s++) {
+	for (const char *s = value; *s; s++) {
 		if (*s == '\'')
 			fputs("'\\''", stdout);
 		else
 			putchar(*s);
 	}
-	putchar('\'');
+	fputs("'\n", stdout);
+}
+
+/* Under GitHub Actions, the runner masks CI_MASK's secrets in its logs too. */
+static void
+add_masks(void)
+{
+	const char *gh = getenv("GITHUB_ACTIONS"), *v;
+	struct ci_buf b = { 0 };
+	size_t n;
+
+	if (!gh || strcmp(gh, "true") != 0 || !(v = ci_mask_values(&n)))
+		return;
+	for (size_t i = 0; i < n; i++, v += strlen(v) + 1)
+		ci_buf_printf(&b, "::add-mask::%s\n", v);
+	(void)ci_write_all(2, b.s, b.len);
+	ci_buf_free(&b);
 }

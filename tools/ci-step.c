@@ -30,6 +30,8 @@ struct capture {
 static int do_init(int argc, char **argv);
 static int do_step(int argc, char **argv);
 static int do_complete(int argc, char **argv);
+static int failed_step_status(const struct ci_run *r, int code);
+static void group(const char *name, int start);
 static void quote_args(struct ci_buf *b, char **argv);
 static void run_loop(struct ci_proc *p, struct capture *cap, int ncap,
 		     long long timeout_ms, int *timed_out, int *signalled);
@@ -43,9 +45,9 @@ usage(FILE *f)
 {
 	fputs("usage: ci-step init [--profile dev | ui | full] [--trigger CLI "
 	      "| TUI]\n"
-	      "       ci-step NAME [--timeout SEC] [--capture] [--] COMMAND "
-	      "[ARG ...]\n"
-	      "       ci-step complete [--exit-code N]\n",
+	      "       ci-step NAME [--timeout SEC] [--capture [--stderr-level "
+	      "LEVEL]] [--] COMMAND [ARG ...]\n"
+	      "       ci-step complete [--exit-code N] [--exit]\n",
 	      f);
 }
 
@@ -164,11 +166,12 @@ do_step(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "capture", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "stderr-level", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = argv[0], *level;
+	const char *name = argv[0], *level, *err_level = NULL;
 	struct ci_buf msg = { 0 }, how = { 0 };
 	struct capture cap[2];
 	struct ci_entry e;
@@ -176,6 +179,7 @@ do_step(int argc, char **argv)
 	struct ci_proc p;
 	struct ci_log log;
 	long long timeout_ms = 0, t0, ms;
+	size_t nmask;
 	int c, capture = 0, code, timed_out = 0, signalled = 0;
 
 	if (!valid_name(name))
@@ -187,7 +191,15 @@ do_step(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		if (c == 'c')
 			capture = 1;
-		else if (c == 't')
+		else if (c == 's') {
+			if (!ci_level_ok(optarg))
+				ci_usage_error(
+				    "--stderr-level: \"%s\" is not a "
+				    "level (expected info, warn or "
+				    "error)",
+				    optarg);
+			err_level = optarg;
+		} else if (c == 't')
 			timeout_ms =
 			    xnum("--timeout", optarg, 1, 31536000) * 1000;
 		else
@@ -195,6 +207,9 @@ do_step(int argc, char **argv)
 	}
 	if (optind >= argc)
 		ci_usage_error("%s: missing the COMMAND to run", name);
+	if (err_level && !capture)
+		ci_usage_error("--stderr-level is the level of captured lines: "
+			       "give --capture");
 
 	ci_entry_init(&e, xrunid_env(), name);
 	CI_FROM_CALLER(&e);
@@ -204,6 +219,9 @@ do_step(int argc, char **argv)
 	e.message = msg.s;
 	xlog_write(&log, &e);
 
+	if (log.github) /* the step's output, folded under its name */
+		group(name, 1);
+	log.hold = capture; /* annotations of its lines, the best first */
 	(void)ci_signal_pipe();
 	sp.argv = argv + optind;
 	sp.capture = capture;
@@ -218,9 +236,16 @@ do_step(int argc, char **argv)
 			memset(&cap[i], 0, sizeof cap[i]);
 			cap[i].sink.log = &log;
 			cap[i].sink.base = e;
-			cap[i].sink.base.level = i ? "warn" : "info";
+			/* Shown as it came: not echoed once more. */
+			cap[i].sink.base.quiet = 1;
+			cap[i].sink.base.level =
+			    i && err_level ? err_level : "info";
+			cap[i].sink.prefix = i ? "stderr: " : NULL;
 			cap[i].fd = i ? p.err : p.out;
 			cap[i].to = i ? 2 : 1;
+			/* Shown line by line when secrets are to be masked. */
+			if (ci_mask_values(&nmask))
+				cap[i].sink.pass_fd = cap[i].to;
 		}
 		run_loop(&p, cap, capture ? 2 : 0, timeout_ms, &timed_out,
 			 &signalled);
@@ -233,6 +258,8 @@ do_step(int argc, char **argv)
 			ci_buf_printf(&how, ": %s", argv[optind]);
 	}
 	ms = ci_mono_ms() - t0;
+	if (log.github)
+		group(name, 0);
 
 	msg.len = 0;
 	if (code == 0)
@@ -265,6 +292,20 @@ do_step(int argc, char **argv)
 	ci_buf_free(&how);
 	xfinish_stdout();
 	return code;
+}
+
+/* GitHub's fold of a step's output: ::group::NAME, then ::endgroup::. */
+static void
+group(const char *name, int start)
+{
+	struct ci_buf b = { 0 };
+
+	if (start)
+		ci_buf_printf(&b, "::group::%s\n", name);
+	else
+		ci_buf_str(&b, "::endgroup::\n");
+	(void)ci_write_all(2, b.s, b.len);
+	ci_buf_free(&b);
 }
 
 /* The command for a message: arguments that need it in single quotes. */
@@ -364,7 +405,8 @@ pump(struct capture *c)
 	ssize_t n = read(c->fd, buf, sizeof buf);
 
 	if (n > 0) {
-		(void)ci_write_all(c->to, buf, (size_t)n);
+		if (!c->sink.pass_fd)
+			(void)ci_write_all(c->to, buf, (size_t)n);
 		ci_lines_feed(&c->lines, buf, (size_t)n, ci_sink_line,
 			      &c->sink);
 		xlog_flush(c->sink.log);
@@ -402,6 +444,7 @@ static int
 do_complete(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "exit", no_argument, NULL, 'e' },
 		{ "exit-code", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -425,12 +468,15 @@ do_complete(int argc, char **argv)
 	struct ci_log log;
 	struct timespec now;
 	long long code = 0, init_ms = 0, start_time, asked;
-	int c;
+	const char *why_one = NULL;
+	int c, exit_as_run = 0, outputs;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (c == 'x')
 			code = xnum("--exit-code", optarg, 0, 255);
+		else if (c == 'e')
+			exit_as_run = 1;
 		else
 			common_option(c, argc, argv);
 	}
@@ -449,8 +495,13 @@ do_complete(int argc, char **argv)
 		       "run with: ci-step init)",
 		       run_id, path);
 	asked = code;
-	if (code > 5)
+	if (code > 5) {
 		code = 1; /* not in contracts/exit-codes.md: a failed step */
+		why_one = "which contracts/exit-codes.md does not define";
+	} else if (code > 1 && failed_step_status(r, (int)code)) {
+		code = 1; /* make's 2 is a failed step, not a usage error */
+		why_one = "the status of a failed step's command";
+	}
 	now = ci_now();
 	start_time = r->start.start_time;
 	init_ms = start_time * 1000;
@@ -491,22 +542,55 @@ do_complete(int argc, char **argv)
 		      "steps completed",
 		      code == 0 ? "finished" : "failed", code, meaning[code],
 		      (long long)(now.tv_sec - start_time), pr.nsteps);
-	if (asked != code)
-		ci_buf_printf(&msg,
-			      "; exit code %lld given, which "
-			      "contracts/exit-codes.md does not define",
-			      asked);
+	if (why_one)
+		ci_buf_printf(&msg, "; exit code %lld given, %s", asked,
+			      why_one);
 	e.message = msg.s;
 	e.extra = extra.s;
 	xlog_open(&log, path, 0);
 	xlog_write(&log, &e);
 	xlog_close(&log);
 	printf("%s\n", extra.s + strlen("\"pipeline_run\":"));
+	/* For later steps and jobs, in GitHub's own words. */
+	msg.len = 0;
+	ci_github_var(&msg, "result", code == 0 ? "success" : "failure");
+	ci_buf_printf(&msg, "exit-code=%lld\n", code);
+	outputs = ci_github_outputs(&msg);
 	ci_runs_free(&rs);
 	ci_buf_free(&steps);
 	ci_buf_free(&msg);
 	ci_buf_free(&extra);
-	return xfinish_stdout();
+	xfinish_stdout();
+	if (outputs < 0)
+		return CI_EXIT_ENV;
+	return exit_as_run ? (int)code : 0;
+}
+
+/*
+ * Whether code is the raw status of a step that failed, other than a test
+ * step (whose tool, ci-testpar, exits with the contract's 3 itself): then
+ * the script passed on its command's status, not a code of the contract.
+ */
+static int
+failed_step_status(const struct ci_run *r, int code)
+{
+	char name[40];
+
+	for (size_t i = 0; i < r->nsteps; i++) {
+		const struct ci_step *s = &r->steps[i];
+		int test = 0;
+
+		if (s->ok || !s->failures || s->exit_code != code)
+			continue;
+		for (size_t k = 0; k < r->ntests && !test; k++) {
+			snprintf(name, sizeof name, "test-%s",
+				 r->tests[k].t.test_type);
+			test = strcmp(name, s->name) == 0;
+		}
+		if (!test)
+			return 1;
+	}
+	return 0;
 }
 
 /*

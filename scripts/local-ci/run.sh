@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The reference pipeline: init, env-check, lint, the test suites, build,
-# cleanup and complete, each step logged through the ci-tools, the run closed
-# with the exit code of contracts/exit-codes.md, and a report at the end.
+# The reference pipeline: init, env-check, the profile's steps in the order
+# it lists them (commands and test suites), cleanup and complete, each step
+# logged through the ci-tools, the run closed with the exit code of
+# contracts/exit-codes.md, and a report at the end.
 #
 # usage: scripts/local-ci/run.sh [--profile dev|ui|full] [--trigger CLI|TUI]
 #                                [--config FILE]
@@ -39,47 +40,128 @@ case $profile in dev | ui | full) ;; *) die 2 "--profile: \"$profile\" is not a 
 case $trigger in CLI | TUI) ;; *) die 2 "--trigger: \"$trigger\" is not a trigger (expected CLI or TUI)" ;; esac
 
 # The config: "key = value" lines, # comments. A later line of a key
-# replaces an earlier one, except requires, whose lines add up.
-declare -A conf=()
+# replaces an earlier one, except requires, whose lines add up. line[KEY] is
+# where KEY was last set, for messages.
+declare -A conf=() line=()
+plan=() # the profile's steps, in order: "step NAME" or "test TYPE"
+config_error=
+bad_config() { # bad_config MESSAGE: the first problem found is the one told
+	[ -n "$config_error" ] || config_error="config $1"
+	return 1
+}
 read_config() {
-	local line key value n=0
-	[ -r "$config" ] || die 2 "config $config: cannot be read"
-	while IFS= read -r line || [ -n "$line" ]; do
+	local content text key value n=0 s where
+	if [ -d "$config" ]; then
+		bad_config "$config: is a directory, not a file"
+		return
+	fi
+	if ! [ -f "$config" ] || ! [ -r "$config" ] || ! content=$(cat -- "$config" 2>/dev/null); then
+		bad_config "$config: cannot be read"
+		return
+	fi
+	while IFS= read -r text || [ -n "$text" ]; do
 		n=$((n + 1))
-		line=${line%%$'\r'}
-		[[ $line =~ ^[[:space:]]*(#.*)?$ ]] && continue
-		[[ $line =~ ^[[:space:]]*([a-z0-9_.-]+)[[:space:]]*=[[:space:]]*(.*[^[:space:]])?[[:space:]]*$ ]] ||
-			die 2 "config $config:$n: expected \"key = value\", got: $line"
+		text=${text%%$'\r'}
+		[[ $text =~ ^[[:space:]]*(#.*)?$ ]] && continue
+		[[ $text =~ ^[[:space:]]*([^[:space:]=]+)[[:space:]]*=[[:space:]]*(.*[^[:space:]])?[[:space:]]*$ ]] || {
+			bad_config "$config:$n: expected \"key = value\", got: $text"
+			return
+		}
 		key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
 		case $key in
-		requires) conf[requires]+=" $value" ;;
-		lint | build | cleanup | test.unit | test.integration | test.e2e | \
-			profile.dev | profile.ui | profile.full | tests.options | \
-			logs.keep | logs.max_age)
-			conf[$key]=$value ;;
-		*) die 2 "config $config:$n: unknown key \"$key\"" ;;
+		lint | build) key=step.$key ;; # the seed's two steps, by their old names
 		esac
-	done < "$config"
+		case $key in
+		requires) conf[requires]+=" $value" ;;
+		cleanup | tests.options) conf[$key]=$value ;;
+		logs.keep | logs.max_age)
+			[[ $value =~ ^[0-9]+$ ]] || {
+				bad_config "$config:$n: $key: \"$value\" is not a whole number"
+				return
+			}
+			conf[$key]=$value ;;
+		profile.dev | profile.ui | profile.full | tests.options.dev | tests.options.ui | tests.options.full)
+			conf[$key]=$value ;;
+		profile.* | tests.options.*)
+			bad_config "$config:$n: $key: \"${key##*.}\" is not a profile (the log schema allows dev, ui and full)"
+			return ;;
+		step.init | step.env-check | step.cleanup | step.complete | step.main)
+			bad_config "$config:$n: $key: ${key#step.} is a step of the pipeline itself; name yours otherwise"
+			return ;;
+		step.*)
+			[[ ${key#step.} =~ ^[a-z0-9][a-z0-9_-]*$ ]] || {
+				bad_config "$config:$n: $key: \"${key#step.}\" is not a step name (a-z, 0-9, _ and -)"
+				return
+			}
+			conf[$key]=$value ;;
+		test.*)
+			[[ ${key#test.} =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || {
+				bad_config "$config:$n: $key: \"${key#test.}\" is not a suite name (a-z, 0-9, _ and -, at most 32, starting with a letter)"
+				return
+			}
+			conf[$key]=$value ;;
+		*)
+			bad_config "$config:$n: unknown key \"$key\""
+			return ;;
+		esac
+		line[$key]=$n
+	done <<<"$content"
 	# Each profile names the steps it runs; the defaults are the seed's.
 	: "${conf[profile.dev]=lint test-unit build}"
 	: "${conf[profile.ui]=lint test-unit test-e2e build}"
 	: "${conf[profile.full]=lint test-unit test-integration test-e2e build}"
-	local s
+	where="$config${line[profile.$profile]:+:${line[profile.$profile]}}"
 	for s in ${conf[profile.$profile]}; do
-		case $s in
-		lint | build) [ -n "${conf[$s]:-}" ] || die 2 "config $config: profile $profile runs $s, but \"$s\" is not set" ;;
-		test-unit | test-integration | test-e2e)
-			[ -n "${conf[test.${s#test-}]:-}" ] || die 2 "config $config: profile $profile runs $s, but \"test.${s#test-}\" is not set" ;;
-		*) die 2 "config $config: profile.$profile: unknown step \"$s\" (expected lint, test-unit, test-integration, test-e2e or build)" ;;
-		esac
+		if [[ $s == test-* && -n ${conf[test.${s#test-}]+set} ]]; then
+			plan+=("test ${s#test-}")
+		elif [ -n "${conf[step.$s]+set}" ]; then
+			plan+=("step $s")
+		elif [[ $s == test-* ]]; then
+			bad_config "$where: profile $profile runs $s, but \"test.${s#test-}\" is not set"
+			return
+		elif [ -z "${line[profile.$profile]:-}" ] && [[ $s == lint || $s == build ]]; then
+			bad_config "$where: profile $profile runs $s, but \"$s\" is not set"
+			return
+		else
+			bad_config "$where: profile.$profile: unknown step \"$s\" (no step.$s or test.* sets it)"
+			return
+		fi
 	done
-	for s in logs.keep logs.max_age; do
-		[[ ${conf[$s]:-1} =~ ^[0-9]+$ ]] || die 2 "config $config: $s: \"${conf[$s]}\" is not a whole number"
+	[ ${#plan[@]} -gt 0 ] || bad_config "$where: profile.$profile runs no step"
+}
+
+# The options of ci-testpar for this profile: tests.options, then
+# tests.options.PROFILE, so that a later option overrides an earlier one.
+test_options() {
+	local -a base extra
+	read -r -a base <<<"${conf[tests.options]:-}"
+	read -r -a extra <<<"${conf[tests.options.$profile]:-}"
+	opts=("${base[@]}" "${extra[@]}")
+}
+
+# Each run of adjacent suites in the plan is one ci-testpar call: check
+# those calls now, so that a bad option stops the run before its first step.
+check_tests() {
+	local item suites=() why at= keys=tests.options p=${line[tests.options.$profile]:-}
+	test_options
+	[ -z "${line[tests.options]:-}" ] || at=":${line[tests.options]}"
+	if [ -n "$p" ]; then
+		[ -n "$at" ] && keys+=" and tests.options.$profile" || keys=tests.options.$profile
+		at="${at:-:}${at:+,}$p"
+	fi
+	for item in "${plan[@]}" "end"; do
+		if [[ $item == "test "* ]]; then
+			suites+=("${item#test }=${conf[test.${item#test }]}")
+			continue
+		fi
+		[ ${#suites[@]} -gt 0 ] || continue
+		if ! why=$(ci-testpar --check "${opts[@]}" "${suites[@]}" 2>&1 >/dev/null); then
+			bad_config "$config$at: $keys: ${why:-ci-testpar --check failed}"
+			return
+		fi
+		suites=()
 	done
 }
-read_config
-
-runs() { [[ " ${conf[profile.$profile]} " == *" $1 "* ]]; }
 
 # The tools themselves are the first prerequisite.
 for tool in ci-runid ci-log ci-step ci-testpar ci-report; do
@@ -98,7 +180,7 @@ lib=$here/../lib/ci.sh
 source "$lib" || die 4 "cannot read the shell library ci.sh"
 
 ci-step init --profile "$profile" --trigger "$trigger" || exit $?
-status=0
+status=0 cleanup_ok=1
 finish() {
 	local code=$status
 	ci-step complete --exit-code "$code" >/dev/null
@@ -108,6 +190,16 @@ finish() {
 }
 trap finish EXIT
 trap 'status=1; log_error "interrupted"; exit' INT TERM HUP
+
+read_config && check_tests
+if [ -n "$config_error" ]; then
+	# Told once on stderr; the log keeps it too. The retention of a config
+	# that could not be read is unknown, so cleanup does not run.
+	echo "run.sh: $config_error" >&2
+	ci-log -q -l error "$config_error"
+	status=2 cleanup_ok=0
+	exit 2
+fi
 
 # env-check: every required command, and a writable log directory.
 env_check() {
@@ -129,16 +221,12 @@ env_check() {
 }
 
 step() { # step NAME: run the configured command of a step
-	CI_STEP=$1 ci-step "$1" -- bash -c "${conf[$1]}"
+	CI_STEP=$1 ci-step "$1" --capture -- bash -c "${conf[step.$1]}"
 }
 
-run_tests() {
-	local suites=() s opts
-	for s in unit integration e2e; do
-		runs "test-$s" && suites+=("$s=${conf[test.$s]}")
-	done
-	[ ${#suites[@]} -gt 0 ] || return 0
-	read -r -a opts <<< "${conf[tests.options]:-}"
+run_tests() { # run_tests TYPE...: adjacent suites of the plan, side by side
+	local s suites=()
+	for s in "$@"; do suites+=("$s=${conf[test.$s]}"); done
 	ci-testpar "${opts[@]}" "${suites[@]}"
 }
 
@@ -148,14 +236,28 @@ cleanup() {
 	CI_STEP=cleanup ci-step cleanup -- bash -c "$cmd"
 }
 
+# The plan in order; a failure skips what follows. Exit codes of the
+# contract: 1 a step failed, 3 tests failed, 4 the environment.
+run_plan() {
+	local item group=()
+	for item in "${plan[@]}" "end"; do
+		if [[ $item == "test "* ]]; then
+			group+=("${item#test }")
+			continue
+		fi
+		if [ ${#group[@]} -gt 0 ]; then
+			run_tests "${group[@]}" || return 3
+			group=()
+		fi
+		[ "$item" = end ] || step "${item#step }" || return 1
+	done
+}
+
 if ! env_check; then
 	status=4
-elif runs lint && ! step lint; then
-	status=1
-elif ! run_tests; then
-	status=3
-elif runs build && ! step build; then
-	status=1
+else
+	run_plan
+	status=$?
 fi
-cleanup || { [ "$status" -ne 0 ] || status=1; }
+[ "$cleanup_ok" = 0 ] || cleanup || { [ "$status" -ne 0 ] || status=1; }
 exit "$status"

@@ -17,7 +17,7 @@ struct testpar tp;
 static void
 usage(FILE *f)
 {
-	fputs("usage: ci-testpar [-j N] [--retries N] [--serial] "
+	fputs("usage: ci-testpar [--check] [-j N] [--retries N] [--serial] "
 	      "[--timeout SEC] [--min-free-mb MB] [--max-load X] "
 	      "[--output grouped|prefixed|quiet] [--junit TYPE=PATH ...] "
 	      "TYPE=COMMAND ...\n",
@@ -25,7 +25,8 @@ usage(FILE *f)
 }
 
 enum {
-	OPT_JUNIT = 256,
+	OPT_CHECK = 256,
+	OPT_JUNIT,
 	OPT_MAXLOAD,
 	OPT_MINFREE,
 	OPT_OUTPUT,
@@ -39,6 +40,7 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "junit", required_argument, NULL, OPT_JUNIT },
 		{ "max-load", required_argument, NULL, OPT_MAXLOAD },
@@ -54,7 +56,7 @@ main(int argc, char **argv)
 	long long min_mb = 512;
 	double max_load = 2.0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int c, njunit = 0, serial = 0;
+	int c, njunit = 0, serial = 0, check = 0;
 
 	ci_init(argv[0]);
 	tp.jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (int)cpus;
@@ -62,6 +64,9 @@ main(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hj:", longopts, NULL)) != -1) {
 		switch (c) {
+		case OPT_CHECK:
+			check = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return xfinish_stdout();
@@ -111,6 +116,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < njunit; i++)
 		parse_junit(junit[i]);
 	free(junit);
+	if (check)
+		return 0;
 	if (serial)
 		tp.jobs = 1;
 
