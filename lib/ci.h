@@ -141,11 +141,12 @@ struct ci_line_sink {
 };
 void ci_sink_line(void *arg, const char *line, size_t len, int continued);
 void ci_sink_free(struct ci_line_sink *k);
-/* An entry a tool writes on its caller's behalf: the calling script, the tool.
- */
-#define CI_FROM_CALLER(e)                                                      \
-	((e)->source_file = ci_caller_name(), (e)->line_number = 1,            \
-	 (e)->function_name = progname)
+/* An entry a tool writes on its caller's behalf: the calling script and
+ * line, the tool (ci_from_caller). */
+const char *ci_caller_file(long *line);
+void ci_from_caller(struct ci_entry *e);
+#define CI_FROM_CALLER(e) ci_from_caller(e)
+int ci_names_file(const struct ci_entry *e);
 
 /* mask.c: CI_MASK, secrets written as ***. */
 const char *ci_mask_values(size_t *n);

@@ -1,6 +1,7 @@
 /* entry.c: build a log entry and append it with one write(). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,8 @@ ci_entry_format(struct ci_buf *b, const struct ci_entry *e)
  * The default source_file: the script that ran us, as its shell was given
  * it ("bash ./build.sh" gives ./build.sh), else the caller's program name.
  */
+static int caller_is_script;
+
 static const char *
 find_caller(void)
 {
@@ -132,8 +135,10 @@ find_caller(void)
 		     arg += strlen(arg) + 1) {
 			if (strcmp(arg, "-c") == 0)
 				break;
-			if (arg[0] != '-' && arg[0] != '+' && arg[0])
+			if (arg[0] != '-' && arg[0] != '+' && arg[0]) {
+				caller_is_script = 1;
 				return arg;
+			}
 		}
 		break;
 	}
@@ -148,6 +153,68 @@ ci_caller_name(void)
 	if (!name)
 		name = find_caller();
 	return name;
+}
+
+/*
+ * The file and line an entry written for the caller comes from, or NULL.
+ * The shell library's wrappers say: CI_CALLER_FILE and CI_CALLER_LINE
+ * (read once, then taken out of the environment, so that the commands a
+ * tool runs do not inherit them). Else the script that ran us, line 1.
+ * Named from the repository's root; with a root, a file outside it (a
+ * runner's temporary script, /dev/fd/N) or a caller that is no script is
+ * no honest place: NULL.
+ */
+const char *
+ci_caller_file(long *line)
+{
+	static struct ci_buf file;
+	static long at = 1;
+	static int done, none;
+	const char *f, *l, *why;
+	long long n;
+
+	if (!done) {
+		done = 1;
+		f = getenv("CI_CALLER_FILE");
+		l = getenv("CI_CALLER_LINE");
+		if (f && *f && l &&
+		    (n = ci_strtonum(l, 1, LONG_MAX, &why)) > 0) {
+			ci_repo_path(&file, f, strlen(f));
+			at = (long)n;
+		} else {
+			f = ci_caller_name();
+			ci_repo_path(&file, f, strlen(f));
+			none = !caller_is_script;
+		}
+		unsetenv("CI_CALLER_FILE");
+		unsetenv("CI_CALLER_LINE");
+		none = ci_repo_root() &&
+		    (none || file.s[0] == '/' || !strncmp(file.s, "../", 3));
+	}
+	*line = at;
+	return none ? NULL : file.s;
+}
+
+/* The calling script and line, and the tool as the function. */
+void
+ci_from_caller(struct ci_entry *e)
+{
+	long line;
+	const char *f = ci_caller_file(&line);
+
+	e->source_file = f ? f : progname;
+	e->line_number = f ? line : 1;
+	e->function_name = progname;
+}
+
+/*
+ * Whether the entry's source_file is a file an annotation can point at:
+ * not the name of the tool that wrote it for want of one.
+ */
+int
+ci_names_file(const struct ci_entry *e)
+{
+	return strcmp(e->source_file, progname) != 0;
 }
 
 /* The destination: -o, else $CI_LOG_FILE, else "-" for stdout. */
@@ -276,9 +343,13 @@ ci_annotation(struct ci_buf *b, const struct ci_entry *e)
 	size_t n =
 	    e->message_len == SIZE_MAX ? strlen(e->message) : e->message_len;
 
-	ci_buf_str(b, e->level[0] == 'e' ? "::error file=" : "::warning file=");
-	gh_escape(b, e->source_file, strlen(e->source_file), 1);
-	ci_buf_printf(b, ",line=%ld,title=", e->line_number);
+	ci_buf_str(b, e->level[0] == 'e' ? "::error " : "::warning ");
+	if (ci_names_file(e)) {
+		ci_buf_str(b, "file=");
+		gh_escape(b, e->source_file, strlen(e->source_file), 1);
+		ci_buf_printf(b, ",line=%ld,", e->line_number);
+	}
+	ci_buf_str(b, "title=");
 	gh_escape(b, e->step_name, strlen(e->step_name), 1);
 	ci_buf_str(b, "::");
 	if (ci_mask(&masked, e->message, n))

@@ -457,6 +457,22 @@ EOF
 	assert_line --partial '[scripts/lint.sh:57](https://github.com/acme/shop/blob/0123abc/scripts/lint.sh#L57)'
 }
 
+@test "markdown: an entry that names a tool or a file outside the repository links nothing" {
+	new_run
+	for f in ci-step /home/runner/work/_temp/1f2e.sh ../elsewhere.sh; do
+		ci-log -l error -s build --source "$f" --line 3 "from $f"
+	done
+	ci-log -l error -s build --source scripts/ok.sh --line 4 "from the repository"
+	GITHUB_SERVER_URL=https://github.com GITHUB_REPOSITORY=acme/shop GITHUB_SHA=0123abc \
+		run ci-report --format markdown "$CI_LOG_FILE"
+	assert_output --partial '[scripts/ok.sh:4](https://github.com/acme/shop/blob/0123abc/scripts/ok.sh#L4)'
+	assert_output --partial '`ci-step:3`'
+	assert_output --partial '`/home/runner/work/_temp/1f2e.sh:3`'
+	assert_output --partial '`../elsewhere.sh:3`'
+	refute_output --partial 'blob/0123abc//'
+	refute_output --partial 'blob/0123abc/ci-step'
+}
+
 @test "markdown: a huge report stays under GitHub's 1 MiB with a note, fences intact" {
 	# 300 runs of 60 errors each: about 3 MB of Markdown before the cut.
 	/usr/bin/python3 - > many.log <<'EOF'

@@ -491,3 +491,32 @@ import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_com
 	assert_line "stderr: err ***"
 	assert_line "last ***"
 }
+
+@test "an entry written for the caller names the caller's file relative to the repository, the line the library gives, or the tool when no honest file exists" {
+	git init -q .
+	mkdir ci
+	printf 'ci-step build -- true\n' > ci/build.sh
+	bash ci/build.sh
+	run jq -r '"\(.source_file):\(.line_number) \(.function_name)"' "$CI_LOG_FILE"
+	assert_line --index 0 "ci/build.sh:1 ci-step"
+	# A runner's temporary script is outside the workspace: no file at all.
+	: > "$CI_LOG_FILE"
+	mkdir -p ../runner-temp
+	printf 'ci-step build -- true\n' > ../runner-temp/3f9a.sh
+	GITHUB_ACTIONS=true GITHUB_WORKSPACE=$PWD run --separate-stderr bash ../runner-temp/3f9a.sh
+	run jq -r '"\(.source_file):\(.line_number)"' "$CI_LOG_FILE"
+	assert_line --index 0 "ci-step:1"
+	# Its annotation then has no file= rather than a wrong one.
+	: > "$CI_LOG_FILE"
+	printf 'ci-step build -- false\n' > ../runner-temp/3f9a.sh
+	GITHUB_ACTIONS=true GITHUB_WORKSPACE=$PWD run --separate-stderr bash ../runner-temp/3f9a.sh
+	[[ $stderr == *"::error title=build::failed: exited with status 1"* ]] || fail "$stderr"
+	# The library's wrappers name the caller's own line, and the command does
+	# not inherit it.
+	: > "$CI_LOG_FILE"
+	CI_CALLER_FILE=ci/build.sh CI_CALLER_LINE=42 ci-step x -- sh -c 'echo "${CI_CALLER_FILE-unset}" > inherited'
+	run jq -r '"\(.source_file):\(.line_number)"' "$CI_LOG_FILE"
+	assert_line --index 0 "ci/build.sh:42"
+	assert_equal "$(cat inherited)" unset
+	validate log-schema.json "$CI_LOG_FILE"
+}

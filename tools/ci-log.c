@@ -208,8 +208,11 @@ main(int argc, char **argv)
 
 	st.base.run_id = xrunid_env();
 	st.base.step_name = step && *step ? step : "main";
-	if (!st.base.source_file)
-		st.base.source_file = ci_caller_name();
+	if (!st.base.source_file) {
+		long line;
+		const char *f = ci_caller_file(&line);
+		st.base.source_file = f ? f : progname;
+	}
 	out = ci_log_path(out);
 	if (st.tee && strcmp(out, "-") == 0)
 		ci_usage_error("--tee needs a log file (-o or CI_LOG_FILE): "

@@ -62,6 +62,25 @@ md_text(struct ci_buf *b, const char *s, size_t max)
 		ci_buf_str(b, "...");
 }
 
+/*
+ * Whether file is a path of the repository: not absolute, not above it,
+ * and not the name of the tool that wrote an entry for want of a file.
+ */
+static int
+in_repository(const char *file)
+{
+	static const char *const tools[] = { "ci-deploy", "ci-log",
+					     "ci-report", "ci-runid",
+					     "ci-step",   "ci-testpar" };
+
+	if (file[0] == '/' || !strncmp(file, "../", 3))
+		return 0;
+	for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
+		if (!strcmp(file, tools[i]))
+			return 0;
+	return 1;
+}
+
 /* file:line, linked to the commit's file on GitHub when the job says so. */
 static void
 md_location(struct ci_buf *b, const char *file, long long line, int link)
@@ -70,7 +89,8 @@ md_location(struct ci_buf *b, const char *file, long long line, int link)
 	const char *repo = getenv("GITHUB_REPOSITORY");
 	const char *sha = getenv("GITHUB_SHA");
 
-	if (link && srv && *srv && repo && *repo && sha && *sha) {
+	if (link && srv && *srv && repo && *repo && sha && *sha &&
+	    in_repository(file)) {
 		ci_buf_add(b, "[", 1);
 		md_text(b, file, 200);
 		ci_buf_printf(b, ":%lld](%s/%s/blob/%s/", line, srv, repo, sha);
