@@ -96,7 +96,7 @@ wait_file() {
 	assert_success
 	run records
 	assert_success
-	assert_line --index 0 "integration 1 failed true false error"
+	assert_line --index 0 "integration 1 failed true false warn"
 	assert_line --index 1 "integration 2 passed true false warn"
 	assert_equal "${#lines[@]}" 2
 	run field 2 .message
@@ -111,7 +111,8 @@ wait_file() {
 	run records
 	assert_success
 	assert_line "unit 1 passed true false info"
-	assert_line "e2e 1 failed true false error"
+	# Retried, the first failure is a warning; the last is the error.
+	assert_line "e2e 1 failed true false warn"
 	assert_line "e2e 2 failed true false error"
 	assert_equal "${#lines[@]}" 3
 	assert_equal "$(jq -r 'select(.step_name == "test-e2e") | [.exit_code, .test_execution.failure_count] | @text' "$CI_LOG_FILE" | sort -u)" "[4,1]"
@@ -126,9 +127,9 @@ wait_file() {
 	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 3 unit='[ "$CI_TEST_ATTEMPT" = 4 ]'
 	assert_success
 	run records
-	assert_output "unit 1 failed true false error
-unit 2 failed true false error
-unit 3 failed true false error
+	assert_output "unit 1 failed true false warn
+unit 2 failed true false warn
+unit 3 failed true false warn
 unit 4 passed true false warn"
 }
 
@@ -183,7 +184,7 @@ e2e 1 passed false false info"
 		unit='for i in $(seq 1200); do grep -q start-e1 order 2> /dev/null && break; sleep 0.05; done; sleep 0.5; echo end-u >> order'
 	assert_success
 	run records
-	assert_output "e2e 1 failed true false error
+	assert_output "e2e 1 failed true false warn
 unit 1 passed true false info
 e2e 2 passed false true warn"
 	assert_equal "$(cat order | tr '\n' ' ')" "start-e1 end-u start-e2 "
@@ -239,7 +240,7 @@ e2e 2 passed false true warn"
 	run ci-testpar --serial unit='[ "$CI_TEST_ATTEMPT" = 2 ] || kill -9 $$'
 	assert_success
 	run records
-	assert_output "unit 1 failed false false error
+	assert_output "unit 1 failed false false warn
 unit 2 passed false false warn"
 }
 
@@ -315,7 +316,7 @@ unit 2 passed false false warn"
 	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 1 --timeout 2 -j 2 unit='trap "" TERM; [ "$CI_TEST_ATTEMPT" = 2 ] || sleep 60'
 	assert_success
 	run records
-	assert_output "unit 1 failed true false error
+	assert_output "unit 1 failed true false warn
 unit 2 passed true false warn"
 	run field 1 '[.exit_code, .message] | @text'
 	assert_output --partial '[137,'
@@ -629,4 +630,24 @@ b"
 	assert_equal "$stderr" "ci-testpar: --junit: no suite integration among the TYPE=COMMAND arguments (see 'ci-testpar --help')"
 	[ ! -e ran ]
 	[ ! -e logs ]
+}
+
+@test "under GitHub Actions a failure that will be retried is a warning, the final one an error, and result and flaky go to GITHUB_OUTPUT" {
+	export GITHUB_ACTIONS=true GITHUB_OUTPUT=$BATS_TEST_TMPDIR/output
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 1 \
+		unit='[ "$CI_TEST_ATTEMPT" = 2 ]' e2e='exit 1' smoke=true
+	assert_failure 3
+	run grep -E '^::(error|warning) ' <<<"$stderr"
+	assert_equal "$(grep -c '^::error .*title=test-e2e::e2e failed (attempt 2 of 2' <<<"$output")" 1
+	assert_equal "$(grep -c '^::warning .*title=test-e2e::e2e failed (attempt 1 of 2' <<<"$output")" 1
+	assert_equal "$(grep -c '^::warning .*title=test-unit::unit failed (attempt 1 of 2' <<<"$output")" 1
+	refute_output --partial "::error title=test-unit"
+	refute_output --regexp "::error [^:]*title=test-unit"
+	run cat "$GITHUB_OUTPUT"
+	assert_output "$(printf 'result=failure\nflaky=unit')"
+	rm "$GITHUB_OUTPUT"
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 smoke=true
+	assert_success
+	run cat "$GITHUB_OUTPUT"
+	assert_output "$(printf 'result=success\nflaky=')"
 }

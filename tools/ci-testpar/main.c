@@ -14,6 +14,8 @@
 
 struct testpar tp;
 
+static int outputs(void);
+
 static void
 usage(FILE *f)
 {
@@ -143,6 +145,8 @@ main(int argc, char **argv)
 		out_write(b.s, b.len);
 		ci_buf_free(&b);
 	}
+	if (outputs() < 0 && !tp.interrupted)
+		return CI_EXIT_ENV;
 	if (tp.interrupted) {
 		/* Die of the same signal, so that the calling shell stops. */
 		sigset_t set;
@@ -263,4 +267,27 @@ check_contention(long long min_mb, double max_load)
 		}
 		fclose(f);
 	}
+}
+
+/*
+ * For later steps and jobs under GitHub Actions: result, in GitHub's
+ * words, and flaky, the suites that passed on a retry.
+ */
+static int
+outputs(void)
+{
+	struct ci_buf b = { 0 }, flaky = { 0 };
+	int r;
+
+	for (int i = 0; i < tp.nsuites; i++)
+		if (tp.suites[i].passed && tp.suites[i].attempts > 1)
+			ci_buf_printf(&flaky, "%s%s", flaky.len ? " " : "",
+				      tp.suites[i].type);
+	ci_github_var(&b, "result",
+		      tp.failed > 0 || tp.skipped > 0 ? "failure" : "success");
+	ci_github_var(&b, "flaky", flaky.len ? flaky.s : "");
+	r = ci_github_outputs(&b);
+	ci_buf_free(&b);
+	ci_buf_free(&flaky);
+	return r;
 }

@@ -429,7 +429,11 @@ finish(struct attempt *a)
 	ci_entry_init(&e, tp.run_id, s->step);
 	CI_FROM_CALLER(&e);
 	e.when = end;
-	e.level = !ok ? "error" : a->number > 1 ? "warn" : "info";
+	/* A failure that will be retried is a warning: only the last is an
+	 * error. */
+	e.level = !ok       ? (retry ? "warn" : "error")
+	    : a->number > 1 ? "warn"
+			    : "info";
 	e.message = msg.s;
 	e.message_len = msg.len;
 	e.duration_ms = ms;
