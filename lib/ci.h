@@ -357,7 +357,7 @@ struct ci_view_store {
 };
 struct ci_step {
 	char *name;
-	long long first_ms; /* its first entry */
+	long long first_ms, last_ms; /* its first and last entries */
 	long long start_ms, end_ms; /* of its completions; < 0: none */
 	long long duration_ms; /* its completions' durations added */
 	int completions, failures, ok, exit_code;

@@ -202,7 +202,7 @@ step_of(struct ci_run *r, const char *name, unsigned long long seq)
 	s = &r->steps[r->last_step = r->nsteps++];
 	memset(s, 0, sizeof *s);
 	s->name = xstrdup(name);
-	s->first_ms = s->start_ms = s->end_ms = -1;
+	s->first_ms = s->last_ms = s->start_ms = s->end_ms = -1;
 	s->exit_code = -1;
 	s->seq = seq;
 	return s;
@@ -308,6 +308,8 @@ ci_runs_add(struct ci_runs *rs, const struct ci_view *v)
 				: step_of(r, v->step_name, rs->seq);
 	if (s->first_ms < 0 || v->ts_ms < s->first_ms)
 		s->first_ms = v->ts_ms;
+	if (v->ts_ms > s->last_ms)
+		s->last_ms = v->ts_ms;
 	if (v->level == 2)
 		r->errors++;
 	else if (v->level == 1)

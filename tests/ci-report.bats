@@ -726,3 +726,36 @@ ci-report: cannot read .: Is a directory"
 	run -0 ci-report --format markdown "$F/skipped-attempt.ndjson"
 	assert_line '| e2e | 2 | ⚠️ skipped | 0 | 59s | parallel |'
 }
+
+@test "a step known only from its entries, in a run that passed, is logged from its first to its last entry, not unfinished" {
+	new_run
+	ci-step init
+	CI_STEP=configure ci-log "probing the compiler"
+	sleep 0.2
+	CI_STEP=configure ci-log "configured"
+	ci-step build -- sleep 0.3
+	ci-step complete >/dev/null
+	run --separate-stderr ci-report --format json "$CI_LOG_FILE"
+	assert_success
+	echo "$output" > report.json
+	validate_doc report-schema.json report.json
+	run jq -r '.steps[] | select(.name == "configure") | "\(.status) \(.end_ms - .start_ms >= 150) \(.completions)"' report.json
+	assert_output "logged true 0"
+	first=$(jq -r 'select(.step_name == "configure") | .timestamp' "$CI_LOG_FILE" | head -1)
+	run jq -r '.steps[] | select(.name == "configure") | .start_ms' report.json
+	assert_output "$(date -d "$first" +%s%3N)"
+	TERM=dumb run ci-report "$CI_LOG_FILE"
+	assert_line --regexp '^  configure +logged '
+	refute_output --partial unfinished
+	# The timeline's bar of the logged step ends at its last entry, well
+	# before the run's end: it does not reach the last column.
+	run grep -E '^  configure +\|' <<<"$output"
+	[[ $output =~ ~\ +\|$ ]] || fail "$output"
+	# In a run that failed, the same step may have been cut short.
+	new_run
+	ci-step init
+	CI_STEP=configure ci-log "probing"
+	ci-step complete --exit-code 1 >/dev/null
+	run ci-report --run "$CI_RUN_ID" --format json "$CI_LOG_FILE"
+	assert_equal "$(jq -r '.steps[] | select(.name == "configure") | .status' <<<"$output")" unfinished
+}

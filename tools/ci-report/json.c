@@ -32,13 +32,14 @@ steps(struct ci_buf *b, const struct ci_run *r)
 	for (size_t i = 0, k = 0; i < r->nsteps; i++) {
 		const struct ci_step *s = &r->steps[i];
 		int c = s->completions > 0;
+		long long end = step_end(r, s);
 		if (!shown_step(s->name))
 			continue;
 		ci_buf_str(b, k++ ? ",{\"name\":" : "{\"name\":");
 		ci_buf_json_string(b, s->name, strlen(s->name));
-		jstr(b, "status", ST_NAME(step_status(s)));
+		jstr(b, "status", ST_NAME(step_status(r, s)));
 		jnum(b, "start_ms", step_start(s), 1);
-		jnum(b, "end_ms", s->end_ms, c);
+		jnum(b, "end_ms", end, end >= 0);
 		jnum(b, "duration_ms", s->duration_ms, c);
 		jnum(b, "exit_code", s->exit_code, s->exit_code >= 0);
 		jnum(b, "completions", s->completions, 1);

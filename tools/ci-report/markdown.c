@@ -168,8 +168,9 @@ gantt(struct md *d, const struct run_report *m, const struct suite_report *su,
 		const struct ci_step *s = &r->steps[i];
 		if (!shown_step(s->name))
 			continue;
-		gantt_task(&g, s->name, step_status(s), step_start(s),
-			   s->completions ? s->end_ms : m->end_ms, &ntasks);
+		gantt_task(&g, s->name, step_status(r, s), step_start(s),
+			   step_end(r, s) >= 0 ? step_end(r, s) : m->end_ms,
+			   &ntasks);
 		cut = g.len > GANTT_MAX;
 	}
 	if (ns && !cut)
@@ -201,7 +202,7 @@ steps(struct md *d, const struct ci_run *r)
 
 	for (size_t i = 0; i < r->nsteps; i++) {
 		const struct ci_step *s = &r->steps[i];
-		enum status st = step_status(s);
+		enum status st = step_status(r, s);
 		if (!shown_step(s->name))
 			continue;
 		ci_buf_str(it, "| ");

@@ -30,6 +30,7 @@ enum status {
 	ST_FAILED,
 	ST_SKIPPED, /* a test attempt that did not run */
 	ST_UNFINISHED, /* a step with no completion */
+	ST_LOGGED, /* a step of a run that passed, known from entries only */
 	ST_INCOMPLETE, /* a run with no complete entry */
 };
 struct status_look {
@@ -102,8 +103,9 @@ size_t steps_across(const struct run_report *m, size_t n,
 void free_across(struct step_across *a, size_t n);
 long long median(const struct step_across *a);
 int shown_step(const char *name);
-enum status step_status(const struct ci_step *s);
+enum status step_status(const struct ci_run *r, const struct ci_step *s);
 long long step_start(const struct ci_step *s);
+long long step_end(const struct ci_run *r, const struct ci_step *s);
 const char *dur(char buf[32], long long ms);
 const char *utc(char buf[32], long long ms, int date);
 const char *flat(struct ci_buf *b, const char *s, size_t max);

@@ -17,6 +17,7 @@ const struct status_look status_look[] = {
 	[ST_SKIPPED] = { "skipped", "\033[33m", "⚠️", "active, ", '.' },
 	[ST_UNFINISHED] = { "unfinished", "\033[33m", "⚠️", "active, ",
 			    '-' },
+	[ST_LOGGED] = { "logged", "\033[36m", "📝", "", '~' },
 	[ST_INCOMPLETE] = { "incomplete", "\033[33m", "⚠️", "active, ",
 			    '-' },
 };
@@ -36,10 +37,29 @@ shown_step(const char *name)
 	return strcmp(name, "init") != 0 && strcmp(name, "complete") != 0;
 }
 
+/*
+ * A step without a completion entry was cut short, unless the run passed:
+ * then it is a step that only logged (CI_STEP=configure log_info ...).
+ */
 enum status
-step_status(const struct ci_step *s)
+step_status(const struct ci_run *r, const struct ci_step *s)
 {
-	return s->ok ? ST_PASSED : s->completions ? ST_FAILED : ST_UNFINISHED;
+	if (s->ok)
+		return ST_PASSED;
+	if (s->completions)
+		return ST_FAILED;
+	return r->has_pipeline && r->pipeline.exit_code == 0 ? ST_LOGGED
+							     : ST_UNFINISHED;
+}
+
+/* Where a step ends: its last completion, its last entry when it only
+ * logged, and -1 (the end of the run) when it was cut short. */
+long long
+step_end(const struct ci_run *r, const struct ci_step *s)
+{
+	if (s->completions)
+		return s->end_ms;
+	return step_status(r, s) == ST_LOGGED ? s->last_ms : -1;
 }
 
 /* Where a step starts: its first entry, or its first completion's start. */

@@ -68,8 +68,8 @@ timeline(struct ci_buf *o, const struct run_report *m,
 		if (!shown_step(st->name))
 			continue;
 		s = step_start(st);
-		e = st->completions ? st->end_ms : t1;
-		bar(o, st->name, s, e, t0, t1, step_status(st));
+		e = step_end(r, st) >= 0 ? step_end(r, st) : t1;
+		bar(o, st->name, s, e, t0, t1, step_status(r, st));
 		for (size_t k = 0; k < ns; k++) {
 			if (strncmp(st->name, "test-", 5) != 0 ||
 			    strcmp(st->name + 5, su[k].type) != 0)
@@ -173,7 +173,7 @@ one_run(struct ci_buf *o, const struct run_report *m)
 		      "STATUS", "DURATION", "EXIT", RESET);
 	for (size_t i = 0; i < r->nsteps; i++) {
 		const struct ci_step *s = &r->steps[i];
-		enum status st = step_status(s);
+		enum status st = step_status(r, s);
 		if (!shown_step(s->name))
 			continue;
 		ci_buf_printf(o, "  %-22s %s%-10s%s %9s", flat(&f, s->name, 64),
