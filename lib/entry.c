@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ci.h"
@@ -154,6 +155,20 @@ ci_log_path(const char *opt)
 }
 
 /*
+ * Read and write when allowed: ci_append reads the file's last byte. A file
+ * we may only write to is still appended to.
+ */
+static int
+open_rw(const char *path, int flags)
+{
+	int fd = open(path, O_RDWR | flags, 0666);
+
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_WRONLY | flags, 0666);
+	return fd;
+}
+
+/*
  * Open the destination for appending, creating its directory when it is
  * missing. Returns 0, or the exit code with why saying what went wrong: a
  * directory that cannot be created or written is an environment failure
@@ -164,7 +179,7 @@ ci_log_open(struct ci_log *log, const char *path, int quiet, struct ci_buf *why)
 {
 	const char *gh = getenv("GITHUB_ACTIONS"), *nc = getenv("NO_COLOR");
 	const char *term = getenv("TERM");
-	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, e, code = 0;
+	int flags = O_CREAT | O_APPEND | O_CLOEXEC, e, code = 0;
 	struct stat st;
 	char *dir;
 
@@ -172,13 +187,13 @@ ci_log_open(struct ci_log *log, const char *path, int quiet, struct ci_buf *why)
 	log->path = path;
 	if (strcmp(path, "-") == 0) {
 		log->fd = 1;
-	} else if ((log->fd = open(path, flags, 0666)) < 0) {
+	} else if ((log->fd = open_rw(path, flags)) < 0) {
 		dir = ci_dirname(path);
 		if (ci_mkdirs(dir, 0777) < 0) {
 			ci_buf_printf(why, "cannot create log directory %s: %s",
 				      dir, strerror(errno));
 			code = CI_EXIT_ENV;
-		} else if ((log->fd = open(path, flags, 0666)) < 0) {
+		} else if ((log->fd = open_rw(path, flags)) < 0) {
 			e = errno;
 			if ((e == EACCES || e == EROFS) &&
 			    stat(path, &st) < 0) {
@@ -346,6 +361,33 @@ ci_log_queue(struct ci_log *log, const struct ci_entry *e)
 		xlog_flush(log);
 }
 
+/* Whether the file ends without its last newline. */
+static int
+torn(int fd)
+{
+	struct timespec ms = { 0, 1000000 };
+	struct stat st;
+	off_t size = -1;
+	char last;
+
+	/*
+	 * A concurrent write in progress shows a file growing towards its
+	 * newline: only a size that stays put for 10 ms without one is torn.
+	 */
+	for (int still = 0, tries = 0; tries < 1000; tries++) {
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_size == 0 ||
+		    pread(fd, &last, 1, st.st_size - 1) != 1 || last == '\n')
+			return 0;
+		still = st.st_size == size ? still + 1 : 0;
+		if (still == 10)
+			return 1;
+		size = st.st_size;
+		nanosleep(&ms, NULL);
+	}
+	return 0;
+}
+
 /*
  * Append whole entries to a file with one write() on its O_APPEND
  * descriptor, so that concurrent writers never tear or interleave an entry.
@@ -357,14 +399,11 @@ int
 ci_append(int fd, const char *s, size_t len)
 {
 	struct iovec iov[2] = { { "\n", 1 }, { (void *)s, len } };
-	struct stat st;
 	ssize_t n;
-	char last;
 
 	if (len == 0)
 		return 0;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') {
+	if (torn(fd)) {
 		while ((n = writev(fd, iov, 2)) < 0 && errno == EINTR)
 			;
 		if (n < 0)

@@ -5,6 +5,7 @@
 # symbolic link ci-sh-fallback.bats with CI_LOG_BUILTIN=0 (one ci-log
 # coprocess).
 load helpers/common
+load helpers/disk
 
 setup() {
 	common_setup
@@ -18,6 +19,10 @@ setup() {
 	git -C repo init -q
 	LIB=$REPO/scripts/lib/ci.sh
 	export LIB
+}
+
+teardown() {
+	small_disk_free
 }
 
 # entries: one line per entry: "level step source:line function message".
@@ -251,7 +256,7 @@ log_info "n 1"
 echo "${CI__LOG_PID:-}" > logger.pid
 for ((i = 2; ; i++)); do
 	log_info "n $i"
-	((i % 200)) || echo "$i" > progress
+	((i % 200)) || { echo "$i" > progress.tmp && mv progress.tmp progress; }
 done
 SH
 	bash s.sh & pid=$!
@@ -298,4 +303,44 @@ def pieces(path): return [(e["message"], e.get("continued", False)) for e in map
 lib, flt = pieces(sys.argv[1]), pieces(sys.argv[2])
 print(len(lib), len(flt), [len(m.encode()) for m, c in flt], [c for m, c in flt], lib == flt + flt)' "$CI_LOG_FILE" filter.log
 	assert_output "6 3 [1048575, 1048576, 7] [True, True, False] True"
+}
+
+@test "on a full disk logging never kills the script: the failure is said, and once there is space again entries are whole" {
+	small_disk
+	export CI_LOG_FILE=$DISK/ci.log
+	cat > s.sh <<'SH'
+source "$LIB"
+for ((i = 1; i <= 3000; i++)); do
+	log_info "entry $i, long enough to fill a small disk in a few hundred entries"
+done
+ci_flush
+echo "flush $?"
+rm "$DISK/filler"
+log_info after
+ci_flush
+echo "flush $?"
+SH
+	run --separate-stderr bash s.sh
+	assert_success
+	if builtin_mode; then
+		assert_output "$(printf 'flush 0\nflush 0')"
+	else
+		# The calls returned before ci-log wrote; ci_flush tells.
+		assert_output "$(printf 'flush 4\nflush 0')"
+		[[ $stderr == *"ci-log: cannot write to $CI_LOG_FILE: No space left on device; entries are lost until it can be written"* ]]
+		[[ $stderr == *"entries could not be written to $CI_LOG_FILE"* ]]
+	fi
+	[[ $stderr == *"No space left on device"* ]]
+	run lines_check "$CI_LOG_FILE"
+	assert_output --regexp '^[0-9]+ entries, [01] torn, ends with a newline$'
+	run /usr/bin/python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["message"])' "$CI_LOG_FILE"
+	assert_output after
+}
+
+@test "a script whose standard output reader went away is not killed by SIGPIPE when it logs there" {
+	unset CI_LOG_FILE
+	printf 'source "$LIB"\nsleep 0.5\nfor i in $(seq 100); do log_info "entry $i"; done\necho "still here $?" >&2\n' > s.sh
+	run --separate-stderr bash -c 'bash s.sh | true; echo "status ${PIPESTATUS[0]}"'
+	assert_output "status 0"
+	assert_equal "$stderr" "still here 0"
 }

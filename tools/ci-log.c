@@ -415,9 +415,11 @@ record_line(void *arg, const char *line, size_t len, int continued)
 	}
 	if (len == 0) {
 		/* A sync request: answered once what came before is written. */
-		if (st->ack_fd >= 0)
+		if (st->ack_fd >= 0) {
+			flush(st);
 			ci_buf_add(&st->acks, st->failed ? "fail\n" : "sync\n",
 				   5);
+		}
 		st->failed = 0;
 		return;
 	}
