@@ -110,6 +110,7 @@ const char *ci_caller_name(void);
 const char *ci_log_path(const char *opt);
 int ci_log_open(struct ci_log *log, const char *path, int quiet,
 		struct ci_buf *why);
+void ci_log_flags(struct ci_log *log, int quiet);
 void xlog_open(struct ci_log *log, const char *path, int quiet);
 void ci_log_add(struct ci_log *log, const struct ci_entry *e);
 void ci_log_add_pieces(struct ci_log *log, const struct ci_entry *e);

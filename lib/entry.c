@@ -177,8 +177,6 @@ open_rw(const char *path, int flags)
 int
 ci_log_open(struct ci_log *log, const char *path, int quiet, struct ci_buf *why)
 {
-	const char *gh = getenv("GITHUB_ACTIONS"), *nc = getenv("NO_COLOR");
-	const char *term = getenv("TERM");
 	int flags = O_CREAT | O_APPEND | O_CLOEXEC, e, code = 0;
 	struct stat st;
 	char *dir;
@@ -214,12 +212,22 @@ ci_log_open(struct ci_log *log, const char *path, int quiet, struct ci_buf *why)
 			return code;
 	}
 	log->is_file = log->fd != 1;
+	ci_log_flags(log, quiet);
+	return 0;
+}
+
+/* Echo, colour and workflow commands, from the environment and stderr. */
+void
+ci_log_flags(struct ci_log *log, int quiet)
+{
+	const char *gh = getenv("GITHUB_ACTIONS"), *nc = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
+
 	log->echo = log->is_file && !quiet && isatty(2);
 	log->color =
 	    log->echo && !(nc && *nc) && !(term && !strcmp(term, "dumb"));
 	log->github = gh && strcmp(gh, "true") == 0;
 	log->annotate_fd = log->is_file ? 1 : 2;
-	return 0;
 }
 
 void

@@ -4,16 +4,18 @@
  * write one entry exactly as ci-log(1) does, through lib/'s entry builder:
  * the caller's file, line and function come from bash's own variables, the
  * run, step and destination from CI_RUN_ID, CI_STEP and CI_LOG_FILE, and the
- * entry is appended with one write(2) on a descriptor opened for the call.
+ * entry is appended with one write(2) on an O_APPEND descriptor.
  * ci.sh loads it with enable -f; it refuses to load into another bash
  * release than the one whose headers built it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ci.h"
@@ -37,6 +39,8 @@
 
 static const char *shell_var(const char *name);
 static const char *relative(struct ci_buf *b, const char *p);
+static int destination(struct ci_log *log, const char *path,
+		       struct ci_buf *why);
 static int write_entries(struct ci_log *log);
 
 /*
@@ -53,7 +57,6 @@ log_entry(const char *level, WORD_LIST *list)
 {
 	static struct ci_buf msg, src, why;
 	static struct ci_log log;
-	struct ci_buf out = log.out, side = log.side;
 	struct ci_entry e;
 	const char *id = shell_var("CI_RUN_ID"), *path, *bad, *fn;
 	int code, line;
@@ -88,19 +91,45 @@ log_entry(const char *level, WORD_LIST *list)
 
 	path = *shell_var("CI_LOG_FILE") ? shell_var("CI_LOG_FILE") : "-";
 	why.len = 0;
-	code =
-	    ci_log_open(&log, path, *shell_var("CI_LOG_QUIET") != '\0', &why);
-	log.out = out;
-	log.side = side;
-	if (code) {
+	if ((code = destination(&log, path, &why))) {
 		ci_warn("%s", why.s);
 		return code;
 	}
+	ci_log_flags(&log, *shell_var("CI_LOG_QUIET") != '\0');
 	log.out.len = 0;
 	e.message = msg.s;
 	e.message_len = msg.len;
 	ci_log_add_pieces(&log, &e);
 	return write_entries(&log);
+}
+
+/*
+ * The log file is opened for each call (O_CLOEXEC) and closed after it. A
+ * descriptor kept open between calls would be either inherited by every
+ * command the script runs or, close-on-exec, taken by bash for one of its
+ * own: bash then undoes a script's `exec 100>file` on that number. Opening
+ * per call costs about what bash's own `printf >> file` does.
+ */
+static int regular; /* the destination is a regular file */
+
+static int
+destination(struct ci_log *log, const char *path, struct ci_buf *why)
+{
+	struct ci_log opened;
+	struct stat st;
+	int code;
+
+	log->path = path;
+	log->fd = 1;
+	log->is_file = regular = 0;
+	if (strcmp(path, "-") == 0)
+		return 0;
+	if ((code = ci_log_open(&opened, path, 1, why)))
+		return code;
+	log->fd = opened.fd;
+	log->is_file = 1;
+	regular = fstat(log->fd, &st) == 0 && S_ISREG(st.st_mode);
+	return 0;
 }
 
 /*
@@ -116,17 +145,23 @@ write_entries(struct ci_log *log)
 	struct timespec zero = { 0, 0 };
 	int r, e;
 
-	sigemptyset(&pipe);
-	sigaddset(&pipe, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &pipe, &old);
-	r = ci_log_flush(log);
-	e = errno;
+	/* A regular file raises no SIGPIPE: no need to hold it off. */
+	if (regular && !log->github) {
+		r = ci_log_flush(log);
+		e = errno;
+	} else {
+		sigemptyset(&pipe);
+		sigaddset(&pipe, SIGPIPE);
+		sigprocmask(SIG_BLOCK, &pipe, &old);
+		r = ci_log_flush(log);
+		e = errno;
+		if (!sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
+		    sigismember(&pending, SIGPIPE))
+			sigtimedwait(&pipe, NULL, &zero);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
 	if (log->is_file)
 		close(log->fd);
-	if (!sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
-	    sigismember(&pending, SIGPIPE))
-		sigtimedwait(&pipe, NULL, &zero);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (r == 0 || (!log->is_file && e == EPIPE))
 		return 0;
 	ci_warn("cannot write to %s: %s",
