@@ -7,7 +7,7 @@ set -u
 case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 root=$(cd "$here/.." && pwd)
 
-pkgs="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev git jq
+pkgs="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev bash-builtins git jq
 bats bats-assert bats-support python3 python3-jsonschema python3-yaml mandoc
 procps time libxml2-utils clang-format"
 
