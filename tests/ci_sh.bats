@@ -34,9 +34,19 @@ copy_tree() {
 	assert_equal "$stderr" ""
 	CI_LOG_BUILTIN=0 run --separate-stderr bash s.sh
 	assert_output "function function function "
-	# Found from the library's own place too, with no ci-log on PATH.
-	PATH=/usr/bin:/bin run --separate-stderr bash s.sh
-	assert_output "builtin builtin builtin builtin"
+	# Found from the library's own place too, with no ci-log on PATH: a
+	# source tree's build/, under set -u.
+	mkdir -p tree/scripts/lib tree/build
+	cp "$LIB" tree/scripts/lib/ci.sh
+	cp "$CI_BUILD/ci_sh.so" tree/build/
+	printf 'set -u\nsource tree/scripts/lib/ci.sh\ntype -t log_info\n' > t.sh
+	PATH=/usr/bin:/bin run --separate-stderr bash t.sh
+	assert_output builtin
+	assert_equal "$stderr" ""
+	rm tree/build/ci_sh.so
+	PATH=/usr/bin:/bin run --separate-stderr bash t.sh
+	assert_output function
+	assert_equal "$stderr" ""
 }
 
 @test "entries are byte for byte ci-log's for every byte 1-255 and invalid UTF-8, workflow commands included" {

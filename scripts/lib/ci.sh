@@ -61,7 +61,7 @@ fi
 
 # Load the builtins; ci__why is the reason one refused.
 ci__load() {
-	local so d here=${BASH_SOURCE[0]%/*} IFS=:
+	local so= d here=${BASH_SOURCE[0]%/*} IFS=:
 	[[ ${CI_LOG_BUILTIN:-} != 0 ]] || return 1
 	[[ $(type -t ci_log) != builtin ]] || return 0
 	[[ $here == "${BASH_SOURCE[0]}" ]] && here=.
