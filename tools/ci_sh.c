@@ -41,7 +41,7 @@ static const char *shell_var(const char *name);
 static const char *relative(struct ci_buf *b, const char *p);
 static int destination(struct ci_log *log, const char *path,
 		       struct ci_buf *why);
-static int write_entries(struct ci_log *log);
+static int write_entries(struct ci_log *log, const struct ci_entry *e);
 
 /*
  * One call: the message is the words joined by spaces. A message longer
@@ -99,8 +99,7 @@ log_entry(const char *level, WORD_LIST *list)
 	log.out.len = 0;
 	e.message = msg.s;
 	e.message_len = msg.len;
-	ci_log_add_pieces(&log, &e);
-	return write_entries(&log);
+	return write_entries(&log, &e);
 }
 
 /*
@@ -133,13 +132,13 @@ destination(struct ci_log *log, const char *path, struct ci_buf *why)
 }
 
 /*
- * The entries' one write(), and the annotations and echo before it, with
- * SIGPIPE held off: a closed pipe is an error to report (or, on standard
- * output, the reader's choice to stop reading, as for ci-log), never a
- * signal that kills the script.
+ * The entries (the message's pieces) with their one write(), and the echo
+ * and workflow commands before it, with SIGPIPE held off: a closed pipe is
+ * an error to report (or, on standard output, the reader's choice to stop
+ * reading, as for ci-log), never a signal that kills the script.
  */
 static int
-write_entries(struct ci_log *log)
+write_entries(struct ci_log *log, const struct ci_entry *ent)
 {
 	sigset_t pipe, old, pending;
 	struct timespec zero = { 0, 0 };
@@ -147,12 +146,14 @@ write_entries(struct ci_log *log)
 
 	/* A regular file raises no SIGPIPE: no need to hold it off. */
 	if (regular && !log->github) {
+		ci_log_add_pieces(log, ent);
 		r = ci_log_flush(log);
 		e = errno;
 	} else {
 		sigemptyset(&pipe);
 		sigaddset(&pipe, SIGPIPE);
 		sigprocmask(SIG_BLOCK, &pipe, &old);
+		ci_log_add_pieces(log, ent);
 		r = ci_log_flush(log);
 		e = errno;
 		if (!sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
