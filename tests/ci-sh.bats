@@ -351,3 +351,12 @@ SH
 	assert_equal "$stderr" "still here 0"
 	assert_equal "$(wc -l < "$CI_LOG_FILE")" 100
 }
+
+@test "ci_log LEVEL logs at that level from where it is called, and refuses another level with status 2" {
+	printf 'source "$LIB"\nf() { ci_log warn "from" f; }\nf\nci_log debug x\necho "status $?"\n' > s.sh
+	run --separate-stderr bash s.sh
+	assert_output "status 2"
+	assert_equal "$stderr" 'ci-log: ci_log: "debug" is not a level (expected info, warn or error)'
+	run entries
+	assert_output "warn main s.sh:2 f from f"
+}

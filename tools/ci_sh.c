@@ -3,7 +3,8 @@
  * log_info, log_warn and log_error MESSAGE ..., and ci_log LEVEL MESSAGE ...,
  * write one entry exactly as ci-log(1) does, through lib/'s entry builder:
  * the caller's file, line and function come from bash's own variables, the
- * run, step and destination from CI_RUN_ID, CI_STEP and CI_LOG_FILE, and the
+ * step from $CI_STEP as the library has always read it, the run and the
+ * destination from the environment (CI_RUN_ID, CI_LOG_FILE), and the
  * entry is appended with one write(2) on an O_APPEND descriptor.
  * ci.sh loads it with enable -f; it refuses to load into another bash
  * release than the one whose headers built it.
@@ -37,6 +38,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+static const char *env(const char *name);
 static const char *shell_var(const char *name);
 static const char *relative(struct ci_buf *b, const char *p);
 static int destination(struct ci_log *log, const char *path,
@@ -58,7 +60,7 @@ log_entry(const char *level, WORD_LIST *list)
 	static struct ci_buf msg, src, why;
 	static struct ci_log log;
 	struct ci_entry e;
-	const char *id = shell_var("CI_RUN_ID"), *path, *bad, *fn;
+	const char *id = env("CI_RUN_ID"), *path, *bad, *fn;
 	int code, line;
 
 	progname = "ci-log";
@@ -89,13 +91,13 @@ log_entry(const char *level, WORD_LIST *list)
 	line = executing_line_number();
 	e.line_number = line > 0 ? line : 1;
 
-	path = *shell_var("CI_LOG_FILE") ? shell_var("CI_LOG_FILE") : "-";
+	path = *env("CI_LOG_FILE") ? env("CI_LOG_FILE") : "-";
 	why.len = 0;
 	if ((code = destination(&log, path, &why))) {
 		ci_warn("%s", why.s);
 		return code;
 	}
-	ci_log_flags(&log, *shell_var("CI_LOG_QUIET") != '\0');
+	ci_log_flags(&log, *env("CI_LOG_QUIET") != '\0');
 	log.out.len = 0;
 	e.message = msg.s;
 	e.message_len = msg.len;
@@ -168,6 +170,18 @@ write_entries(struct ci_log *log, const struct ci_entry *ent)
 	ci_warn("cannot write to %s: %s",
 		log->is_file ? log->path : "standard output", strerror(e));
 	return CI_EXIT_ENV;
+}
+
+/*
+ * An environment variable, as ci-log would see it: bash's getenv() gives
+ * the exported shell variables, assignments before the call included.
+ */
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? v : "";
 }
 
 /* A shell variable's value (an array's element 0), "" when unset. */

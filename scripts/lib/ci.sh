@@ -90,11 +90,23 @@ ci__load() {
 	return 1
 }
 
-# log_info, log_warn and log_error, the second way. The common case (this shell owns the
-# coprocess, the source path is known, the message needs no escapes) is
-# written inline: a bash function call costs microseconds here.
+# ci_log LEVEL MESSAGE...: log_LEVEL, as the builtin of that name.
+ci_log() {
+	case ${1:-} in
+	info | warn | error) ;;
+	*)
+		printf 'ci-log: ci_log: "%s" is not a level (expected info, warn or error)\n' "${1:-}" >&2
+		return 2
+		;;
+	esac
+	ci__log "$1" "${*:2}"
+}
+
+# log_info, log_warn and log_error, the second way. The common case (this
+# shell owns the coprocess, the source path is known, the message needs no
+# escapes) is written inline: a bash function call costs microseconds here.
 if ci__load; then
-	unset -f log_info log_warn log_error
+	unset -f log_info log_warn log_error ci_log
 else for ci__l in info warn error; do
 	eval "log_$ci__l() {
 		if [[ \$BASHPID == \"\$ci__home\" && \$ci__env == \"\${CI_RUN_ID:-}|\${CI_LOG_FILE:-}\" && -n \${CI_LOG_FILE:-} &&
@@ -107,7 +119,8 @@ else for ci__l in info warn error; do
 done; fi
 unset ci__l
 
-# ci__log LEVEL MESSAGE, called only by log_*: the caller is two frames up.
+# ci__log LEVEL MESSAGE, called only by log_* and ci_log: the caller is two
+# frames up.
 ci__log() {
 	local level=$1 msg=$2 fd
 	local src=${BASH_SOURCE[2]:-$0} line=${BASH_LINENO[1]:-1}
