@@ -33,7 +33,7 @@ copy_tree() {
 	assert_output "builtin builtin builtin builtin"
 	assert_equal "$stderr" ""
 	CI_LOG_BUILTIN=0 run --separate-stderr bash s.sh
-	assert_output "function function function "
+	assert_output "function function function function"
 	# Found from the library's own place too, with no ci-log on PATH: a
 	# source tree's build/, under set -u.
 	mkdir -p tree/scripts/lib tree/build
