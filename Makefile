@@ -7,6 +7,8 @@ PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 MANDIR = $(PREFIX)/share/man
 SHAREDIR = $(PREFIX)/share/ci-tools
+# Bash loadables: Debian's bash looks in $(PREFIX)/lib/bash for /usr/local.
+BASHLIBDIR = $(PREFIX)/lib/bash
 B ?= build
 
 CC ?= cc
@@ -33,9 +35,20 @@ PKGS_ci-step = libcjson
 PKGS_ci-testpar = libcjson expat
 PKGS_ci-deploy = libcjson libgit2
 PKGS_ci-report = libcjson
+# The shell library's builtins (tools/ci_sh.c): a bash loadable object,
+# built against the headers of Debian's bash-builtins (BASH_INC) and lib/
+# compiled again as position-independent code, never with sanitizers (bash
+# itself is not built with them). Skipped, with a notice, without the headers.
+BASH_INC ?= /usr/include/bash
+SO = $(if $(wildcard $(BASH_INC)/builtins.h),$(B)/ci_sh.so)
+SO_CFLAGS = $(filter-out -fsanitize%,$(ALL_CFLAGS)) -fPIC -fvisibility=hidden
+
 pkg = $(if $(PKGS_$(1)),$(shell pkg-config $(2) $(PKGS_$(1))))
 
-all: $(BINS)
+all: $(BINS) $(SO)
+ifeq ($(SO),)
+	@echo "make: no $(BASH_INC)/builtins.h (Debian package bash-builtins): the library's builtin ci_sh.so skipped" >&2
+endif
 
 $(B)/lib/%.o: lib/%.c lib/ci.h
 	@mkdir -p $(@D)
@@ -49,6 +62,18 @@ $(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
 $(B)/ci-%: $$(call src,ci-$$*) $$(wildcard tools/ci-$$*/*.h) $(B)/libci.a lib/ci.h
 	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ \
 		$(call src,ci-$*) $(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs) -lm
+
+$(B)/pic/%.o: lib/%.c lib/ci.h
+	@mkdir -p $(@D)
+	$(CC) $(SO_CFLAGS) -c -o $@ $<
+
+$(B)/libci-pic.a: $(LIBSRC:lib/%.c=$(B)/pic/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/ci_sh.so: tools/ci_sh.c $(B)/libci-pic.a lib/ci.h
+	$(CC) $(SO_CFLAGS) -Ilib -isystem $(BASH_INC) -isystem $(BASH_INC)/include \
+		-isystem $(BASH_INC)/builtins -shared -o $@ $< $(B)/libci-pic.a $(LDFLAGS)
 
 deps:
 	@sh scripts/deps.sh
@@ -92,12 +117,15 @@ install: all
 	cp man/ci-tools.7 $(DESTDIR)$(MANDIR)/man7/
 	cp scripts/lib/ci.sh $(DESTDIR)$(SHAREDIR)/ci.sh
 	cp contracts/lnav-ci-tools.json $(DESTDIR)$(SHAREDIR)/
+	$(if $(SO),mkdir -p $(DESTDIR)$(BASHLIBDIR) && cp $(SO) $(DESTDIR)$(BASHLIBDIR)/)
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%) $(TOOLS:%=$(DESTDIR)$(MANDIR)/man1/%.1)
 	rm -f $(DESTDIR)$(MANDIR)/man7/ci-tools.7 $(DESTDIR)$(SHAREDIR)/ci.sh \
 		$(DESTDIR)$(SHAREDIR)/lnav-ci-tools.json
+	rm -f $(DESTDIR)$(BASHLIBDIR)/ci_sh.so
 	-rmdir $(DESTDIR)$(SHAREDIR)
+	-rmdir $(DESTDIR)$(BASHLIBDIR)
 
 clean:
 	rm -rf build build-sanitize

@@ -121,8 +121,14 @@ void ci_entry_tail(struct ci_buf *b, const struct ci_entry *e);
 void ci_entry_format(struct ci_buf *b, const struct ci_entry *e);
 const char *ci_caller_name(void);
 const char *ci_log_path(const char *opt);
+int ci_log_open(struct ci_log *log, const char *path, int quiet,
+		struct ci_buf *why);
+void ci_log_flags(struct ci_log *log, int quiet);
 void xlog_open(struct ci_log *log, const char *path, int quiet);
+void ci_log_add(struct ci_log *log, const struct ci_entry *e);
+void ci_log_add_pieces(struct ci_log *log, const struct ci_entry *e);
 void ci_log_queue(struct ci_log *log, const struct ci_entry *e);
+int ci_append(int fd, const char *s, size_t len);
 int ci_log_flush(struct ci_log *log);
 void xlog_flush(struct ci_log *log);
 void xlog_write(struct ci_log *log, const struct ci_entry *e);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ci.h"
@@ -229,14 +231,29 @@ ci_log_path(const char *opt)
 }
 
 /*
- * Open the destination for appending, creating its directory. A directory
- * that cannot be created or written is an environment failure (exit 4); a
- * file that cannot be opened is a usage error (exit 2).
+ * Read and write when allowed: ci_append reads the file's last byte. A file
+ * we may only write to is still appended to.
  */
-void
-xlog_open(struct ci_log *log, const char *path, int quiet)
+static int
+open_rw(const char *path, int flags)
 {
-	const char *gh = getenv("GITHUB_ACTIONS");
+	int fd = open(path, O_RDWR | flags, 0666);
+
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_WRONLY | flags, 0666);
+	return fd;
+}
+
+/*
+ * Open the destination for appending, creating its directory when it is
+ * missing. Returns 0, or the exit code with why saying what went wrong: a
+ * directory that cannot be created or written is an environment failure
+ * (CI_EXIT_ENV); a file that cannot be opened is a usage error.
+ */
+int
+ci_log_open(struct ci_log *log, const char *path, int quiet, struct ci_buf *why)
+{
+	int flags = O_CREAT | O_APPEND | O_CLOEXEC, e, code = 0;
 	struct stat st;
 	char *dir;
 
@@ -244,31 +261,58 @@ xlog_open(struct ci_log *log, const char *path, int quiet)
 	log->path = path;
 	if (strcmp(path, "-") == 0) {
 		log->fd = 1;
-	} else {
+	} else if ((log->fd = open_rw(path, flags)) < 0) {
 		dir = ci_dirname(path);
-		if (ci_mkdirs(dir, 0777) < 0)
-			ci_die(CI_EXIT_ENV,
-			       "cannot create log directory %s: %s", dir,
-			       strerror(errno));
-		log->fd =
-		    open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-		if (log->fd < 0) {
-			int e = errno;
-			if ((e == EACCES || e == EROFS) && stat(path, &st) < 0)
-				ci_die(CI_EXIT_ENV,
-				       "log directory %s is not writable: %s",
-				       dir, strerror(e));
-			ci_die(CI_EXIT_USAGE, "cannot open log file %s: %s",
-			       path, strerror(e));
+		if (ci_mkdirs(dir, 0777) < 0) {
+			ci_buf_printf(why, "cannot create log directory %s: %s",
+				      dir, strerror(errno));
+			code = CI_EXIT_ENV;
+		} else if ((log->fd = open_rw(path, flags)) < 0) {
+			e = errno;
+			if ((e == EACCES || e == EROFS) &&
+			    stat(path, &st) < 0) {
+				ci_buf_printf(why,
+					      "log directory %s is not "
+					      "writable: %s",
+					      dir, strerror(e));
+				code = CI_EXIT_ENV;
+			} else {
+				ci_buf_printf(why,
+					      "cannot open log file %s: %s",
+					      path, strerror(e));
+				code = CI_EXIT_USAGE;
+			}
 		}
 		free(dir);
-		log->is_file = 1;
+		if (code)
+			return code;
 	}
+	log->is_file = log->fd != 1;
+	ci_log_flags(log, quiet);
+	return 0;
+}
+
+/* Echo, colour and workflow commands, from the environment and stderr. */
+void
+ci_log_flags(struct ci_log *log, int quiet)
+{
+	const char *gh = getenv("GITHUB_ACTIONS");
+
 	log->echo = log->is_file && !quiet && isatty(2);
 	log->color = log->echo && ci_color(2);
 	log->github = gh && strcmp(gh, "true") == 0;
 	/* Never on stdout, where $(...) would take a command for output. */
 	log->annotate_fd = 2;
+}
+
+void
+xlog_open(struct ci_log *log, const char *path, int quiet)
+{
+	struct ci_buf why = { 0 };
+	int code = ci_log_open(log, path, quiet, &why);
+
+	if (code)
+		ci_die(code, "%s", why.s);
 }
 
 /* A short readable line for a person watching: time, level, step, message. */
@@ -359,9 +403,9 @@ ci_annotation(struct ci_buf *b, const struct ci_entry *e)
 	ci_buf_add(b, "\n", 1);
 }
 
-/* Add the entry to what the next flush writes; flush when much is waiting. */
+/* Add the entry to what the next flush writes: format, echo, annotate. */
 void
-ci_log_queue(struct ci_log *log, const struct ci_entry *e)
+ci_log_add(struct ci_log *log, const struct ci_entry *e)
 {
 	ci_entry_format(&log->out, e);
 	if (log->echo && !e->quiet)
@@ -374,8 +418,71 @@ ci_log_queue(struct ci_log *log, const struct ci_entry *e)
 		(void)ci_write_all(log->annotate_fd, log->side.s,
 				   log->side.len);
 	}
+}
+
+/*
+ * ci_log_add of an entry whose message may be longer than CI_LINE_MAX: cut
+ * as ci_lines cuts a long line, into pieces of at most CI_LINE_MAX bytes
+ * between UTF-8 characters, each but the last marked continued.
+ */
+void
+ci_log_add_pieces(struct ci_log *log, const struct ci_entry *e)
+{
+	struct ci_entry p = *e;
+	const char *m = e->message;
+	size_t n = e->message_len == SIZE_MAX ? strlen(m) : e->message_len;
+	size_t take;
+
+	while (n > CI_LINE_MAX) {
+		if (!(take = ci_utf8_boundary(m, CI_LINE_MAX)))
+			take = CI_LINE_MAX;
+		p.message = m;
+		p.message_len = take;
+		p.continued = 1;
+		ci_log_add(log, &p);
+		m += take;
+		n -= take;
+	}
+	p.message = m;
+	p.message_len = n;
+	p.continued = e->continued;
+	ci_log_add(log, &p);
+}
+
+/* ci_log_add, and a flush when much is waiting. */
+void
+ci_log_queue(struct ci_log *log, const struct ci_entry *e)
+{
+	ci_log_add(log, e);
 	if (log->out.len >= FLUSH_AT)
 		xlog_flush(log);
+}
+
+/* Whether the file ends without its last newline. */
+static int
+torn(int fd)
+{
+	struct timespec ms = { 0, 1000000 };
+	struct stat st;
+	off_t size = -1;
+	char last;
+
+	/*
+	 * A concurrent write in progress shows a file growing towards its
+	 * newline: only a size that stays put for 10 ms without one is torn.
+	 */
+	for (int still = 0, tries = 0; tries < 1000; tries++) {
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_size == 0 ||
+		    pread(fd, &last, 1, st.st_size - 1) != 1 || last == '\n')
+			return 0;
+		still = st.st_size == size ? still + 1 : 0;
+		if (still == 10)
+			return 1;
+		size = st.st_size;
+		nanosleep(&ms, NULL);
+	}
+	return 0;
 }
 
 /*
@@ -459,16 +566,43 @@ show_annotations(struct ci_log *log)
 }
 
 /*
- * Write every waiting entry with one write() on the O_APPEND descriptor:
- * concurrent writers never tear or interleave an entry.
+ * Append whole entries to a file with one write() on its O_APPEND
+ * descriptor, so that concurrent writers never tear or interleave an entry.
+ * When an earlier write failed half-way (a full disk) and left the file
+ * without its last newline, these entries begin with one: the torn entry,
+ * which was reported, is the only one lost.
  */
+int
+ci_append(int fd, const char *s, size_t len)
+{
+	struct iovec iov[2] = { { "\n", 1 }, { (void *)s, len } };
+	ssize_t n;
+
+	if (len == 0)
+		return 0;
+	if (torn(fd)) {
+		while ((n = writev(fd, iov, 2)) < 0 && errno == EINTR)
+			;
+		if (n < 0)
+			return -1;
+		if ((size_t)n > len)
+			return 0;
+		n = n > 0 ? n - 1 : 0;
+		return ci_write_all(fd, s + n, len - (size_t)n);
+	}
+	return ci_write_all(fd, s, len);
+}
+
+/* Write every waiting entry with one write(). */
 int
 ci_log_flush(struct ci_log *log)
 {
 	int r = 0;
 
 	if (log->out.len > 0)
-		r = ci_write_all(log->fd, log->out.s, log->out.len);
+		r = log->is_file
+		    ? ci_append(log->fd, log->out.s, log->out.len)
+		    : ci_write_all(log->fd, log->out.s, log->out.len);
 	log->out.len = 0;
 	return r;
 }

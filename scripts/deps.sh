@@ -9,7 +9,8 @@ case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 root=$(cd "$here/.." && pwd)
 
 # Building and running the tools (jq: the shell scripts use it).
-build="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev git jq"
+build="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev bash-builtins
+git jq"
 # The tests, besides. util-linux (flock, setpriv, prlimit) and bsdutils
 # (script, a terminal for the tests) are essential in Debian, but the tests
 # name what they run; manpages-dev has the system calls' pages that ours

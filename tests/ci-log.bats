@@ -2,10 +2,15 @@
 # ci-log: one entry per call, per stdin line or per record; destinations,
 # atomic appends, escaping, echo, GitHub commands, retention, bad input.
 load helpers/common
+load helpers/disk
 
 setup() {
 	common_setup
 	new_run
+}
+
+teardown() {
+	small_disk_free
 }
 
 # field FILE LINE KEY: a field of the LINE-th entry (1-based), via python.
@@ -494,4 +499,23 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_equal "$stderr" "::add-mask::$DEPLOY_TOKEN"
 	run --separate-stderr ci-runid --env
 	assert_equal "$stderr" ""
+}
+
+@test "on a full disk the entry that fails is reported with exit 4, and the next one starts on a line of its own" {
+	small_disk
+	export CI_LOG_FILE=$DISK/ci.log
+	run --separate-stderr ci-log < <(for i in $(seq 3000); do echo "line $i, long enough to fill a small disk in a few hundred entries"; done)
+	assert_failure 4
+	assert_equal "$stderr" "ci-log: cannot write to $CI_LOG_FILE: No space left on device"
+	run ci-log -q "while full"
+	assert_failure 4
+	rm "$DISK/filler"
+	run ci-log -q after
+	assert_success
+	run lines_check "$CI_LOG_FILE"
+	# At most the entries that were reported failed are torn, and "after"
+	# is whole, on its own line.
+	assert_output --regexp '^[0-9]+ entries, [01] torn, ends with a newline$'
+	run /usr/bin/python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["message"])' "$CI_LOG_FILE"
+	assert_output after
 }

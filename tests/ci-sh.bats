@@ -1,15 +1,28 @@
 #!/usr/bin/env bats
-# scripts/lib/ci.sh: log_info/log_warn/log_error from bash through one ci-log
-# coprocess, with the caller's location, in order, and without loss.
+# scripts/lib/ci.sh: log_info/log_warn/log_error from bash, with the caller's
+# location, in order, and without loss. This file runs twice: as ci-sh.bats
+# with the library's builtins (ci_sh.so, when built), and through its
+# symbolic link ci-sh-fallback.bats with CI_LOG_BUILTIN=0 (one ci-log
+# coprocess).
 load helpers/common
+load helpers/disk
 
 setup() {
 	common_setup
+	if [[ $BATS_TEST_FILENAME == *-fallback.bats ]]; then
+		export CI_LOG_BUILTIN=0
+	else
+		unset CI_LOG_BUILTIN
+	fi
 	new_run
 	mkdir -p repo/scripts
 	git -C repo init -q
 	LIB=$REPO/scripts/lib/ci.sh
 	export LIB
+}
+
+teardown() {
+	small_disk_free
 }
 
 # entries: one line per entry: "level step source:line function message".
@@ -19,6 +32,11 @@ import json, sys
 for line in open(sys.argv[1], encoding="utf-8"):
     e = json.loads(line)
     print(e["level"], e["step_name"], "%s:%d" % (e["source_file"], e["line_number"]), e["function_name"], e["message"])' "${1:-$CI_LOG_FILE}"
+}
+
+# Whether this run's scripts log through the builtins.
+builtin_mode() {
+	[[ ${CI_LOG_BUILTIN:-} != 0 && -f $CI_BUILD/ci_sh.so ]]
 }
 
 # A PATH where ci-log counts its own starts in $BATS_TEST_TMPDIR/starts.
@@ -77,7 +95,7 @@ for line in open(sys.argv[1]): print(ascii(json.loads(line)["message"]))' "$CI_L
 	assert_line --index 1 "'plain after'"
 }
 
-@test "one ci-log process serves every call, subshells and pipelines included" {
+@test "one ci-log process (none with the builtins) serves every call, subshells and pipelines included" {
 	cat > repo/s.sh <<'SH'
 source "$LIB"
 for i in $(seq 100); do log_info "entry $i"; done
@@ -86,7 +104,11 @@ x=$(log_info "in a command substitution")
 seq 3 | while read -r n; do log_info "piped $n"; done
 SH
 	(cd repo && PATH=$(counting_path) bash s.sh)
-	assert_equal "$(wc -l < starts)" 1
+	if builtin_mode; then
+		[ ! -e starts ] || fail "ci-log ran $(wc -l < starts) times"
+	else
+		assert_equal "$(wc -l < starts)" 1
+	fi
 	assert_equal "$(wc -l < "$CI_LOG_FILE")" 105
 	run entries
 	assert_line --index 99 "info main s.sh:2 main entry 100"
@@ -160,6 +182,7 @@ SH
 }
 
 @test "without a usable coprocess every call runs ci-log once, and nothing is lost" {
+	export CI_LOG_BUILTIN=0
 	# A ci-log that refuses records mode, as one too old for it would.
 	mkdir -p old
 	printf '#!/bin/sh\ncase " $* " in *" --records "*) echo "unknown option --records" >&2; exit 2;; esac\necho x >> "%s/starts"\nexec "%s/ci-log" "$@"\n' "$BATS_TEST_TMPDIR" "$CI_BUILD" > old/ci-log
@@ -193,4 +216,147 @@ SH
 	printf 'source "$LIB"\nci-log -l bogus x\necho "status $?"\nci-runid --check run-20250101-000000-abcdef && echo ok\n' > s.sh
 	run --separate-stderr bash s.sh
 	assert_output "$(printf 'status 2\nok')"
+}
+
+@test "a bare wait returns: the library leaves no job for it to wait for" {
+	printf 'source "$LIB"\nlog_info before\nsleep 0.2 &\nwait\nlog_info after\ncmd() { log_info "job $1"; }\ncmd 1 & cmd 2 & wait\necho waited\n' > s.sh
+	run --separate-stderr timeout 60 bash s.sh
+	assert_success
+	assert_output waited
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 4
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "a script that redirects descriptors 100 to 110 still logs to the log file, and they keep what it wrote" {
+	cat > s.sh <<'SH'
+source "$LIB"
+log_info "before"
+for fd in {100..110}; do eval "exec $fd>\"other.$fd\""; done
+log_info "redirected"
+for fd in {100..110}; do echo "script $fd" >&$fd; done
+( log_info "from a subshell" )
+{ log_info "inside a redirection"; } 100>inner
+log_info "after"
+SH
+	run --separate-stderr bash s.sh
+	assert_success
+	run entries
+	assert_output "$(printf '%s\n' "info main s.sh:2 main before" "info main s.sh:4 main redirected" \
+		"info main s.sh:6 main from a subshell" "info main s.sh:7 main inside a redirection" "info main s.sh:8 main after")"
+	for fd in {100..110}; do
+		assert_equal "$(cat "other.$fd")" "script $fd"
+	done
+	[ ! -s inner ]
+}
+
+@test "nothing is lost when the script is killed with SIGKILL while it logs" {
+	cat > s.sh <<'SH'
+source "$LIB"
+log_info "n 1"
+echo "${CI__LOG_PID:-}" > logger.pid
+for ((i = 2; ; i++)); do
+	log_info "n $i"
+	((i % 200)) || { echo "$i" > progress.tmp && mv progress.tmp progress; }
+done
+SH
+	bash s.sh & pid=$!
+	for ((t = 0; t < 600; t++)); do
+		[[ -s progress && $(cat progress) -ge 2000 ]] && break
+		sleep 0.1
+	done
+	kill -KILL "$pid"
+	wait "$pid" || true
+	done_calls=$(cat progress)
+	# In the fallback, ci-log writes what reached its pipe, then ends.
+	logger=$(cat logger.pid)
+	for ((t = 0; t < 600; t++)); do
+		[[ -n $logger ]] && kill -0 "$logger" 2>/dev/null || break
+		sleep 0.1
+	done
+	validate log-schema.json "$CI_LOG_FILE"
+	run /usr/bin/python3 -c '
+import json, sys
+got = [json.loads(l)["message"] for l in open(sys.argv[1])]
+want = ["n %d" % i for i in range(1, len(got) + 1)]
+print("intact" if got == want and len(got) >= int(sys.argv[2]) else "lost or reordered: %d entries, %s returned" % (len(got), sys.argv[2]))' "$CI_LOG_FILE" "$done_calls"
+	assert_output intact
+}
+
+@test "a message over 1 MiB is cut into continued entries as filter mode cuts a line, from the main shell and a subshell" {
+	cat > s.sh <<'SH'
+source "$LIB"
+# The first cut falls inside a character: it moves before it.
+big=$(head -c 1048575 /dev/zero | tr '\0' a)
+m=${big}é${big}é-end
+log_info "$m"
+( log_info "$m" )
+printf '%s\n' "$m" > line.txt
+SH
+	run --separate-stderr bash s.sh
+	assert_success
+	assert_equal "$stderr" ""
+	validate log-schema.json "$CI_LOG_FILE"
+	ci-log -o filter.log < line.txt
+	run /usr/bin/python3 -c '
+import json, sys
+def pieces(path): return [(e["message"], e.get("continued", False)) for e in map(json.loads, open(path))]
+lib, flt = pieces(sys.argv[1]), pieces(sys.argv[2])
+print(len(lib), len(flt), [len(m.encode()) for m, c in flt], [c for m, c in flt], lib == flt + flt)' "$CI_LOG_FILE" filter.log
+	assert_output "6 3 [1048575, 1048576, 7] [True, True, False] True"
+}
+
+@test "on a full disk logging never kills the script: the failure is said, and once there is space again entries are whole" {
+	small_disk
+	export CI_LOG_FILE=$DISK/ci.log
+	cat > s.sh <<'SH'
+source "$LIB"
+for ((i = 1; i <= 3000; i++)); do
+	log_info "entry $i, long enough to fill a small disk in a few hundred entries"
+done
+ci_flush
+echo "flush $?"
+rm "$DISK/filler"
+log_info after
+ci_flush
+echo "flush $?"
+SH
+	run --separate-stderr bash s.sh
+	assert_success
+	if builtin_mode; then
+		assert_output "$(printf 'flush 0\nflush 0')"
+	else
+		# The calls returned before ci-log wrote; ci_flush tells.
+		assert_output "$(printf 'flush 4\nflush 0')"
+		[[ $stderr == *"ci-log: cannot write to $CI_LOG_FILE: No space left on device; entries are lost until it can be written"* ]]
+		[[ $stderr == *"entries could not be written to $CI_LOG_FILE"* ]]
+	fi
+	[[ $stderr == *"No space left on device"* ]]
+	run lines_check "$CI_LOG_FILE"
+	assert_output --regexp '^[0-9]+ entries, [01] torn, ends with a newline$'
+	run /usr/bin/python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["message"])' "$CI_LOG_FILE"
+	assert_output after
+}
+
+@test "a script whose standard output reader went away is not killed by SIGPIPE when it logs there" {
+	unset CI_LOG_FILE
+	printf 'source "$LIB"\nsleep 0.5\nfor i in $(seq 100); do log_info "entry $i"; done\necho "still here $?" >&2\n' > s.sh
+	run --separate-stderr bash -c 'bash s.sh | true; echo "status ${PIPESTATUS[0]}"'
+	assert_output "status 0"
+	assert_equal "$stderr" "still here 0"
+	# Nor when the workflow commands of a log file's entries go there.
+	export CI_LOG_FILE=$BATS_TEST_TMPDIR/ci.log GITHUB_ACTIONS=true
+	printf 'source "$LIB"\nsleep 0.5\nfor i in $(seq 100); do log_warn "entry $i"; done\necho "still here $?" >&2\n' > s.sh
+	run --separate-stderr bash -c 'bash s.sh | true; echo "status ${PIPESTATUS[0]}"'
+	assert_output "status 0"
+	assert_equal "$stderr" "still here 0"
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 100
+}
+
+@test "ci_log LEVEL logs at that level from where it is called, and refuses another level with status 2" {
+	printf 'source "$LIB"\nf() { ci_log warn "from" f; }\nf\nci_log debug x\necho "status $?"\n' > s.sh
+	run --separate-stderr bash s.sh
+	assert_output "status 2"
+	assert_equal "$stderr" 'ci-log: ci_log: "debug" is not a level (expected info, warn or error)'
+	run entries
+	assert_output "warn main s.sh:2 f from f"
 }

@@ -31,13 +31,20 @@ struct stream {
 	struct ci_buf rec;
 	struct ci_line_sink sink; /* filter mode: each line an entry */
 	struct ci_lines *lines;
-	int skipping; /* inside a record longer than CI_LINE_MAX */
+	int skipping; /* inside a record longer than RECORD_MAX */
 	unsigned long bad;
+	unsigned long lost; /* --ack-fd: entries that could not be written */
+	int failed; /* --ack-fd: a write failed since the last answer */
+	int serving; /* --ack-fd given: a write failure does not end ci-log */
 };
+
+/* A record's longest line; its message is logged in CI_LINE_MAX pieces. */
+#define RECORD_MAX (64u << 20)
 
 static void one_entry(struct stream *st, int argc, char **argv,
 		      long long duration);
 static void read_stream(struct stream *st, ci_line_fn fn, void *arg);
+static void flush(struct stream *st);
 static void record_line(void *arg, const char *line, size_t len, int continued);
 static int prune(const char *dir, long long keep, long long max_age);
 
@@ -229,6 +236,7 @@ main(int argc, char **argv)
 	if (st.ack_fd >= 0 && ci_write_all(st.ack_fd, "ready\n", 6) < 0)
 		ci_die(CI_EXIT_USAGE, "--ack-fd %d: %s", st.ack_fd,
 		       strerror(errno));
+	st.serving = st.ack_fd >= 0;
 	st.log.hold = 1; /* annotations of many lines, the best first */
 	st.sink.log = &st.log;
 	st.sink.base = st.base;
@@ -242,6 +250,12 @@ main(int argc, char **argv)
 	else
 		read_stream(&st, ci_sink_line, &st.sink);
 	xlog_close(&st.log);
+	if (st.lost > 0) {
+		ci_warn("%lu entr%s could not be written to %s", st.lost,
+			st.lost == 1 ? "y" : "ies",
+			st.log.is_file ? st.log.path : "standard output");
+		return CI_EXIT_ENV;
+	}
 	if (st.bad > 0) {
 		ci_warn("%lu malformed record%s skipped", st.bad,
 			st.bad == 1 ? "" : "s");
@@ -283,6 +297,8 @@ read_stream(struct stream *st, ci_line_fn fn, void *arg)
 	ssize_t n;
 
 	st->lines = &lines;
+	if (fn == record_line)
+		lines.max = RECORD_MAX;
 	if (fstat(0, &sb) == 0 && S_ISFIFO(sb.st_mode)) {
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_IGN);
@@ -307,7 +323,7 @@ read_stream(struct stream *st, ci_line_fn fn, void *arg)
 			st->tee = 0;
 		}
 		ci_lines_feed(&lines, block, (size_t)n, fn, arg);
-		xlog_flush(&st->log);
+		flush(st);
 		/* When the reader of answers went away, keep logging. */
 		if (st->acks.len > 0 &&
 		    ci_write_all(st->ack_fd, st->acks.s, st->acks.len) < 0)
@@ -315,8 +331,37 @@ read_stream(struct stream *st, ci_line_fn fn, void *arg)
 		st->acks.len = 0;
 	}
 	ci_lines_finish(&lines, fn, arg);
-	xlog_flush(&st->log);
+	flush(st);
 	ci_lines_free(&lines);
+}
+
+/*
+ * Write what waits. Serving the shell library (--ack-fd), a failed write
+ * (a full disk) does not end ci-log: the library's pipe would close under
+ * the script and SIGPIPE kill it. The failure is said once, the entries
+ * are counted as lost, the next answer is "fail" and the exit status 4;
+ * entries written once space is back start on a line of their own.
+ */
+static void
+flush(struct stream *st)
+{
+	size_t n;
+
+	if (!st->serving) {
+		xlog_flush(&st->log);
+		return;
+	}
+	n = st->log.out.len;
+	if (ci_log_flush(&st->log) == 0 || (!st->log.is_file && errno == EPIPE))
+		return;
+	if (st->lost == 0)
+		ci_warn("cannot write to %s: %s; entries are lost until it "
+			"can be written",
+			st->log.is_file ? st->log.path : "standard output",
+			strerror(errno));
+	for (size_t i = 0; i < n; i++)
+		st->lost += st->log.out.s[i] == '\n';
+	st->failed = 1;
 }
 
 static void
@@ -362,14 +407,18 @@ record_line(void *arg, const char *line, size_t len, int continued)
 
 	if (continued || st->skipping) {
 		if (!st->skipping)
-			reject(st, lineno, "record longer than 1 MiB");
+			reject(st, lineno, "record longer than 64 MiB");
 		st->skipping = continued;
 		return;
 	}
 	if (len == 0) {
 		/* A sync request: answered once what came before is written. */
-		if (st->ack_fd >= 0)
-			ci_buf_add(&st->acks, "sync\n", 5);
+		if (st->ack_fd >= 0) {
+			flush(st);
+			ci_buf_add(&st->acks, st->failed ? "fail\n" : "sync\n",
+				   5);
+		}
+		st->failed = 0;
 		return;
 	}
 	st->rec.len = 0;
@@ -421,7 +470,7 @@ record_line(void *arg, const char *line, size_t len, int continued)
 	unescape(&st->msg, p, (size_t)(end - p));
 	e.message = st->msg.s ? st->msg.s : "";
 	e.message_len = st->msg.len;
-	ci_log_queue(&st->log, &e);
+	ci_log_add_pieces(&st->log, &e);
 }
 
 struct logfile {

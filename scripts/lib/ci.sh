@@ -5,15 +5,27 @@
 #     log_warn "cache miss"
 #     log_error "tests failed"
 #
-# Each call appends one entry to the run's log through ci-log(1), with
-# source_file (relative to the repository root), line_number and
+# Each call appends one entry to the run's log, exactly as ci-log(1) writes
+# it, with source_file (relative to the repository root), line_number and
 # function_name taken from where it was called ("main" outside any
 # function), step_name from $CI_STEP ("main" when unset), the run id from
 # $CI_RUN_ID and the log file from $CI_LOG_FILE (standard output when unset).
 #
-# How: one ci-log stays open as a coprocess in records mode and a call only
-# writes one line into its pipe, so logging costs no fork. The library keeps
-# the order of entries and loses none:
+# How, first choice: log_info, log_warn and log_error are bash builtins
+# loaded from ci_sh.so (built from tools/ci_sh.c for this bash release),
+# which write each entry with one write(2) on an O_APPEND descriptor opened
+# for the call: no process, nothing to wait for, nothing lost when the
+# script is killed, the same from subshells, pipelines and background jobs.
+# ci_sh.so is looked for in the file $CI_LOG_BUILTIN names (when it holds a
+# slash), beside the first ci-log on PATH and in ../lib/bash from there,
+# then in ../../lib/bash and ../../build from this file. CI_LOG_BUILTIN=0
+# never loads it. One that refuses to load (built for another bash) is said
+# once on stderr; the library then logs the second way.
+#
+# Second way: one ci-log stays open as a coprocess in records mode and a
+# call only writes one line into its pipe, so logging costs no fork. The
+# coprocess is not a job of the script: a bare `wait` does not wait for it.
+# The library keeps the order of entries and loses none:
 #   - before a ci-* tool runs (ci-step, ci-testpar, ci-deploy, ci-report and
 #     ci-log, which the library defines as functions that call the real
 #     tools), and when the script exits (an EXIT trap that runs after one
@@ -25,12 +37,16 @@
 #   - ci-log ignores SIGINT, SIGTERM and SIGHUP and writes everything that
 #     reached the pipe, even when the script is killed.
 # Where the coprocess cannot be used (bash before 4, a coprocess that could
-# not start, a record of over 1000 characters from a subshell) a call runs ci-log
-# once instead.
+# not start, a record of over 1000 characters from a subshell) a call runs
+# ci-log once instead.
 #
-# A call returns 0, or ci-log's status when it ran ci-log: 2 when CI_RUN_ID
-# is missing or malformed (under set -e this stops the script, as a
-# misconfiguration should). CI_LOG_QUIET=1 passes --quiet to ci-log.
+# A call returns 0, or ci-log's status: 2 when CI_RUN_ID is missing or
+# malformed (under set -e this stops the script, as a misconfiguration
+# should), 4 when the entry could not be written (a full disk), said once on
+# stderr. In the second way a call returns before ci-log writes: there a
+# failed write is said by ci-log, and the next ci_flush returns 4.
+# Messages over 1 MiB become several entries marked continued, as ci-log's
+# filter mode cuts long lines. CI_LOG_QUIET=1 passes --quiet to ci-log.
 # CI_REPO_ROOT overrides the repository root, found with git otherwise.
 
 ci__pwd0=$PWD
@@ -43,10 +59,55 @@ if ((BASH_VERSINFO[0] >= 4)); then
 	declare -gA ci__src=()
 fi
 
-# log_info, log_warn and log_error. The common case (this shell owns the
-# coprocess, the source path is known, the message needs no escapes) is
-# written inline: a bash function call costs microseconds here.
-for ci__l in info warn error; do
+# Load the builtins; ci__why is the reason one refused.
+ci__load() {
+	local so= d here=${BASH_SOURCE[0]%/*} IFS=:
+	[[ ${CI_LOG_BUILTIN:-} != 0 ]] || return 1
+	[[ $(type -t ci_log) != builtin ]] || return 0
+	[[ $here == "${BASH_SOURCE[0]}" ]] && here=.
+	if [[ ${CI_LOG_BUILTIN:-} == */* ]]; then
+		so=$CI_LOG_BUILTIN
+	else
+		for d in $PATH; do
+			[[ -x ${d:-.}/ci-log ]] || continue
+			[[ -f ${d:-.}/ci_sh.so ]] && so=${d:-.}/ci_sh.so
+			[[ -z $so && -f ${d:-.}/../lib/bash/ci_sh.so ]] && so=${d:-.}/../lib/bash/ci_sh.so
+			break
+		done
+		for d in "$here/../../lib/bash" "$here/../../build"; do
+			[[ -z $so && -f $d/ci_sh.so ]] && so=$d/ci_sh.so
+		done
+	fi
+	[[ -n $so ]] || return 1
+	[[ $so == /* ]] || so=$PWD/$so
+	unset ci__why
+	if enable -f "$so" ci_log 2>/dev/null; then
+		enable -f "$so" log_info log_warn log_error 2>/dev/null && return 0
+		enable -d ci_log 2>/dev/null
+	fi
+	printf 'ci.sh: %s: %s; logging through ci-log instead\n' "$so" \
+		"${ci__why:-cannot be loaded}" >&2
+	return 1
+}
+
+# ci_log LEVEL MESSAGE...: log_LEVEL, as the builtin of that name.
+ci_log() {
+	case ${1:-} in
+	info | warn | error) ;;
+	*)
+		printf 'ci-log: ci_log: "%s" is not a level (expected info, warn or error)\n' "${1:-}" >&2
+		return 2
+		;;
+	esac
+	ci__log "$1" "${*:2}"
+}
+
+# log_info, log_warn and log_error, the second way. The common case (this
+# shell owns the coprocess, the source path is known, the message needs no
+# escapes) is written inline: a bash function call costs microseconds here.
+if ci__load; then
+	unset -f log_info log_warn log_error ci_log
+else for ci__l in info warn error; do
 	eval "log_$ci__l() {
 		if [[ \$BASHPID == \"\$ci__home\" && \$ci__env == \"\${CI_RUN_ID:-}|\${CI_LOG_FILE:-}\" && -n \${CI_LOG_FILE:-} &&
 			-n \${CI__LOG_PID:-} && \${FUNCNAME[1]:-main} != source &&
@@ -55,10 +116,11 @@ for ci__l in info warn error; do
 		fi
 		ci__log $ci__l \"\$*\"
 	}"
-done
+done; fi
 unset ci__l
 
-# ci__log LEVEL MESSAGE, called only by log_*: the caller is two frames up.
+# ci__log LEVEL MESSAGE, called only by log_* and ci_log: the caller is two
+# frames up.
 ci__log() {
 	local level=$1 msg=$2 fd
 	local src=${BASH_SOURCE[2]:-$0} line=${BASH_LINENO[1]:-1}
@@ -85,10 +147,18 @@ ci__log() {
 			[[ -n ${CI_LOG_FILE:-} ]] || ci_flush
 			return 0
 		fi
+		# A long record from a subshell: after those sent before it.
+		ci_flush
 		msg=$2
 	fi
-	command ci-log ${CI_LOG_QUIET:+--quiet} -l "$level" -s "$step" \
-		--source "$src" --line "$line" --function "$fn" -- "$msg"
+	if ((${#msg} <= 30000)); then
+		command ci-log ${CI_LOG_QUIET:+--quiet} -l "$level" -s "$step" \
+			--source "$src" --line "$line" --function "$fn" -- "$msg"
+		return
+	fi
+	# Longer than a command line may be: one record on standard input.
+	[[ $msg == *[\\$'\t\n\r']* ]] && ci__escape
+	command ci-log --records ${CI_LOG_QUIET:+--quiet} <<<"$level	${step//[$'\t\n\r']/ }	${src//[$'\t\n\r']/ }	$line	${fn//[$'\t\n\r']/ }	$msg"
 }
 
 # The escapes of a record's message, applied to msg of the caller.
@@ -146,6 +216,8 @@ ci__start() {
 		ci__stop
 		return 1
 	fi
+	# Not a job: a bare `wait` in the script must not wait for ci-log.
+	disown "$CI__LOG_PID" 2>/dev/null
 	ci__env=$1 ci__wfd=${CI__LOG[1]} ci__rfd=${CI__LOG[0]}
 	prev=$(trap -p EXIT)
 	prev=${prev#trap -- \'}
@@ -155,9 +227,10 @@ ci__start() {
 }ci__atexit" EXIT
 }
 
-# ci_flush: return once ci-log has written every entry sent so far.
+# ci_flush: return once ci-log has written every entry sent so far; 4 when
+# some could not be written since the last ci_flush (ci-log said why).
 ci_flush() {
-	local ack w r
+	local ack= w r
 	[[ -n $ci__env ]] || return 0
 	if [[ $BASHPID == "$ci__home" ]]; then
 		[[ -n ${CI__LOG_PID:-} ]] || return 0
@@ -168,6 +241,7 @@ ci_flush() {
 		printf '\n' >&"$w" && read -r -u "$r" ack
 		exec {w}>&- {r}<&-
 	fi
+	[[ $ack != fail ]] || return 4
 	return 0
 }
 
@@ -177,13 +251,14 @@ ci__atexit() {
 	return $status
 }
 
-# Close the coprocess's input and wait until it has written everything.
+# Close the coprocess's input and wait until it has written everything:
+# ci-log closes the pipe of its answers when it exits.
 ci__stop() {
-	local pid=${CI__LOG_PID:-} fd=${CI__LOG[1]:-}
+	local pid=${CI__LOG_PID:-} fd=${CI__LOG[1]:-} rfd=${CI__LOG[0]:-}
 	ci__env=
 	[[ -n $pid && $BASHPID == "$ci__home" ]] || return 0
 	[[ -n $fd ]] && exec {fd}>&-
-	wait "$pid" 2>/dev/null
+	[[ -n $rfd ]] && while read -r -u "$rfd" _ 2>/dev/null; do :; done
 	return 0
 }
 

@@ -1,0 +1,1 @@
+ci-sh.bats

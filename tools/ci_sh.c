@@ -1,0 +1,329 @@
+/*
+ * ci_sh.so: the logging of scripts/lib/ci.sh as bash loadable builtins.
+ * log_info, log_warn and log_error MESSAGE ..., and ci_log LEVEL MESSAGE ...,
+ * write one entry exactly as ci-log(1) does, through lib/'s entry builder:
+ * the caller's file, line and function come from bash's own variables, the
+ * step from $CI_STEP as the library has always read it, the run and the
+ * destination from the environment (CI_RUN_ID, CI_LOG_FILE), and the
+ * entry is appended with one write(2) on an O_APPEND descriptor.
+ * ci.sh loads it with enable -f; it refuses to load into another bash
+ * release than the one whose headers built it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ci.h"
+
+/* bash's headers, in the order they need each other (loadables.h). */
+/* clang-format off */
+#include <config.h>
+#include "builtins.h"
+#include "shell.h"
+#include "common.h"
+#include "execute_cmd.h"
+#include "variables.h"
+#include "version.h"
+/* clang-format on */
+
+#ifndef CI_BASH_VERSION
+#define CI_BASH_VERSION DISTVERSION
+#endif
+
+#define EXPORT __attribute__((visibility("default")))
+
+static const char *env(const char *name);
+static const char *shell_var(const char *name);
+static const char *relative(struct ci_buf *b, const char *p);
+static int destination(struct ci_log *log, const char *path,
+		       struct ci_buf *why);
+static int write_entries(struct ci_log *log, const struct ci_entry *e);
+
+/*
+ * One call: the message is the words joined by spaces. A message longer
+ * than CI_LINE_MAX is cut into pieces between UTF-8 characters, every piece
+ * but the last marked continued, exactly as ci-log's filter mode cuts a long
+ * line; the pieces go out with the same one write(). Returns 0, 2 for a
+ * missing or malformed CI_RUN_ID or a log file that cannot be opened, 4 when
+ * the log directory cannot be made or the entry not written (said once on
+ * standard error, as ci-log says it).
+ */
+static int
+log_entry(const char *level, WORD_LIST *list)
+{
+	static struct ci_buf msg, src, why;
+	static struct ci_log log;
+	struct ci_entry e;
+	const char *id = env("CI_RUN_ID"), *path, *bad, *fn;
+	int code, line;
+
+	progname = "ci-log";
+	msg.len = 0;
+	ci_buf_add(&msg, "", 0);
+	for (WORD_LIST *w = list; w; w = w->next) {
+		if (w != list)
+			ci_buf_add(&msg, " ", 1);
+		ci_buf_str(&msg, w->word->word);
+	}
+	if (!*id) {
+		ci_warn("CI_RUN_ID is not set (mint one with: "
+			"export $(ci-runid --env))");
+		return CI_EXIT_USAGE;
+	}
+	if ((bad = ci_runid_check(id))) {
+		ci_warn("CI_RUN_ID: \"%.64s\" %s", id, bad);
+		return CI_EXIT_USAGE;
+	}
+	ci_entry_init(&e, id, shell_var("CI_STEP"));
+	e.level = level;
+	fn = shell_var("FUNCNAME");
+	e.function_name = *fn && strcmp(fn, "source") != 0 ? fn : "main";
+	e.source_file =
+	    relative(&src,
+		     *shell_var("BASH_SOURCE") ? shell_var("BASH_SOURCE")
+					       : dollar_vars[0]);
+	line = executing_line_number();
+	e.line_number = line > 0 ? line : 1;
+
+	path = *env("CI_LOG_FILE") ? env("CI_LOG_FILE") : "-";
+	why.len = 0;
+	if ((code = destination(&log, path, &why))) {
+		ci_warn("%s", why.s);
+		return code;
+	}
+	ci_log_flags(&log, *env("CI_LOG_QUIET") != '\0');
+	log.out.len = 0;
+	e.message = msg.s;
+	e.message_len = msg.len;
+	return write_entries(&log, &e);
+}
+
+/*
+ * The log file is opened for each call (O_CLOEXEC) and closed after it. A
+ * descriptor kept open between calls would be either inherited by every
+ * command the script runs or, close-on-exec, taken by bash for one of its
+ * own: bash then undoes a script's `exec 100>file` on that number. Opening
+ * per call costs about what bash's own `printf >> file` does.
+ */
+static int regular; /* the destination is a regular file */
+
+static int
+destination(struct ci_log *log, const char *path, struct ci_buf *why)
+{
+	struct ci_log opened;
+	struct stat st;
+	int code;
+
+	log->path = path;
+	log->fd = 1;
+	log->is_file = regular = 0;
+	if (strcmp(path, "-") == 0)
+		return 0;
+	if ((code = ci_log_open(&opened, path, 1, why)))
+		return code;
+	log->fd = opened.fd;
+	log->is_file = 1;
+	regular = fstat(log->fd, &st) == 0 && S_ISREG(st.st_mode);
+	return 0;
+}
+
+/*
+ * The entries (the message's pieces) with their one write(), and the echo
+ * and workflow commands before it, with SIGPIPE held off: a closed pipe is
+ * an error to report (or, on standard output, the reader's choice to stop
+ * reading, as for ci-log), never a signal that kills the script.
+ */
+static int
+write_entries(struct ci_log *log, const struct ci_entry *ent)
+{
+	sigset_t pipe, old, pending;
+	struct timespec zero = { 0, 0 };
+	int r, e;
+
+	/* A regular file raises no SIGPIPE: no need to hold it off. */
+	if (regular && !log->github) {
+		ci_log_add_pieces(log, ent);
+		r = ci_log_flush(log);
+		e = errno;
+	} else {
+		sigemptyset(&pipe);
+		sigaddset(&pipe, SIGPIPE);
+		sigprocmask(SIG_BLOCK, &pipe, &old);
+		ci_log_add_pieces(log, ent);
+		r = ci_log_flush(log);
+		e = errno;
+		if (!sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
+		    sigismember(&pending, SIGPIPE))
+			sigtimedwait(&pipe, NULL, &zero);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	if (log->is_file)
+		close(log->fd);
+	if (r == 0 || (!log->is_file && e == EPIPE))
+		return 0;
+	ci_warn("cannot write to %s: %s",
+		log->is_file ? log->path : "standard output", strerror(e));
+	return CI_EXIT_ENV;
+}
+
+/*
+ * An environment variable, as ci-log would see it: bash's getenv() gives
+ * the exported shell variables, assignments before the call included.
+ */
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? v : "";
+}
+
+/* A shell variable's value (an array's element 0), "" when unset. */
+static const char *
+shell_var(const char *name)
+{
+	const char *v = get_string_value(name);
+
+	return v ? v : "";
+}
+
+/*
+ * The path relative to the repository root, as ci.sh computes it: a
+ * relative path is taken from the directory the library was sourced in
+ * ($ci__pwd0), "/./" is dropped, and the root ($ci__root) is cut off.
+ */
+static const char *
+relative(struct ci_buf *b, const char *p)
+{
+	const char *root = get_string_value("ci__root");
+	const char *pwd0 = get_string_value("ci__pwd0");
+	size_t rl = root ? strlen(root) : 0;
+	char *q;
+
+	b->len = 0;
+	if (!p || !*p)
+		p = "unknown";
+	if (*p != '/') {
+		ci_buf_str(b, pwd0 ? pwd0 : shell_var("PWD"));
+		ci_buf_add(b, "/", 1);
+	}
+	ci_buf_str(b, p);
+	while ((q = strstr(b->s, "/./"))) {
+		memmove(q + 1, q + 3, strlen(q + 3) + 1);
+		b->len -= 2;
+	}
+	if (root && strncmp(b->s, root, rl) == 0 && b->s[rl] == '/')
+		return b->s + rl + 1;
+	return b->s;
+}
+
+static int
+log_info_builtin(WORD_LIST *list)
+{
+	return log_entry("info", list);
+}
+
+static int
+log_warn_builtin(WORD_LIST *list)
+{
+	return log_entry("warn", list);
+}
+
+static int
+log_error_builtin(WORD_LIST *list)
+{
+	return log_entry("error", list);
+}
+
+static int
+ci_log_builtin(WORD_LIST *list)
+{
+	if (!list || !ci_level_ok(list->word->word)) {
+		ci_warn("ci_log: \"%s\" is not a level (expected info, warn or "
+			"error)",
+			list ? list->word->word : "");
+		return CI_EXIT_USAGE;
+	}
+	return log_entry(list->word->word, list->next);
+}
+
+/*
+ * Loading: bash's own structures change between releases, so this object
+ * works only in the release whose headers built it. Elsewhere it refuses to
+ * load, and says why in $ci__why for ci.sh to report.
+ */
+static int
+version_ok(void)
+{
+	static char why[160];
+
+	if (strcmp(dist_version, CI_BASH_VERSION) == 0)
+		return 1;
+	snprintf(why, sizeof why,
+		 "ci_sh.so was built for bash %s, this is bash %s",
+		 CI_BASH_VERSION, dist_version);
+	bind_variable("ci__why", why, 0);
+	builtin_error("%s: not loaded", why);
+	return 0;
+}
+
+EXPORT int
+ci_log_builtin_load(char *name)
+{
+	(void)name;
+	return version_ok();
+}
+
+EXPORT int
+log_info_builtin_load(char *name)
+{
+	(void)name;
+	return version_ok();
+}
+
+EXPORT int
+log_warn_builtin_load(char *name)
+{
+	(void)name;
+	return version_ok();
+}
+
+EXPORT int
+log_error_builtin_load(char *name)
+{
+	(void)name;
+	return version_ok();
+}
+
+static char *info_doc[] = { "Append an info entry to the run's log.", NULL };
+static char *warn_doc[] = { "Append a warn entry to the run's log.", NULL };
+static char *error_doc[] = { "Append an error entry to the run's log.", NULL };
+static char *ci_log_doc[] = { "Append an entry of LEVEL to the run's log.",
+			      NULL };
+
+EXPORT struct builtin log_info_struct = {
+	"log_info", log_info_builtin,       BUILTIN_ENABLED,
+	info_doc,   "log_info MESSAGE ...", 0,
+};
+EXPORT struct builtin log_warn_struct = {
+	"log_warn", log_warn_builtin,       BUILTIN_ENABLED,
+	warn_doc,   "log_warn MESSAGE ...", 0,
+};
+EXPORT struct builtin log_error_struct = {
+	"log_error", log_error_builtin,       BUILTIN_ENABLED,
+	error_doc,   "log_error MESSAGE ...", 0,
+};
+EXPORT struct builtin ci_log_struct = {
+	"ci_log",
+	ci_log_builtin,
+	BUILTIN_ENABLED,
+	ci_log_doc,
+	"ci_log LEVEL MESSAGE ...",
+	0,
+};
