@@ -16,7 +16,10 @@ CI_CFLAGS = -std=c11 -D_GNU_SOURCE -DCI_VERSION='"$(VERSION)"' \
 	-Wall -Wextra -Wpedantic -Wshadow -Werror
 ALL_CFLAGS = $(filter-out -w -Wno-%,$(CFLAGS)) $(CI_CFLAGS)
 
-TOOLS = $(patsubst tools/%.c,%,$(sort $(wildcard tools/ci-*.c)))
+# A tool is tools/ci-NAME.c, or a folder tools/ci-NAME/ of .c files with
+# main.c among them.
+TOOLS = $(patsubst tools/%.c,%,$(sort $(wildcard tools/ci-*.c))) $(DIRTOOLS)
+DIRTOOLS = $(patsubst tools/%/main.c,%,$(sort $(wildcard tools/ci-*/main.c)))
 BINS = $(TOOLS:%=$(B)/%)
 LIBSRC = $(sort $(wildcard lib/*.c))
 
@@ -44,6 +47,11 @@ $(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
 	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< \
 		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
 
+.SECONDEXPANSION:
+$(DIRTOOLS:%=$(B)/%): $$(wildcard tools/$$(@F)/*.[ch]) $(B)/libci.a lib/ci.h
+	$(CC) $(ALL_CFLAGS) $(call pkg,$(@F),--cflags) -Ilib -o $@ \
+		$(filter %.c,$^) $(B)/libci.a $(LDFLAGS) $(call pkg,$(@F),--libs)
+
 deps:
 	@sh scripts/deps.sh
 
@@ -54,7 +62,7 @@ demo: deps
 PROFILE = dev
 
 lint:
-	clang-format --dry-run --Werror lib/*.c lib/*.h tools/*.c
+	clang-format --dry-run --Werror lib/*.c lib/*.h $(wildcard tools/*.c tools/*/*.[ch])
 	mandoc -Tlint -Wwarning man/*.1 man/*.7
 	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh
 	sh -n scripts/deps.sh

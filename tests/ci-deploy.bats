@@ -147,12 +147,14 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	id=$(st .currentDeployment.deployment_id)
 	run messages
 	assert_line --index 0 "$id: attempt 1 of 3: pushing $C1 to refs/heads/main on $DAEMON/remote.git"
-	assert_line --index 1 "$id: attempt 1 of 3 failed: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy: push 1 refused)"
-	assert_line --index 2 "waiting 0 s before attempt 2 of 3 (backoff 2^1 x 0 s, $id)"
-	assert_line --index 4 "$id: attempt 2 of 3 failed: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy: push 2 refused)"
-	assert_line --index 5 "waiting 0 s before attempt 3 of 3 (backoff 2^2 x 0 s, $id)"
-	assert_line --index 7 "$id: deployed $C1 to refs/heads/main on $DAEMON/remote.git after 3 attempts"
-	assert_equal "${#lines[@]}" 8
+	assert_line --index 1 "$id: remote: server busy: push 1 refused"
+	assert_line --index 2 "$id: attempt 1 of 3 failed: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy: push 1 refused)"
+	assert_line --index 3 "waiting 0 s before attempt 2 of 3 (backoff 2^1 x 0 s, $id)"
+	assert_line --index 5 "$id: remote: server busy: push 2 refused"
+	assert_line --index 6 "$id: attempt 2 of 3 failed: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy: push 2 refused)"
+	assert_line --index 7 "waiting 0 s before attempt 3 of 3 (backoff 2^2 x 0 s, $id)"
+	assert_line --index 9 "$id: deployed $C1 to refs/heads/main on $DAEMON/remote.git after 3 attempts"
+	assert_equal "${#lines[@]}" 10
 	validate log-schema.json "$CI_LOG_FILE"
 }
 
@@ -221,7 +223,7 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	assert_failure 5
 	[[ $stderr == *"attempt 1 of 3 failed, not retried: non-fast-forward: refs/heads/main on the remote is not an ancestor of the commit (--force replaces it)"* ]]
 	assert_equal "$(st .currentDeployment.git_operations_attempts)" 1
-	[[ $(st .currentDeployment.error_message) == "Git operations failed after 1 attempts: non-fast-forward"* ]]
+	[[ $(st .currentDeployment.error_message) == "Git operations failed after 1 attempt: non-fast-forward"* ]]
 	run messages
 	refute_line --partial "waiting"
 	assert_equal "$(remote_head)" "$C1"
@@ -506,7 +508,7 @@ $second rolled_back"
 	valid_state
 }
 
-@test "a failed rollback leaves the bad deployment rolled_back; the next rollback still goes back to the good one" {
+@test "a failed rollback leaves the deployment it undid live and as it was; the next rollback still goes back to the good one" {
 	start_daemon
 	git remote set-url origin "$DAEMON/remote.git"
 	ci-deploy push 2>/dev/null
@@ -518,20 +520,26 @@ $second rolled_back"
 	run --separate-stderr ci-deploy rollback --backoff-base 0
 	assert_failure 5
 	failed=$(st .currentDeployment.deployment_id)
-	[[ $stderr == *"$failed: rollback to $good failed: Git operations failed after 3 attempts: remote rejected refs/heads/main"* ]]
-	assert_equal "$(remote_head)" "$C2"
+	[[ $stderr == *"$failed: rollback of $bad to $good failed: Git operations failed after 3 attempts: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy: push 3 refused); the remote is still at $C2"* ]]
+	assert_equal "$(git ls-remote "$DAEMON/remote.git" refs/heads/main | cut -f1)" "$C2"
 	valid_state
 	run st '.history[] | "\(.deployment_id) \(.status)"'
 	assert_output "$good success
-$bad rolled_back"
+$bad success"
 	assert_equal "$(st .currentDeployment.status)" failure
 	assert_equal "$(st .currentDeployment.commit_sha)" "$C1"
+	assert_equal "$(st .currentDeployment.restored_deployment_id)" "$good"
 	assert_equal "$(st .lastKnownGood.deployment_id)" "$bad"
 	run --separate-stderr ci-deploy rollback --backoff-base 0
 	assert_success
-	[[ $stderr == *"rolled back $failed to $good ($C1)"* ]]
-	assert_equal "$(remote_head)" "$C1"
+	[[ $stderr == *"rolled back $bad to $good ($C1)"* ]]
+	assert_equal "$(git ls-remote "$DAEMON/remote.git" refs/heads/main | cut -f1)" "$C1"
+	run st '.history[] | "\(.deployment_id) \(.status)"'
+	assert_output "$good success
+$bad rolled_back
+$failed failure"
 	assert_equal "$(st .lastKnownGood.commit_sha)" "$C1"
+	assert_equal "$(st .currentDeployment.restored_deployment_id)" "$good"
 	valid_state
 }
 
@@ -816,7 +824,7 @@ deployment-state.json.lock"
 	wait "$pid" || status=$?
 	assert_equal "$status" 5
 	valid_state
-	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 1 attempts: interrupted by SIGINT"
+	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 1 attempt: interrupted by SIGINT"
 	run jq -r 'select(.duration_ms != null) | .level' "$CI_LOG_FILE"
 	assert_output error
 	validate log-schema.json "$CI_LOG_FILE"
@@ -885,8 +893,9 @@ deployment-state.json.lock"
 @test "-h and --help print the usage on stdout and exit 0" {
 	run --separate-stderr ci-deploy --help
 	assert_success
-	assert_line --index 0 "usage: ci-deploy push [--remote NAME|URL] [--ref REF] [--commit REV] [--state FILE] [--attempts N] [--backoff-base SEC] [--force] [--verify CMD [--rollback-on-failure]]"
-	assert_line --index 3 "       ci-deploy history [--state FILE]"
+	assert_line --index 0 "usage: ci-deploy push [--remote NAME|URL] [--ref REF] [--commit REV] [--state FILE] [--attempts N] [--backoff-base SEC] [--force] [--dry-run] [--verify CMD [--verify-timeout SEC] [--rollback-on-failure]]"
+	assert_line --index 1 "       ci-deploy rollback [--to DEPLOYMENT_ID] [--remote NAME|URL] [--ref REF] [--state FILE] [--attempts N] [--backoff-base SEC] [--forward] [--dry-run]"
+	assert_line --index 3 "       ci-deploy history [--state FILE] [--json]"
 	assert_equal "$stderr" ""
 	run ci-deploy push -h
 	assert_success

@@ -4,6 +4,7 @@
  * good, the deployments before), check a deployment with a command, and roll
  * back to a known good commit.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,6 +22,7 @@
 #include <git2.h>
 
 #include "ci.h"
+#include "deploy.h"
 
 #define MAX_HISTORY 10
 #define MAX_STATE_SIZE (4 << 20)
@@ -33,6 +35,7 @@ struct record {
 	char sha[41];
 	char status[16]; /* success, failure, rolled_back */
 	int attempts;
+	char restored[32]; /* a rollback: the deployment it put back, or "" */
 	char *error; /* error_message, or NULL */
 };
 
@@ -52,14 +55,24 @@ static void make_tmpref(const git_oid *oid);
 static void bad_state(const char *where, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void format_state(struct ci_buf *b);
+static void put_record(struct ci_buf *b, const struct record *r,
+		       const char *ind);
+static int dry_push(const git_oid *oid, const char *sha);
+static int dry_rollback(const struct record *t, const char *from, char *why,
+			size_t n);
+static void open_output(void);
+static void gh_output(const char *id, const char *sha, int ok);
 static void open_repo(void);
 static void resolve_remote(void);
+static void local_remote(void);
 static void resolve_ref(void);
 static void start_log(void);
 static void lock_state(void);
 static void begin(const char *sha);
+struct attempt;
 static int push_attempts(struct record *r, int force);
-static int push_once(int force);
+static int push_once(struct attempt *a, const char *id, int force);
+static int remote_tip(git_oid *oid, char *why, size_t n);
 static int run_verify(struct record *r);
 static int rollback(char *outcome, size_t n);
 static void save(void);
@@ -86,7 +99,8 @@ static const char *o_remote = "origin", *o_ref, *o_commit = "HEAD", *o_state,
 		  *o_to, *o_verify;
 static long long o_attempts = 3;
 static double o_base = 1;
-static int o_force, o_rollback_on_failure;
+static double o_verify_timeout = 300;
+static int o_force, o_rollback_on_failure, o_forward, dry_run;
 
 /* What the work resolved and holds. */
 static struct state st;
@@ -100,22 +114,35 @@ static const char *run_id;
 static long long t0;
 static volatile sig_atomic_t interrupted;
 
-/* The outcome of one push attempt. */
-static char reason[1024], remote_msg[256];
-static int rejected, permanent, cred_calls, auth_failed;
+/*
+ * The outcome of one push attempt, written by libgit2's callbacks (their
+ * payload).
+ */
+struct attempt {
+	const char *id; /* the deployment's, for the server's messages */
+	char reason[1024];
+	char remote_msg[256]; /* the server's last message line */
+	char part[1024]; /* a server's message line not yet ended */
+	size_t npart;
+	int rejected, permanent, cred_calls, auth_failed;
+};
+static struct attempt *cur_attempt; /* for git receive-pack's stderr */
+static char prev_sha[41]; /* the remote's commit before, once known */
+static int have_prev, is_local, nonff, outfd = -1;
+static char out_sha[41], fallback_prev[41]; /* for GITHUB_OUTPUT */
 
 static void
 usage(FILE *f)
 {
 	fputs("usage: ci-deploy push [--remote NAME|URL] [--ref REF] "
 	      "[--commit REV] [--state FILE] [--attempts N] "
-	      "[--backoff-base SEC] [--force] [--verify CMD "
-	      "[--rollback-on-failure]]\n"
+	      "[--backoff-base SEC] [--force] [--dry-run] [--verify CMD "
+	      "[--verify-timeout SEC] [--rollback-on-failure]]\n"
 	      "       ci-deploy rollback [--to DEPLOYMENT_ID] "
 	      "[--remote NAME|URL] [--ref REF] [--state FILE] [--attempts N] "
-	      "[--backoff-base SEC]\n"
+	      "[--backoff-base SEC] [--forward] [--dry-run]\n"
 	      "       ci-deploy status [--state FILE] [--json]\n"
-	      "       ci-deploy history [--state FILE]\n",
+	      "       ci-deploy history [--state FILE] [--json]\n",
 	      f);
 }
 
@@ -132,7 +159,9 @@ main(int argc, char **argv)
 		{ "attempts", required_argument, NULL, 'a' },
 		{ "backoff-base", required_argument, NULL, 'b' },
 		{ "commit", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, 'd' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "forward", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "ref", required_argument, NULL, 'R' },
@@ -141,19 +170,20 @@ main(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "to", required_argument, NULL, 't' },
 		{ "verify", required_argument, NULL, 'v' },
+		{ "verify-timeout", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct {
 		const char *name, *opts;
 	} cmds[] = {
-		{ "push", "abcfrRsvF" },
-		{ "rollback", "abrRst" },
+		{ "push", "abcdfrRsvFT" },
+		{ "rollback", "abdrRstw" },
 		{ "status", "sj" },
-		{ "history", "s" },
+		{ "history", "sj" },
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL, *allowed = NULL;
-	int c, json = 0, i;
+	int c, json = 0, i, timeout_set = 0;
 	struct sigaction sa;
 
 	ci_init(argv[0]);
@@ -199,6 +229,9 @@ main(int argc, char **argv)
 		case 'c':
 			o_commit = optarg;
 			break;
+		case 'd':
+			dry_run = 1;
+			break;
 		case 'f':
 			o_force = 1;
 			break;
@@ -220,8 +253,16 @@ main(int argc, char **argv)
 		case 't':
 			o_to = optarg;
 			break;
+		case 'T':
+			o_verify_timeout =
+			    xdecimal("--verify-timeout", optarg, 0, 86400);
+			timeout_set = 1;
+			break;
 		case 'v':
 			o_verify = optarg;
+			break;
+		case 'w':
+			o_forward = 1;
 			break;
 		}
 	}
@@ -229,6 +270,8 @@ main(int argc, char **argv)
 		ci_usage_error("unexpected argument \"%.64s\"", argv[optind]);
 	if (o_rollback_on_failure && !o_verify)
 		ci_usage_error("--rollback-on-failure needs --verify");
+	if (timeout_set && !o_verify)
+		ci_usage_error("--verify-timeout needs --verify");
 	if (o_to && strncmp(o_to, "deploy-", 7) != 0)
 		ci_usage_error("--to: \"%.64s\" is not a deployment id "
 			       "(deploy-<epoch seconds>)",
@@ -259,13 +302,31 @@ cmd_show(int json, int history)
 		repo = NULL;
 	statefile = state_path(repo);
 	if (load_state(statefile) < 0) {
+		/* A typo in a directory is not an empty history. */
+		char *dir = ci_dirname(statefile);
+		struct stat sb;
+		if (o_state && (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)))
+			ci_die(CI_EXIT_USAGE,
+			       "--state: %s: no directory %s to read it from",
+			       statefile, dir);
+		free(dir);
 		if (json)
-			puts("null");
+			puts(history ? "[]" : "null");
 		else if (!history)
 			printf("no deployment recorded in %s\n", statefile);
 		return xfinish_stdout();
 	}
-	if (json) {
+	if (json && history) {
+		ci_buf_str(&b, "[");
+		for (int i = st.nhist; i >= 0; i--) {
+			ci_buf_str(&b, i == st.nhist ? "\n  " : ",\n  ");
+			put_record(&b, i == st.nhist ? &st.cur : &st.hist[i],
+				   "  ");
+		}
+		ci_buf_str(&b, "\n]\n");
+		xwrite_stdout(b.s, b.len);
+		ci_buf_free(&b);
+	} else if (json) {
 		format_state(&b);
 		xwrite_stdout(b.s, b.len);
 		ci_buf_free(&b);
@@ -315,24 +376,31 @@ static int
 cmd_push(void)
 {
 	git_object *obj, *commit;
-	char sha[41], outcome[1536];
+	char sha[41], id[32], outcome[2560];
 	struct record *r = &st.cur;
 	int pushed = 0, ok = 0;
 	size_t n;
 
 	open_repo();
 	start_log();
+	open_output();
 	if (git_revparse_single(&obj, repo, o_commit) < 0)
 		fail_early("--commit: no commit \"%.64s\" in this repository",
 			   o_commit);
 	if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) < 0)
 		fail_early("--commit: \"%.64s\" is not a commit", o_commit);
 	git_oid_tostr(sha, sizeof sha, git_object_id(commit));
+	memcpy(out_sha, sha, sizeof sha);
 	resolve_remote();
 	resolve_ref();
+	if (dry_run)
+		return dry_push(git_object_id(commit), sha);
 	make_tmpref(git_object_id(commit));
 	lock_state();
+	if (st.has_lkg)
+		memcpy(fallback_prev, st.lkg.sha, sizeof fallback_prev);
 	begin(sha);
+	memcpy(id, r->id, sizeof id);
 	pushed = push_attempts(r, o_force) == 0;
 	ok = pushed && (!o_verify || run_verify(r) == 0);
 	if (ok) {
@@ -346,6 +414,7 @@ cmd_push(void)
 		    "%s: deployed %s to %s on %s after %d attempt%s", r->id,
 		    r->sha, refname, shown_url, r->attempts,
 		    r->attempts == 1 ? "" : "s");
+		gh_output(id, sha, 1);
 		return xfinish_stdout();
 	}
 	save();
@@ -358,24 +427,135 @@ cmd_push(void)
 		rollback(outcome + n + 2, sizeof outcome - n - 2);
 	}
 	SAY("error", ci_mono_ms() - t0, "%s", outcome);
+	gh_output(id, sha, 0);
 	return CI_EXIT_DEPLOY;
+}
+
+/*
+ * push --dry-run: what the push would do, from the remote's answer; writes
+ * nothing, pushes nothing.
+ */
+static int
+dry_push(const git_oid *oid, const char *sha)
+{
+	char why[1024], tipsha[41];
+	git_oid tip;
+	int rc;
+
+	load_state(statefile);
+	if ((rc = remote_tip(&tip, why, sizeof why)) < 0)
+		fail_early("dry run: %s", why);
+	if (rc == 0) {
+		printf("dry run: would push %s to %s on %s, a new reference\n",
+		       sha, refname, shown_url);
+		return xfinish_stdout();
+	}
+	git_oid_tostr(tipsha, sizeof tipsha, &tip);
+	if (git_oid_equal(oid, &tip))
+		printf("dry run: would push %s to %s on %s, where it is "
+		       "already\n",
+		       sha, refname, shown_url);
+	else if (git_graph_descendant_of(repo, oid, &tip) == 1)
+		printf("dry run: would push %s to %s on %s, a fast-forward "
+		       "from %s\n",
+		       sha, refname, shown_url, tipsha);
+	else if (o_force)
+		printf("dry run: would push %s to %s on %s, replacing %s "
+		       "(--force)\n",
+		       sha, refname, shown_url, tipsha);
+	else
+		fail_early("dry run: would not push %s to %s on %s: "
+			   "non-fast-forward: %s on the remote is not an "
+			   "ancestor of the commit (--force replaces it)",
+			   sha, refname, shown_url, tipsha);
+	return xfinish_stdout();
 }
 
 /* rollback: push the target commit back to the ref, forced. */
 static int
 cmd_rollback(void)
 {
-	char outcome[1024];
+	char outcome[2048];
 	int rc;
 
 	open_repo();
 	start_log();
+	open_output();
 	resolve_remote();
 	resolve_ref();
-	lock_state();
+	if (dry_run)
+		load_state(statefile);
+	else
+		lock_state();
 	rc = rollback(outcome, sizeof outcome);
+	if (rc > 0)
+		return xfinish_stdout();
 	SAY(rc == 0 ? "info" : "error", ci_mono_ms() - t0, "%s", outcome);
+	if (st.has_cur && st.cur.restored[0])
+		gh_output(st.cur.id, st.cur.sha, rc == 0);
+	else
+		gh_output("", "", 0);
 	return rc == 0 ? xfinish_stdout() : CI_EXIT_DEPLOY;
+}
+
+/* rollback --dry-run: the target and how it would be pushed; 1 when shown. */
+static int
+dry_rollback(const struct record *t, const char *from, char *why, size_t n)
+{
+	char tipsha[41] = "";
+	git_oid tip;
+	int rc;
+
+	if ((rc = remote_tip(&tip, why, n)) < 0)
+		return -1;
+	if (rc > 0)
+		git_oid_tostr(tipsha, sizeof tipsha, &tip);
+	if (o_forward && rc == 0) {
+		snprintf(why, n, "dry run: --forward: %s is not on the remote",
+			 refname);
+		return -1;
+	}
+	printf("dry run: would roll back %s to %s (%s) on %s at %s, where "
+	       "it is %s%s, %s\n",
+	       from, t->id, t->sha, refname, shown_url, rc ? "at " : "absent",
+	       tipsha,
+	       o_forward ? "with a new commit of its tree on top"
+			 : "as a forced update");
+	return 1;
+}
+
+/* GITHUB_OUTPUT: opened before anything is pushed, written at the end. */
+static void
+open_output(void)
+{
+	const char *path = getenv("GITHUB_OUTPUT");
+
+	if (!path || !*path || dry_run)
+		return;
+	outfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	if (outfd < 0)
+		ci_die(CI_EXIT_ENV, "GITHUB_OUTPUT: cannot open %s: %s", path,
+		       strerror(errno));
+}
+
+static void
+gh_output(const char *id, const char *sha, int ok)
+{
+	struct ci_buf b = { 0 };
+
+	if (outfd < 0)
+		return;
+	ci_buf_printf(&b,
+		      "deployment-id=%s\ncommit=%s\nstatus=%s\n"
+		      "previous-commit=%s\n",
+		      id, sha, ok ? "success" : "failure",
+		      have_prev ? prev_sha : fallback_prev);
+	if (ci_write_all(outfd, b.s, b.len) < 0)
+		ci_die(CI_EXIT_ENV, "GITHUB_OUTPUT: cannot write %s: %s",
+		       getenv("GITHUB_OUTPUT"), strerror(errno));
+	close(outfd);
+	outfd = -1;
+	ci_buf_free(&b);
 }
 
 static void
@@ -414,6 +594,7 @@ fail_early(const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	SAY("error", ci_mono_ms() - t0, "%s", msg);
+	gh_output("", out_sha, 0);
 	exit(CI_EXIT_DEPLOY);
 }
 
@@ -460,7 +641,6 @@ resolve_remote(void)
 {
 	const char *env, *u, *at, *p, *host, *hend;
 	git_remote *rem;
-	struct stat sb;
 	size_t n;
 
 	if (git_remote_lookup(&rem, repo, o_remote) == 0) {
@@ -476,6 +656,12 @@ resolve_remote(void)
 			   o_remote);
 	}
 	shown_url = xstrdup(url);
+	if (!strncmp(url, "file://", 7) ||
+	    (!strstr(url, "://") &&
+	     !((p = strchr(url, ':')) && p < url + strcspn(url, "/")))) {
+		local_remote();
+		return;
+	}
 	if ((p = strstr(url, "://"))) {
 		n = p - url;
 		host = p + 3;
@@ -507,11 +693,54 @@ resolve_remote(void)
 			n = p - url;
 		}
 		need_transport(url, n);
-	} else if ((p = strchr(url, ':')) && p < url + strcspn(url, "/")) {
+	} else {
 		need_transport("ssh", 3); /* user@host:path */
-	} else if (stat(url, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		fail_early("--remote: no git repository at %s", url);
 	}
+}
+
+/*
+ * A path or file:// URL: pushed through git receive-pack of the repository
+ * (local.c), as git push does, so that its hooks and receive.* settings
+ * apply. libgit2's own local transport would write the refs itself.
+ */
+static void
+local_remote(void)
+{
+	char *path = url, *d;
+	const char *u;
+	struct stat sb;
+
+	if (!strncmp(url, "file://", 7)) { /* %XX as the byte */
+		u = url + 7 + (strncmp(url + 7, "localhost/", 10) ? 0 : 9);
+		path = d = xmalloc(strlen(u) + 1);
+		while (*u) {
+			if (u[0] == '%' && isxdigit((unsigned char)u[1]) &&
+			    isxdigit((unsigned char)u[2])) {
+				char hex[3] = { u[1], u[2], 0 };
+				*d++ = (char)strtol(hex, NULL, 16);
+				u += 3;
+			} else {
+				*d++ = *u++;
+			}
+		}
+		*d = '\0';
+	}
+	if (!local_have_git())
+		ci_die(CI_EXIT_ENV,
+		       "git is not on PATH: a local remote (%s) is pushed "
+		       "with git receive-pack",
+		       shown_url);
+	if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		fail_early("--remote: no git repository at %s", shown_url);
+	is_local = 1;
+	d = xmalloc(strlen(LOCAL_SCHEME) + strlen(path) + 1);
+	strcpy(d, LOCAL_SCHEME);
+	strcat(d, path);
+	if (path != url)
+		free(path);
+	free(url);
+	url = d;
+	local_register();
 }
 
 /* --ref, with refs/heads/ for a bare name; else the current branch. */
@@ -619,6 +848,17 @@ begin(const char *sha)
 				ci_die(CI_EXIT_DEPLOY, "interrupted");
 		}
 	}
+	if (st.has_cur && st.cur.error &&
+	    !strncmp(st.cur.error, "in progress: ", 13)) {
+		/* Its run ended without an outcome: the lock is ours. */
+		char *was = st.cur.error;
+		st.cur.error = NULL;
+		set_error(&st.cur,
+			  "interrupted: the run ended without an outcome "
+			  "(last: %.900s)",
+			  was + 13);
+		free(was);
+	}
 	if (st.has_cur) {
 		if (st.nhist == MAX_HISTORY) {
 			free(st.hist[0].error);
@@ -642,11 +882,13 @@ begin(const char *sha)
 /*
  * Up to --attempts pushes; before attempt k+1 wait 2^k * base seconds. What
  * cannot pass on a retry (authentication, a missing remote or commit, a
- * non-fast-forward) ends at once. The record is written at each attempt.
+ * non-fast-forward) ends at once; a hook's refusal is retried. The record is
+ * written at each attempt.
  */
 static int
 push_attempts(struct record *r, int force)
 {
+	struct attempt a;
 	double wait;
 	int k;
 
@@ -660,11 +902,11 @@ push_attempts(struct record *r, int force)
 		SAY("info", -1,
 		    "%s: attempt %d of %lld: pushing %s to %s on %s", r->id, k,
 		    o_attempts, r->sha, refname, shown_url);
-		if (push_once(force) == 0)
+		if (push_once(&a, r->id, force) == 0)
 			return 0;
 		SAY("warn", -1, "%s: attempt %d of %lld failed%s: %s", r->id, k,
-		    o_attempts, permanent ? ", not retried" : "", reason);
-		if (permanent || k == o_attempts || interrupted)
+		    o_attempts, a.permanent ? ", not retried" : "", a.reason);
+		if (a.permanent || k == o_attempts || interrupted)
 			break;
 		wait = o_base * (double)(1LL << k);
 		SAY("info", -1,
@@ -676,20 +918,29 @@ push_attempts(struct record *r, int force)
 			break;
 	}
 	if (interrupted)
-		snprintf(reason, sizeof reason, "interrupted by %s",
+		snprintf(a.reason, sizeof a.reason, "interrupted by %s",
 			 interrupted == SIGINT ? "SIGINT" : "SIGTERM");
-	set_error(r, "Git operations failed after %d attempts: %s", k, reason);
+	nonff = strstr(a.reason, "non-fast-forward") != NULL;
+	set_error(r, "Git operations failed after %d attempt%s: %s", k,
+		  k == 1 ? "" : "s", a.reason);
 	return -1;
 }
 
-/* A rejection that a retry cannot change. */
+/* A rejection that a retry cannot change; a hook's refusal can change. */
 static int
 permanent_status(const char *s)
 {
 	static const char *const words[] = {
-		"non-fast-forward", "fetch first", "stale info",
-		"checked out",      "deny",        "denied",
-		"prohibited",       "invalid",     "shallow",
+		"non-fast-forward",
+		"fetch first",
+		"stale info",
+		"checked out",
+		"deny",
+		"denied",
+		"prohibited",
+		"invalid",
+		"shallow",
+		"missing necessary objects",
 	};
 
 	for (size_t i = 0; i < sizeof words / sizeof *words; i++)
@@ -702,33 +953,70 @@ permanent_status(const char *s)
 static int
 on_ref(const char *name, const char *status, void *data)
 {
-	(void)data;
-	if (status && !rejected) {
-		rejected = 1;
-		permanent = permanent_status(status);
-		snprintf(reason, sizeof reason, "remote rejected %s: %s", name,
-			 status);
+	struct attempt *a = data;
+
+	if (status && !a->rejected) {
+		a->rejected = 1;
+		a->permanent = permanent_status(status);
+		snprintf(a->reason, sizeof a->reason, "remote rejected %s: %s",
+			 name, status);
 	}
 	return 0;
 }
 
-/* Keep the server's last message line (a hook's stderr) for the reason. */
+/* push_negotiation: the remote's commit before the push. */
+static int
+on_negotiation(const git_push_update **u, size_t n, void *data)
+{
+	(void)data;
+	for (size_t i = 0; i < n && !have_prev; i++) {
+		if (strcmp(u[i]->dst_refname, refname) != 0)
+			continue;
+		have_prev = 1;
+		if (!git_oid_is_zero(&u[i]->src))
+			git_oid_tostr(prev_sha, sizeof prev_sha, &u[i]->src);
+	}
+	return 0;
+}
+
+/*
+ * A whole line of the server's message: shown, logged, and kept for the
+ * reason. Progress meters (lines ended by a carriage return) are not.
+ */
+static void
+remote_line(struct attempt *a, const char *line)
+{
+	if (!*line)
+		return;
+	snprintf(a->remote_msg, sizeof a->remote_msg, "%s", line);
+	SAY("info", -1, "%s: remote: %s", a->id, line);
+}
+
+void
+deploy_remote_line(const char *line)
+{
+	if (cur_attempt)
+		remote_line(cur_attempt, line);
+}
+
+/* The server's messages (a hook's stderr) come in pieces of lines. */
 static int
 on_sideband(const char *text, int len, void *data)
 {
-	const char *end = text + len, *p;
-	size_t n;
+	struct attempt *a = data;
 
-	(void)data;
-	while (end > text &&
-	       (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-		end--;
-	for (p = end; p > text && p[-1] != '\n' && p[-1] != '\r'; p--)
-		;
-	if ((n = end - p) > 0) {
-		n = n < sizeof remote_msg - 1 ? n : sizeof remote_msg - 1;
-		memcpy(remote_msg, p, n);
-		remote_msg[n] = '\0';
+	for (int i = 0; i < len; i++) {
+		if (text[i] == '\r') {
+			a->npart = 0;
+		} else if (text[i] == '\n') {
+			while (a->npart && a->part[a->npart - 1] == ' ')
+				a->npart--;
+			a->part[a->npart] = '\0';
+			remote_line(a, a->part);
+			a->npart = 0;
+		} else if (a->npart < sizeof a->part - 1) {
+			a->part[a->npart++] = text[i];
+		}
 	}
 	return 0;
 }
@@ -740,22 +1028,22 @@ on_credentials(git_credential **out, const char *u, const char *user,
 {
 	static const char *const keys[] = { "id_ed25519", "id_ecdsa",
 					    "id_rsa" };
+	struct attempt *a = data;
 	const char *home = getenv("HOME");
 	char path[4096];
 
 	(void)u;
-	(void)data;
-	cred_calls++;
+	a->cred_calls++;
 	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
-		if (token && token_ok && cred_calls == 1)
+		if (token && token_ok && a->cred_calls == 1)
 			return git_credential_userpass_plaintext_new(
 			    out, secret_user ? secret_user : "x-access-token",
 			    token);
-		auth_failed = 1;
+		a->auth_failed = 1;
 		git_error_set_str(
 		    GIT_ERROR_NET,
-		    cred_calls > 1 ? "authentication failed: the token was "
-				     "refused"
+		    a->cred_calls > 1 ? "authentication failed: the token was "
+					"refused"
 			: token
 			? "authentication required: a token from the "
 			  "environment is only sent over https"
@@ -764,13 +1052,13 @@ on_credentials(git_credential **out, const char *u, const char *user,
 		return GIT_EAUTH;
 	}
 	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
-		if (cred_calls == 1)
+		if (a->cred_calls == 1)
 			return git_credential_ssh_key_from_agent(
 			    out, user ? user : "git");
-		for (int i = cred_calls - 2; home && i < 3; i++) {
+		for (int i = a->cred_calls - 2; home && i < 3; i++) {
 			snprintf(path, sizeof path, "%s/.ssh/%s", home,
 				 keys[i]);
-			cred_calls = i + 2;
+			a->cred_calls = i + 2;
 			if (access(path, R_OK) == 0)
 				return git_credential_ssh_key_new(
 				    out, user ? user : "git", NULL, path, NULL);
@@ -778,7 +1066,7 @@ on_credentials(git_credential **out, const char *u, const char *user,
 	} else if (allowed & GIT_CREDENTIAL_USERNAME) {
 		return git_credential_username_new(out, user ? user : "git");
 	}
-	auth_failed = 1;
+	a->auth_failed = 1;
 	git_error_set_str(GIT_ERROR_NET,
 			  "authentication failed: no ssh key "
 			  "was accepted");
@@ -787,18 +1075,24 @@ on_credentials(git_credential **out, const char *u, const char *user,
 
 /* Errors of libgit2 that a retry cannot change. */
 static int
-permanent_error(int rc, const git_error *e)
+permanent_error(const struct attempt *a, int rc, const git_error *e)
 {
 	static const char *const words[] = {
-		"not exported",        "does not appear to be a git repo",
-		"not found",           "status code: 401",
-		"status code: 403",    "status code: 404",
-		"unsupported URL",     "unknown scheme",
+		"not exported",
+		"does not appear to be a git repo",
+		"not found",
+		"status code: 401",
+		"status code: 403",
+		"status code: 404",
+		"unsupported URL",
+		"unknown scheme",
 		"could not find repo",
+		"no such repository",
+		"not a git repository",
 	};
 	const char *m = e && e->message ? e->message : "";
 
-	if (auth_failed || rc == GIT_EAUTH || rc == GIT_ECERTIFICATE ||
+	if (a->auth_failed || rc == GIT_EAUTH || rc == GIT_ECERTIFICATE ||
 	    rc == GIT_ENONFASTFORWARD || rc == GIT_EBAREREPO ||
 	    rc == GIT_EINVALIDSPEC || (e && e->klass == GIT_ERROR_REFERENCE))
 		return 1;
@@ -808,69 +1102,133 @@ permanent_error(int rc, const git_error *e)
 	return 0;
 }
 
+static void
+start_attempt(struct attempt *a, const char *id, git_remote_callbacks *cb)
+{
+	memset(a, 0, sizeof *a);
+	a->id = id;
+	cur_attempt = a;
+	cb->push_update_reference = on_ref;
+	cb->push_negotiation = on_negotiation;
+	cb->credentials = on_credentials;
+	cb->sideband_progress = on_sideband;
+	cb->payload = a;
+	git_error_clear();
+}
+
+/* The reason of a libgit2 error. */
+static void
+attempt_error(struct attempt *a, int rc)
+{
+	const git_error *e = git_error_last();
+
+	a->permanent = permanent_error(a, rc, e);
+	if (rc == GIT_ENONFASTFORWARD)
+		snprintf(a->reason, sizeof a->reason,
+			 "non-fast-forward: %s on the remote is not an "
+			 "ancestor of the commit (--force replaces it)",
+			 refname);
+	else
+		snprintf(a->reason, sizeof a->reason, "%s",
+			 e && e->message ? e->message
+					 : "unknown libgit2 error");
+}
+
 /* One push of tmpref to refname; 0 only when the remote took the ref. */
 static int
-push_once(int force)
+push_once(struct attempt *a, const char *id, int force)
 {
 	git_push_options po;
 	git_remote *rem;
-	const git_error *e;
 	char spec[512], *specp = spec;
 	git_strarray specs = { &specp, 1 };
 	size_t n;
 	int rc;
 
-	rejected = permanent = cred_calls = auth_failed = 0;
-	reason[0] = remote_msg[0] = '\0';
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	start_attempt(a, id, &po.callbacks);
 	snprintf(spec, sizeof spec, "%s%s:%s", force ? "+" : "", tmpref,
 		 refname);
-	git_error_clear();
+	po.proxy_opts.type = GIT_PROXY_AUTO;
 	if ((rc = git_remote_create_anonymous(&rem, repo, url)) == 0) {
-		git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
-		po.callbacks.push_update_reference = on_ref;
-		po.callbacks.credentials = on_credentials;
-		po.callbacks.sideband_progress = on_sideband;
-		po.proxy_opts.type = GIT_PROXY_AUTO;
 		rc = git_remote_push(rem, &specs, &po);
 		git_remote_free(rem);
 	}
+	cur_attempt = NULL;
 	if (rc < 0) {
-		e = git_error_last();
-		permanent = permanent_error(rc, e);
-		if (rc == GIT_ENONFASTFORWARD)
-			snprintf(reason, sizeof reason,
-				 "non-fast-forward: %s on the remote is not an "
-				 "ancestor of the commit (--force replaces it)",
-				 refname);
-		else
-			snprintf(reason, sizeof reason, "%s",
-				 e && e->message ? e->message
-						 : "unknown libgit2 error");
+		attempt_error(a, rc);
 		return -1;
 	}
-	if (rejected && remote_msg[0]) {
-		n = strlen(reason);
-		snprintf(reason + n, sizeof reason - n, " (remote: %s)",
-			 remote_msg);
+	if (a->rejected && a->remote_msg[0]) {
+		n = strlen(a->reason);
+		snprintf(a->reason + n, sizeof a->reason - n, " (remote: %s)",
+			 a->remote_msg);
 	}
-	return rejected ? -1 : 0;
+	return a->rejected ? -1 : 0;
 }
 
-/* --verify: sh -c CMD with CI_DEPLOY_COMMIT and CI_DEPLOY_ID; 0 when it passed.
+/*
+ * The remote's commit of refname, asked of the server (for --dry-run and
+ * --forward): 1 when it has the ref, 0 when not, -1 with why.
+ */
+static int
+remote_tip(git_oid *oid, char *why, size_t n)
+{
+	const git_remote_head **heads;
+	git_remote_callbacks cb;
+	git_proxy_options px;
+	struct attempt a;
+	git_remote *rem;
+	size_t nh;
+	int rc, found = 0;
+
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	git_proxy_options_init(&px, GIT_PROXY_OPTIONS_VERSION);
+	px.type = GIT_PROXY_AUTO;
+	start_attempt(&a, "remote", &cb);
+	if ((rc = git_remote_create_anonymous(&rem, repo, url)) == 0) {
+		rc =
+		    git_remote_connect(rem, GIT_DIRECTION_PUSH, &cb, &px, NULL);
+		if (rc == 0 && (rc = git_remote_ls(&heads, &nh, rem)) == 0)
+			for (size_t i = 0; i < nh && !found; i++)
+				if (!strcmp(heads[i]->name, refname)) {
+					git_oid_cpy(oid, &heads[i]->oid);
+					found = 1;
+				}
+		git_remote_disconnect(rem);
+		git_remote_free(rem);
+	}
+	cur_attempt = NULL;
+	if (rc < 0) {
+		attempt_error(&a, rc);
+		snprintf(why, n, "%s", a.reason);
+		return -1;
+	}
+	return found;
+}
+
+/*
+ * --verify: sh -c CMD with CI_DEPLOY_COMMIT and CI_DEPLOY_ID, in a process
+ * group of its own; 0 when it passed. Past --verify-timeout, or on SIGINT
+ * or SIGTERM, the whole group gets SIGTERM, then SIGKILL 2 s later.
  */
 static int
 run_verify(struct record *r)
 {
-	int status;
-	pid_t pid;
+	long long start = ci_mono_ms(), limit = -1, killed = -1, now;
+	int status = 0, timed_out = 0;
+	pid_t pid, w;
 
 	set_error(r, "in progress: verifying");
 	save();
 	SAY("info", -1, "%s: verifying: %s", r->id, o_verify);
 	fflush(stdout);
+	if (o_verify_timeout > 0)
+		limit = start + (long long)(o_verify_timeout * 1000);
 	if ((pid = fork()) < 0)
 		ci_die(CI_EXIT_ENV, "cannot fork: %s", strerror(errno));
 	if (pid == 0) {
+		setpgid(0, 0);
 		setenv("CI_DEPLOY_COMMIT", r->sha, 1);
 		setenv("CI_DEPLOY_ID", r->id, 1);
 		signal(SIGPIPE, SIG_DFL);
@@ -880,13 +1238,37 @@ run_verify(struct record *r)
 		execl("/bin/sh", "sh", "-c", o_verify, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			ci_die(CI_EXIT_ENV, "waitpid: %s", strerror(errno));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	setpgid(pid, pid);
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 ||
+	       (w < 0 && errno == EINTR)) {
+		now = ci_mono_ms();
+		if (killed < 0 &&
+		    (interrupted || (limit >= 0 && now >= limit))) {
+			timed_out = !interrupted;
+			kill(-pid, SIGTERM);
+			killed = now;
+		} else if (killed >= 0 && now - killed >= 2000) {
+			kill(-pid, SIGKILL);
+		}
+		pause_for(0.01);
+	}
+	if (w < 0)
+		ci_die(CI_EXIT_ENV, "waitpid: %s", strerror(errno));
+	if (killed >= 0)
+		kill(-pid, SIGKILL); /* what it left behind in its group */
+	if (!timed_out && !interrupted && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0)
 		return 0;
 	strcpy(r->status, "failure");
-	if (WIFEXITED(status))
+	if (timed_out)
+		set_error(r,
+			  "verification failed: %.200s timed out after %g s "
+			  "(--verify-timeout); its process group was killed",
+			  o_verify, o_verify_timeout);
+	else if (interrupted)
+		set_error(r, "verification failed: interrupted by %s",
+			  interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+	else if (WIFEXITED(status))
 		set_error(r, "verification failed: %.200s exited %d", o_verify,
 			  WEXITSTATUS(status));
 	else
@@ -909,72 +1291,155 @@ no_target(char *why, size_t n, const char *fmt, ...)
 	return -1;
 }
 
+/* The records, newest first: 0 is the current one; NULL past the oldest. */
+static struct record *
+nth(int i)
+{
+	if (!st.has_cur || i < 0 || i > st.nhist)
+		return NULL;
+	return i == 0 ? &st.cur : &st.hist[st.nhist - i];
+}
+
+/* A rollback that did not succeed changed nothing to roll back from. */
+static int
+failed_rollback(const struct record *r)
+{
+	return r->restored[0] && !strcmp(r->status, "failure");
+}
+
 /*
- * The rollback target: --to (a successful deployment in the file); else
- * lastKnownGood when the current deployment did not succeed (the newest
- * successful one when a rollback from lastKnownGood failed); else the newest
- * successful deployment of another commit before the current one.
+ * The rollback target, from the deployment to roll back from: the newest
+ * record that is not a failed rollback. --to names a successful deployment
+ * of the file. Else, when the deployment to roll back from did not succeed,
+ * lastKnownGood (what was live and good before it); else the newest
+ * successful deployment before it of another commit.
  */
 static int
-find_target(struct record *t, char *why, size_t n)
+find_target(struct record *t, struct record **from, char *why, size_t n)
 {
-	int i, ok, lkg;
+	struct record *r, *e = NULL;
+	int i, fail, lkg = st.has_lkg;
 
 	if (!st.has_cur)
 		return no_target(why, n, "no deployment recorded in %s",
 				 statefile);
-	if (o_to && !strcmp(o_to, st.cur.id))
-		return no_target(why, n, "%.64s is the current deployment",
-				 o_to);
-	for (i = st.nhist - 1; o_to && i >= 0; i--) {
-		if (strcmp(o_to, st.hist[i].id) != 0)
+	for (i = 0; (r = nth(i)) && !e; i++)
+		if (!failed_rollback(r))
+			e = r;
+	if (!e)
+		return no_target(why, n,
+				 "%s holds only rollbacks that failed: name "
+				 "the target with --to",
+				 statefile);
+	*from = e;
+	for (i = 0; (r = nth(i)) && o_to; i++) {
+		if (strcmp(o_to, r->id) != 0)
 			continue;
-		if (strcmp(st.hist[i].status, "success") != 0)
+		if (r == e)
+			return no_target(
+			    why, n, "%.64s is the current deployment", o_to);
+		if (strcmp(r->status, "success") != 0)
 			return no_target(why, n, "%.64s did not succeed (%s)",
-					 o_to, st.hist[i].status);
-		*t = st.hist[i];
+					 o_to, r->status);
+		*t = *r;
 		return 0;
 	}
 	if (o_to && !(st.has_lkg && !strcmp(o_to, st.lkg.id)))
 		return no_target(why, n, "no deployment %.64s in %s", o_to,
 				 statefile);
-	/* A lastKnownGood whose rollback was begun (and failed) is not. */
-	for (i = 0, lkg = st.has_lkg; i < st.nhist && lkg; i++)
-		if (!strcmp(st.hist[i].id, st.lkg.id) &&
-		    !strcmp(st.hist[i].status, "rolled_back"))
+	/* A lastKnownGood rolled back from (older files) is no target. */
+	for (i = 0; (r = nth(i)) && lkg; i++)
+		if (!strcmp(r->id, st.lkg.id) &&
+		    !strcmp(r->status, "rolled_back"))
 			lkg = 0;
-	if (o_to || (strcmp(st.cur.status, "success") != 0 && lkg)) {
+	fail = strcmp(e->status, "success") != 0;
+	if (o_to || (fail && lkg)) {
 		*t = st.lkg;
 		return 0;
 	}
-	ok = strcmp(st.cur.status, "success") != 0;
-	for (i = st.nhist - 1; i >= 0; i--)
-		if (!strcmp(st.hist[i].status, "success") &&
-		    (ok || strcmp(st.hist[i].sha, st.cur.sha) != 0)) {
-			*t = st.hist[i];
+	for (i = 0; (r = nth(i)) != e; i++)
+		;
+	for (i++; (r = nth(i)); i++)
+		if (!strcmp(r->status, "success") &&
+		    (fail || strcmp(r->sha, e->sha) != 0)) {
+			*t = *r;
 			return 0;
 		}
-	if (ok)
+	if (fail)
 		return no_target(why, n, "no deployment has succeeded");
 	return no_target(why, n,
 			 "no successful deployment of another commit before %s",
-			 st.cur.id);
+			 e->id);
 }
 
 /*
- * Roll back from the current deployment: it becomes rolled_back, and the
- * rollback is a new deployment of the target commit, forced, which becomes
- * lastKnownGood when it succeeds. Writes what happened to outcome.
+ * --forward: a new commit on top of the remote's, with the target's tree,
+ * for a remote that refuses non-fast-forward updates.
+ */
+static int
+forward_commit(git_oid *out, const struct record *t, const char *from,
+	       char *why, size_t n)
+{
+	git_commit *parent = NULL, *target = NULL;
+	git_signature *sig = NULL;
+	git_tree *tree = NULL;
+	git_oid tip, toid;
+	char msg[512], tipsha[41];
+	int rc;
+
+	if ((rc = remote_tip(&tip, why, n)) < 0)
+		return -1;
+	if (rc == 0) {
+		snprintf(why, n, "--forward: %s is not on the remote", refname);
+		return -1;
+	}
+	git_oid_tostr(tipsha, sizeof tipsha, &tip);
+	git_oid_fromstr(&toid, t->sha);
+	if (git_commit_lookup(&parent, repo, &tip) < 0) {
+		snprintf(why, n,
+			 "--forward: the remote's commit %s is not in this "
+			 "repository (fetch it first)",
+			 tipsha);
+		return -1;
+	}
+	snprintf(msg, sizeof msg,
+		 "Roll back to %s (%s)\n\nThe tree of %s, deployed as %s, "
+		 "on top of %s, undoing %s.\n",
+		 t->sha, t->id, t->sha, t->id, tipsha, from);
+	rc = git_commit_lookup(&target, repo, &toid) < 0 ||
+	    git_commit_tree(&tree, target) < 0 ||
+	    ((git_signature_default(&sig, repo) < 0 &&
+	      git_signature_now(&sig, "ci-deploy", "ci-deploy@localhost") <
+		  0)) ||
+	    git_commit_create(out, repo, NULL, sig, sig, NULL, msg, tree, 1,
+			      (const git_commit **)&parent) < 0;
+	if (rc)
+		snprintf(why, n, "--forward: cannot make the commit: %s",
+			 git_error_last()->message);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_commit_free(target);
+	git_commit_free(parent);
+	return rc ? -1 : 0;
+}
+
+/*
+ * Roll back: a new deployment of the target commit, forced (with --forward,
+ * of a new commit with its tree), which records the deployment it restored.
+ * Only when it succeeds does the deployment rolled back from become
+ * rolled_back and the rollback lastKnownGood: a rollback that failed leaves
+ * everything else as it was. Writes what happened to outcome.
  */
 static int
 rollback(char *outcome, size_t n)
 {
-	struct record t, *r = &st.cur;
+	struct record t, *from = NULL, *r = &st.cur;
+	char fid[32], why[1024], newsha[41];
 	git_commit *commit;
 	git_oid oid;
-	char from[32];
+	int i, rc;
 
-	if (find_target(&t, outcome, n) < 0)
+	if (find_target(&t, &from, outcome, n) < 0)
 		return -1;
 	git_oid_fromstr(&oid, t.sha);
 	if (git_commit_lookup(&commit, repo, &oid) < 0)
@@ -983,32 +1448,61 @@ rollback(char *outcome, size_t n)
 				 "(fetch it first)",
 				 t.sha, t.id);
 	git_commit_free(commit);
-	make_tmpref(&oid);
-	memcpy(from, st.cur.id, sizeof from);
-	/* Rolled back from as soon as the rollback begins. */
-	strcpy(st.cur.status, "rolled_back");
-	free(st.cur.error);
-	st.cur.error = NULL;
-	begin(t.sha);
-	SAY("info", -1, "%s: rolling back %s to %s (%s) on %s", r->id, from,
-	    t.id, t.sha, refname);
-	if (push_attempts(r, 1) < 0) {
+	memcpy(fid, from->id, sizeof fid);
+	if (!fallback_prev[0])
+		memcpy(fallback_prev, from->sha, sizeof fallback_prev);
+	if (dry_run)
+		return dry_rollback(&t, fid, outcome, n);
+	rc = o_forward ? forward_commit(&oid, &t, fid, why, sizeof why) : 0;
+	git_oid_tostr(newsha, sizeof newsha, &oid);
+	if (rc == 0)
+		make_tmpref(&oid);
+	begin(newsha);
+	memcpy(r->restored, t.id, sizeof r->restored);
+	save();
+	SAY("info", -1, "%s: rolling back %s to %s (%s) on %s%s%s", r->id, fid,
+	    t.id, t.sha, refname, o_forward ? " with a new commit " : "",
+	    o_forward && rc == 0 ? newsha : "");
+	if (rc < 0)
+		set_error(r, "Git operations failed after 1 attempt: %s", why);
+	if (rc < 0 || push_attempts(r, !o_forward) < 0) {
 		save();
-		snprintf(outcome, n, "%s: rollback to %s failed: %s", r->id,
-			 t.id, r->error);
+		i = snprintf(outcome, n, "%s: rollback of %s to %s failed: %s",
+			     r->id, fid, t.id, r->error);
+		if (have_prev && (size_t)i < n)
+			i += snprintf(outcome + i, n - i,
+				      "; the remote is still at %s",
+				      prev_sha[0] ? prev_sha : "nothing");
+		if (nonff && !o_forward && (size_t)i < n)
+			snprintf(outcome + i, n - i,
+				 "; the remote refuses non-fast-forward "
+				 "updates: rollback --forward pushes a new "
+				 "commit with the tree of %s instead",
+				 t.id);
 		return -1;
 	}
 	strcpy(r->status, "success");
 	free(r->error);
 	r->error = NULL;
+	for (i = 1; (from = nth(i)); i++)
+		if (!strcmp(from->id, fid)) {
+			strcpy(from->status, "rolled_back");
+			free(from->error);
+			from->error = NULL;
+		}
 	st.lkg = *r;
 	st.has_lkg = 1;
 	save();
-	snprintf(outcome, n, "%s: rolled back %s to %s (%s) on %s", r->id, from,
-		 t.id, t.sha, refname);
+	if (o_forward)
+		snprintf(outcome, n,
+			 "%s: rolled back %s to %s (%s) on %s with the new "
+			 "commit %s",
+			 r->id, fid, t.id, t.sha, refname, r->sha);
+	else
+		snprintf(outcome, n, "%s: rolled back %s to %s (%s) on %s",
+			 r->id, fid, t.id, t.sha, refname);
 	return 0;
 }
-
 static void
 drop_tmpref(void)
 {
@@ -1115,7 +1609,8 @@ get_string(const cJSON *o, const char *key, const char *where, char *dst,
 	snprintf(w, sizeof w, "%s.%s", where, key);
 	if (!cJSON_IsString(v))
 		bad_state(w, "not a string");
-	if (!strcmp(key, "deployment_id") &&
+	if ((!strcmp(key, "deployment_id") ||
+	     !strcmp(key, "restored_deployment_id")) &&
 	    (strncmp(v->valuestring, "deploy-", 7) ||
 	     !all_of(v->valuestring + 7, "0123456789", 1, 19)))
 		bad_state(w, "\"%.64s\" is not deploy-<epoch seconds>",
@@ -1145,11 +1640,12 @@ get_record(const cJSON *o, const char *where, struct record *r)
 		"status",
 		"git_operations_attempts",
 		"error_message",
+		"restored_deployment_id",
 	};
 	const cJSON *v;
 	char w[96];
 
-	check_keys(o, where, keys, 6, 5);
+	check_keys(o, where, keys, 7, 5);
 	get_string(o, "deployment_id", where, r->id, sizeof r->id);
 	get_string(o, "timestamp", where, r->ts, sizeof r->ts);
 	get_string(o, "commit_sha", where, r->sha, sizeof r->sha);
@@ -1163,6 +1659,10 @@ get_record(const cJSON *o, const char *where, struct record *r)
 	if (v->valuedouble != (double)(int)v->valuedouble)
 		bad_state(w, "%g is not a whole number", v->valuedouble);
 	r->attempts = (int)v->valuedouble;
+	r->restored[0] = '\0';
+	if (cJSON_GetObjectItemCaseSensitive(o, "restored_deployment_id"))
+		get_string(o, "restored_deployment_id", where, r->restored,
+			   sizeof r->restored);
 	v = cJSON_GetObjectItemCaseSensitive(o, "error_message");
 	snprintf(w, sizeof w, "%s.error_message", where);
 	r->error = NULL;
@@ -1282,7 +1782,10 @@ put_record(struct ci_buf *b, const struct record *r, const char *ind)
 	put_field(b, in, "commit_sha", r->sha, 0);
 	put_field(b, in, "status", r->status, 0);
 	ci_buf_printf(b, "%s\"git_operations_attempts\": %d%s\n", in,
-		      r->attempts, r->error ? "," : "");
+		      r->attempts, r->error || r->restored[0] ? "," : "");
+	if (r->restored[0])
+		put_field(b, in, "restored_deployment_id", r->restored,
+			  !r->error);
 	if (r->error)
 		put_field(b, in, "error_message", r->error, 1);
 	ci_buf_printf(b, "%s}", ind);
