@@ -323,6 +323,126 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	[ "$second" -gt "$first" ] || fail "ids $first then $second"
 }
 
+# --- local remotes obey the server -------------------------------------------
+
+ls_remote() { git ls-remote "$1" "${2:-refs/heads/main}" | cut -f1; }
+
+# A hook of the remote: hook NAME BODY.
+hook() {
+	printf '#!/bin/sh\n%s\n' "$2" >"$SRV/remote.git/hooks/$1"
+	chmod +x "$SRV/remote.git/hooks/$1"
+}
+
+@test "a pre-receive hook that refuses: the same outcome as git push over a path, file:// and git daemon, retried with its message in every attempt" {
+	start_daemon
+	hook pre-receive 'echo "policy: no" >&2; exit 1'
+	run git push -q "$SRV/remote.git" HEAD:main
+	assert_failure
+	assert_output --partial "pre-receive hook declined"
+	for url in "$SRV/remote.git" "file://$SRV/remote.git" "$DAEMON/remote.git"; do
+		rm -f "$STATE" logs/ci.log
+		new_run
+		run --separate-stderr ci-deploy push --remote "$url" --backoff-base 0
+		assert_failure 5
+		assert_equal "$(ls_remote "$url")" ""
+		valid_state
+		assert_equal "$(st .currentDeployment.status)" failure
+		assert_equal "$(st .currentDeployment.git_operations_attempts)" 3
+		assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 3 attempts: remote rejected refs/heads/main: pre-receive hook declined (remote: policy: no)"
+		id=$(st .currentDeployment.deployment_id)
+		run messages
+		for k in 1 2 3; do
+			assert_line "$id: attempt $k of 3 failed: remote rejected refs/heads/main: pre-receive hook declined (remote: policy: no)"
+		done
+		assert_equal "$(grep -c "^$id: remote: policy: no\$" <<<"$output")" 3
+		validate log-schema.json "$CI_LOG_FILE"
+	done
+}
+
+@test "a local push runs the update and post-receive hooks; their output is shown and logged as the server's message" {
+	hook update 'echo "update $1 ok"'
+	hook post-receive 'read old new ref; echo "$new" >"'"$SRV"'/deployed"; echo "post-receive: deployed $new"'
+	new_run
+	run --separate-stderr ci-deploy push --remote "file://$SRV/remote.git"
+	assert_success
+	assert_equal "$(cat "$SRV/deployed")" "$C1"
+	id=$(st .currentDeployment.deployment_id)
+	[[ $stderr == *"ci-deploy: $id: remote: update refs/heads/main ok"* ]]
+	[[ $stderr == *"ci-deploy: $id: remote: post-receive: deployed $C1"* ]]
+	run messages
+	assert_line "$id: remote: post-receive: deployed $C1"
+	assert_equal "$(ls_remote "$SRV/remote.git")" "$C1"
+	validate log-schema.json "$CI_LOG_FILE"
+	hook update 'echo "frozen: $1" >&2; exit 1'
+	C2=$(commit two)
+	run --separate-stderr ci-deploy push --remote "$SRV/remote.git" --attempts 2 --backoff-base 0
+	assert_failure 5
+	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 2 attempts: remote rejected refs/heads/main: hook declined (remote: error: hook declined to update refs/heads/main)"
+	[[ $stderr == *"remote: frozen: refs/heads/main"* ]]
+	assert_equal "$(ls_remote "$SRV/remote.git")" "$C1"
+}
+
+@test "receive.denyNonFastForwards on a local remote refuses a forced push at once, as git push -f is refused" {
+	ci-deploy push --remote "$SRV/remote.git" 2>/dev/null
+	git --git-dir="$SRV/remote.git" config receive.denyNonFastForwards true
+	git checkout -q --orphan other
+	C2=$(commit unrelated)
+	run git push -q -f "$SRV/remote.git" HEAD:main
+	assert_failure
+	for url in "$SRV/remote.git" "file://$SRV/remote.git"; do
+		run --separate-stderr ci-deploy push --remote "$url" --ref main --force --backoff-base 0
+		assert_failure 5
+		[[ $stderr == *"attempt 1 of 3 failed, not retried: remote rejected refs/heads/main: non-fast-forward (remote: error: denying non-fast-forward refs/heads/main (you should pull first))"* ]]
+		assert_equal "$(st .currentDeployment.git_operations_attempts)" 1
+		assert_equal "$(ls_remote "$url")" "$C1"
+		valid_state
+	done
+}
+
+@test "receive.denyCurrentBranch of a non-bare local repository refuses the push at once, as git push does" {
+	git init -q -b main "$SRV/live"
+	git -C "$SRV/live" commit -q --allow-empty -m base
+	base=$(git -C "$SRV/live" rev-parse HEAD)
+	git fetch -q "$SRV/live" main
+	git reset -q --hard FETCH_HEAD
+	C2=$(commit two)
+	run git push -q "$SRV/live" HEAD:main
+	assert_failure
+	run --separate-stderr ci-deploy push --remote "$SRV/live" --ref main --backoff-base 0
+	assert_failure 5
+	[[ $stderr == *"not retried: remote rejected refs/heads/main: branch is currently checked out"* ]]
+	assert_equal "$(ls_remote "$SRV/live")" "$base"
+	git -C "$SRV/live" config receive.denyCurrentBranch updateInstead
+	run ci-deploy push --remote "$SRV/live" --ref main
+	assert_success
+	assert_equal "$(ls_remote "$SRV/live")" "$C2"
+}
+
+@test "a local directory that is no repository fails at once with git's reason" {
+	mkdir "$SRV/plain"
+	run git push -q "$SRV/plain" HEAD:main
+	assert_failure
+	run --separate-stderr ci-deploy push --remote "file://$SRV/plain" --backoff-base 0
+	assert_failure 5
+	[[ $stderr == *"attempt 1 of 3 failed, not retried: git receive-pack: fatal: '$SRV/plain' does not appear to be a git repository"* ]]
+	assert_equal "$(st .currentDeployment.git_operations_attempts)" 1
+	valid_state
+}
+
+@test "a file:// URL is decoded: %20 reaches a path with a space" {
+	git init -q --bare "$SRV/my prod.git"
+	run ci-deploy push --remote "file://${SRV// /%20}/my%20prod.git"
+	assert_success
+	assert_equal "$(ls_remote "$SRV/my prod.git")" "$C1"
+}
+
+@test "a local remote without git on PATH: exit 4 naming git, nothing recorded" {
+	run --separate-stderr env PATH="$CI_BUILD" ci-deploy push --remote "$SRV/remote.git"
+	assert_failure 4
+	assert_equal "$stderr" "ci-deploy: git is not on PATH: a local remote ($SRV/remote.git) is pushed with git receive-pack"
+	[ ! -e "$STATE" ] || fail "a state file was written"
+}
+
 # --- credentials ----------------------------------------------------------
 
 @test "a token from GITHUB_TOKEN is used over http and appears in no output, entry or file" {
@@ -608,6 +728,198 @@ $third rolled_back"
 	cmp "$STATE" before.json
 }
 
+@test "denyNonFastForwards over git daemon: a refused rollback leaves the bad deployment live and as it was, its own failure record names --forward" {
+	git --git-dir="$SRV/remote.git" config receive.denyNonFastForwards true
+	start_daemon
+	git remote set-url origin "$DAEMON/remote.git"
+	ci-deploy push 2>/dev/null
+	old=$(st .currentDeployment.deployment_id)
+	C2=$(commit two)
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	C3=$(commit three)
+	run --separate-stderr ci-deploy push --verify 'exit 1' --rollback-on-failure --backoff-base 0
+	assert_failure 5
+	bad=$(st '.history[-1].deployment_id')
+	failed=$(st .currentDeployment.deployment_id)
+	[[ $stderr == *"$failed: rollback of $bad to $good failed: Git operations failed after 1 attempt: remote rejected refs/heads/main: non-fast-forward"*"; the remote is still at $C3; the remote refuses non-fast-forward updates: rollback --forward pushes a new commit with the tree of $good instead"* ]]
+	assert_equal "$(ls_remote "$DAEMON/remote.git")" "$C3"
+	valid_state
+	run st '.history[] | "\(.deployment_id) \(.status) \(.commit_sha)"'
+	assert_output "$old success $C1
+$good success $C2
+$bad failure $C3"
+	assert_equal "$(st '.history[-1].error_message')" "verification failed: exit 1 exited 1"
+	assert_equal "$(st .currentDeployment.status)" failure
+	assert_equal "$(st .currentDeployment.restored_deployment_id)" "$good"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$good"
+	# A plain rollback is refused again, and never goes past $good.
+	run --separate-stderr ci-deploy rollback --backoff-base 0
+	assert_failure 5
+	[[ $stderr == *"rollback of $bad to $good failed"*"rollback --forward"* ]]
+	assert_equal "$(ls_remote "$DAEMON/remote.git")" "$C3"
+	# --forward: a new commit on top of C3 with the tree of C2.
+	run --separate-stderr ci-deploy rollback --forward --backoff-base 0
+	assert_success
+	new=$(st .currentDeployment.commit_sha)
+	[[ $stderr == *"rolled back $bad to $good ($C2) on refs/heads/main with the new commit $new"* ]]
+	assert_equal "$(ls_remote "$DAEMON/remote.git")" "$new"
+	assert_equal "$(git rev-parse "$new^")" "$C3"
+	assert_equal "$(git rev-parse "$new^{tree}")" "$(git rev-parse "$C2^{tree}")"
+	[[ $(git log -1 --format=%B "$new") == *"$C2"*"$good"* ]]
+	valid_state
+	assert_equal "$(st .currentDeployment.status)" success
+	assert_equal "$(st .currentDeployment.restored_deployment_id)" "$good"
+	assert_equal "$(st .lastKnownGood.commit_sha)" "$new"
+	assert_equal "$(st '.history[] | select(.deployment_id == "'"$bad"'") | .status')" rolled_back
+	assert_equal "$(st '[.history[] | select(.status == "rolled_back")] | length')" 1
+}
+
+@test "rollback --forward to a local path with denyNonFastForwards; without the option the refusal exits 5" {
+	git --git-dir="$SRV/remote.git" config receive.denyNonFastForwards true
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	C2=$(commit two)
+	ci-deploy push 2>/dev/null
+	run --separate-stderr ci-deploy rollback --backoff-base 0
+	assert_failure 5
+	[[ $stderr == *"rollback --forward pushes a new commit"* ]]
+	assert_equal "$(ls_remote "$SRV/remote.git")" "$C2"
+	run ci-deploy rollback --forward
+	assert_success
+	new=$(ls_remote "$SRV/remote.git")
+	assert_equal "$(git rev-parse "$new^{tree}")" "$(git rev-parse "$C1^{tree}")"
+	assert_equal "$(st .currentDeployment.commit_sha)" "$new"
+	assert_equal "$(st .currentDeployment.restored_deployment_id)" "$good"
+	valid_state
+}
+
+@test "each outcome of push, verify and rollback: the current record agrees with the remote's ref" {
+	url=$SRV/remote.git
+	ci-deploy push 2>/dev/null
+	assert_equal "$(st .currentDeployment.status)" success
+	assert_equal "$(ls_remote "$url")" "$(st .currentDeployment.commit_sha)"
+	C2=$(commit two)
+	hook pre-receive 'exit 1'
+	ci-deploy push --backoff-base 0 --attempts 2 2>/dev/null || true
+	assert_equal "$(st .currentDeployment.status)" failure
+	assert_equal "$(ls_remote "$url")" "$(st .lastKnownGood.commit_sha)"
+	rm "$SRV/remote.git/hooks/pre-receive"
+	ci-deploy push --verify false 2>/dev/null || true
+	assert_equal "$(st .currentDeployment.error_message)" "verification failed: false exited 1"
+	assert_equal "$(ls_remote "$url")" "$(st .currentDeployment.commit_sha)"
+	ci-deploy rollback 2>/dev/null
+	assert_equal "$(st .currentDeployment.status)" success
+	assert_equal "$(ls_remote "$url")" "$(st .currentDeployment.commit_sha)"
+	assert_equal "$(ls_remote "$url")" "$C1"
+	valid_state
+}
+
+@test "--verify-timeout: a hung check is killed with its whole process group, the deployment fails saying so, the lock is released" {
+	new_run
+	start=$(date +%s)
+	run --separate-stderr ci-deploy push --verify-timeout 1 --verify 'sleep 300 & echo $! >bg; sleep 300'
+	assert_failure 5
+	[ $(($(date +%s) - start)) -lt 60 ] || fail "it waited for the check"
+	assert_equal "$(st .currentDeployment.error_message)" "verification failed: sleep 300 & echo \$! >bg; sleep 300 timed out after 1 s (--verify-timeout); its process group was killed"
+	# Gone, or a zombie that whoever adopted it has yet to reap.
+	bg=$(cat bg)
+	for i in $(seq 50); do
+		[ -e "/proc/$bg" ] && ! grep -q ') Z' "/proc/$bg/stat" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ ! -e "/proc/$bg" ] || grep -q ') Z' "/proc/$bg/stat" || fail "the check's background job $bg survived"
+	run flock -n "$STATE.lock" true
+	assert_success
+	assert_equal "$(ls_remote "$SRV/remote.git")" "$C1"
+	valid_state
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "--verify-timeout: a check within the limit passes; bad values are usage errors" {
+	run ci-deploy push --verify-timeout 30 --verify 'sleep 0.1'
+	assert_success
+	run --separate-stderr ci-deploy push --verify-timeout 5
+	assert_failure 2
+	assert_equal "$stderr" "ci-deploy: --verify-timeout needs --verify (see 'ci-deploy --help')"
+	run --separate-stderr ci-deploy push --verify true --verify-timeout soon
+	assert_failure 2
+	[[ $stderr == *'--verify-timeout: "soon" is not a number from 0 to 86400'* ]]
+}
+
+@test "in GitHub Actions push and rollback append deployment-id, commit, status and previous-commit to GITHUB_OUTPUT" {
+	export GITHUB_OUTPUT=$BATS_TEST_TMPDIR/gh-output
+	out() { grep "^$1=" "$GITHUB_OUTPUT" | tail -n 1 | cut -d= -f2-; }
+	ci-deploy push 2>/dev/null
+	assert_equal "$(out deployment-id)" "$(st .currentDeployment.deployment_id)"
+	assert_equal "$(out commit)" "$C1"
+	assert_equal "$(out status)" success
+	assert_equal "$(out previous-commit)" ""
+	C2=$(commit two)
+	run ci-deploy push --verify false
+	assert_failure 5
+	assert_equal "$(out deployment-id)" "$(st .currentDeployment.deployment_id)"
+	assert_equal "$(out commit)" "$C2"
+	assert_equal "$(out status)" failure
+	assert_equal "$(out previous-commit)" "$C1"
+	ci-deploy rollback 2>/dev/null
+	assert_equal "$(out deployment-id)" "$(st .currentDeployment.deployment_id)"
+	assert_equal "$(out commit)" "$C1"
+	assert_equal "$(out status)" success
+	assert_equal "$(out previous-commit)" "$C2"
+	assert_equal "$(wc -l <"$GITHUB_OUTPUT")" 12
+	run ci-deploy push --remote nowhere
+	assert_failure 5
+	assert_equal "$(out status)" failure
+	assert_equal "$(out deployment-id)" ""
+}
+
+@test "--dry-run for push: what it would do, from the remote's answer; nothing written, nothing pushed" {
+	run --separate-stderr ci-deploy push --dry-run
+	assert_success
+	assert_output "dry run: would push $C1 to refs/heads/main on $SRV/remote.git, a new reference"
+	[ ! -e .github ] || fail "something was written"
+	assert_equal "$(ls_remote "$SRV/remote.git")" ""
+	ci-deploy push 2>/dev/null
+	cp "$STATE" before.json
+	C2=$(commit two)
+	run --separate-stderr ci-deploy push --dry-run
+	assert_success
+	assert_output "dry run: would push $C2 to refs/heads/main on $SRV/remote.git, a fast-forward from $C1"
+	git checkout -q --orphan other
+	C3=$(commit unrelated)
+	run --separate-stderr ci-deploy push --dry-run --ref main
+	assert_failure 5
+	assert_equal "$stderr" "ci-deploy: dry run: would not push $C3 to refs/heads/main on $SRV/remote.git: non-fast-forward: $C1 on the remote is not an ancestor of the commit (--force replaces it)"
+	run --separate-stderr ci-deploy push --dry-run --ref main --force
+	assert_success
+	assert_output "dry run: would push $C3 to refs/heads/main on $SRV/remote.git, replacing $C1 (--force)"
+	cmp "$STATE" before.json
+	assert_equal "$(ls_remote "$SRV/remote.git")" "$C1"
+	run git for-each-ref refs/ci-deploy
+	assert_output ""
+}
+
+@test "--dry-run for rollback names the target and how it would be pushed; nothing written, nothing pushed" {
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	C2=$(commit two)
+	ci-deploy push --verify false 2>/dev/null || true
+	bad=$(st .currentDeployment.deployment_id)
+	cp "$STATE" before.json
+	run --separate-stderr ci-deploy rollback --dry-run
+	assert_success
+	assert_output "dry run: would roll back $bad to $good ($C1) on refs/heads/main at $SRV/remote.git, where it is at $C2, as a forced update"
+	run --separate-stderr ci-deploy rollback --dry-run --forward
+	assert_success
+	assert_output --partial "with a new commit of its tree on top"
+	cmp "$STATE" before.json
+	assert_equal "$(ls_remote "$SRV/remote.git")" "$C2"
+	run --separate-stderr ci-deploy rollback --dry-run --to deploy-1
+	assert_failure 5
+	assert_equal "$stderr" "ci-deploy: no rollback target: no deployment deploy-1 in $STATE"
+}
+
 # --- the state file ---------------------------------------------------------
 
 @test "a state file that is not JSON: exit 2 naming the file and the problem, left byte for byte" {
@@ -730,6 +1042,50 @@ deploy-1729433400 2025-10-20T14:30:00Z 3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f 
 	assert_output ""
 }
 
+@test "--state naming a file in a directory that does not exist: exit 2 for status and history" {
+	for cmd in status history; do
+		run --separate-stderr ci-deploy "$cmd" --state "$BATS_TEST_TMPDIR/nonexistent/x.json"
+		assert_failure 2
+		assert_equal "$stderr" "ci-deploy: --state: $BATS_TEST_TMPDIR/nonexistent/x.json: no directory $BATS_TEST_TMPDIR/nonexistent to read it from"
+		run --separate-stderr ci-deploy "$cmd" --state "$BATS_TEST_TMPDIR/nonexistent/x.json" --json
+		assert_failure 2
+	done
+	mkdir empty
+	run --separate-stderr ci-deploy status --state empty/x.json
+	assert_success
+	assert_output "no deployment recorded in empty/x.json"
+}
+
+@test "history --json prints the records as one JSON array, newest first" {
+	run --separate-stderr ci-deploy history --json
+	assert_success
+	assert_output "[]"
+	cp "$FIXTURES/contracts/valid/seed-deployment-state.json" state.json
+	ci-deploy push --state state.json --verify 'exit 4' 2>/dev/null || true
+	run --separate-stderr ci-deploy history --state state.json --json
+	assert_success
+	printf '%s\n' "$output" >history.json
+	assert_equal "$(jq -c '[.currentDeployment] + (.history | reverse)' state.json)" "$(jq -c . history.json)"
+	assert_equal "$(jq -r 'type' history.json)" array
+	assert_equal "$(jq length history.json)" 3
+	jq -c '.[]' history.json >records
+	/usr/bin/python3 "$REPO/tests/helpers/validate.py" --lines --def deployment "$REPO/contracts/deployment-state-schema.json" records
+}
+
+@test "no message says 1 attempts" {
+	new_run
+	git checkout -q --orphan other
+	commit unrelated >/dev/null
+	ci-deploy push --ref main 2>/dev/null
+	git checkout -q main
+	run --separate-stderr ci-deploy push --ref main
+	assert_failure 5
+	[[ $stderr != *"1 attempts"* ]] || fail "$stderr"
+	run grep -c "1 attempts" "$STATE" "$CI_LOG_FILE"
+	refute_output --partial ":1"
+	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 1 attempt: non-fast-forward: refs/heads/main on the remote is not an ancestor of the commit (--force replaces it)"
+}
+
 @test "the default state file is at the top of the work tree, wherever ci-deploy runs" {
 	mkdir -p sub/dir
 	cd sub/dir
@@ -807,6 +1163,76 @@ deployment-state.json.lock"
 	assert_success
 	assert_equal "$(st '.history[-1].deployment_id')" "$killed"
 	valid_state
+}
+
+@test "SIGKILL at random moments of 100 deployments and rollbacks to a remote with hooks: the file stays valid and honest, the next run needs no repair" {
+	hook pre-receive 'sleep 0.0$((RANDOM % 3))'
+	hook post-receive 'read old new ref; echo "$new" >>"'"$SRV"'/deployed"'
+	export CI_DEPLOY_TEST_SEED=${CI_DEPLOY_TEST_SEED:-$RANDOM}
+	RANDOM=$CI_DEPLOY_TEST_SEED
+	mkdir snaps
+	# 200 commits in a line, made by one process.
+	for i in $(seq 200); do
+		printf 'commit refs/heads/main\ncommitter ci <ci@example.invalid> %d +0000\ndata 3\nc%02x\n' "$((1700000000 + i))" "$i"
+		[ "$i" = 1 ] && printf 'from refs/heads/main^0\n'
+		printf 'M 644 inline f\ndata 3\n%03d\n' "$i"
+	done | git fast-import --quiet
+	git rev-list --reverse main~200..main >commits
+	mapfile -t c <commits
+	ci-deploy push --commit main~200 2>/dev/null
+	# An id far enough ahead that each run takes the next one at once
+	# instead of waiting for a second of its own.
+	jq '(.currentDeployment, .lastKnownGood) |= (.deployment_id = "deploy-" + (.deployment_id[7:] | tonumber + 100000 | tostring))' \
+		"$STATE" >s && mv s "$STATE"
+	# The current record: id status commit error.
+	cur() { jq -r '.currentDeployment | "\(.deployment_id)\t\(.status)\t\(.commit_sha)\t\(.error_message // "")"' "$STATE"; }
+	before=0 interrupted=0 done=0 pushes=0 rollbacks=0
+	for round in $(seq 100); do
+		IFS=$'\t' read -r prev _ _ _ < <(cur)
+		if [ $((round % 2)) = 0 ]; then
+			args=(rollback)
+			rollbacks=$((rollbacks + 1))
+		else
+			args=(push --commit "${c[2 * round - 2]}")
+			[ $((round % 4)) = 1 ] && args+=(--verify 'sleep 0.02')
+			pushes=$((pushes + 1))
+		fi
+		ci-deploy "${args[@]}" --backoff-base 0 >/dev/null 2>&1 3>&- &
+		pid=$!
+		sleep "0.0$((RANDOM % 10))$((RANDOM % 10))"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		[ -e "$STATE" ] || fail "run $round: no state file"
+		cp "$STATE" "snaps/$round.json"
+		IFS=$'\t' read -r id status sha error < <(cur)
+		live=$(ls_remote "$SRV/remote.git")
+		if [ "$id" = "$prev" ]; then
+			before=$((before + 1)) # killed before it recorded anything
+			assert_equal "$live" "$sha"
+		elif [ "$status" = success ] && [ -z "$error" ]; then
+			done=$((done + 1))
+			assert_equal "$live" "$sha"
+		elif [ "$status" = failure ] && [[ $error == "in progress: "* ]]; then
+			interrupted=$((interrupted + 1))
+		else
+			fail "run $round (${args[*]}): $status: $error"
+		fi
+		# The next run proceeds without repair, and says what happened.
+		run --separate-stderr ci-deploy push --commit "${c[2 * round - 1]}" --backoff-base 0
+		assert_success
+		cp "$STATE" "snaps/$round-next.json"
+		IFS=$'\t' read -r _ status sha _ < <(cur)
+		assert_equal "$status" success
+		assert_equal "$(ls_remote "$SRV/remote.git")" "$sha"
+		assert_equal "$sha" "${c[2 * round - 1]}"
+		was=$(st ".history[] | select(.deployment_id == \"$id\") | .error_message // \"\"")
+		[[ $was != "in progress"* ]] || fail "run $round: $id still says $was"
+	done
+	valid_state snaps/*.json
+	run git for-each-ref refs/ci-deploy
+	assert_output ""
+	echo "# seed $CI_DEPLOY_TEST_SEED: $pushes pushes and $rollbacks rollbacks sent SIGKILL: $before before they recorded anything, $interrupted in progress, $done after they finished" >&3
+	[ "$interrupted" -gt 0 ] || fail "no run was interrupted"
 }
 
 @test "SIGINT mid-retry ends the deployment as a failure with its outcome logged" {

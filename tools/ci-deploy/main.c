@@ -125,10 +125,13 @@ struct attempt {
 	char part[1024]; /* a server's message line not yet ended */
 	size_t npart;
 	int rejected, permanent, cred_calls, auth_failed;
+	int have_old; /* the server said where the ref was: */
+	char old[41]; /* its commit, "" when it had none */
 };
 static struct attempt *cur_attempt; /* for git receive-pack's stderr */
-static char prev_sha[41]; /* the remote's commit before, once known */
-static int have_prev, is_local, nonff, outfd = -1;
+static char prev_sha[41]; /* the remote's commit before the run's push */
+static char remote_at[41]; /* at the last attempt's, "" when none */
+static int have_prev, have_remote_at, is_local, nonff, outfd = -1;
 static char out_sha[41], fallback_prev[41]; /* for GITHUB_OUTPUT */
 
 static void
@@ -890,8 +893,9 @@ push_attempts(struct record *r, int force)
 {
 	struct attempt a;
 	double wait;
-	int k;
+	int k, rc;
 
+	have_remote_at = 0;
 	for (k = 1;; k++) {
 		if (k > 1) {
 			r->attempts = k;
@@ -902,7 +906,12 @@ push_attempts(struct record *r, int force)
 		SAY("info", -1,
 		    "%s: attempt %d of %lld: pushing %s to %s on %s", r->id, k,
 		    o_attempts, r->sha, refname, shown_url);
-		if (push_once(&a, r->id, force) == 0)
+		rc = push_once(&a, r->id, force);
+		if (a.have_old) {
+			have_remote_at = 1;
+			memcpy(remote_at, a.old, sizeof remote_at);
+		}
+		if (rc == 0)
 			return 0;
 		SAY("warn", -1, "%s: attempt %d of %lld failed%s: %s", r->id, k,
 		    o_attempts, a.permanent ? ", not retried" : "", a.reason);
@@ -968,13 +977,16 @@ on_ref(const char *name, const char *status, void *data)
 static int
 on_negotiation(const git_push_update **u, size_t n, void *data)
 {
-	(void)data;
-	for (size_t i = 0; i < n && !have_prev; i++) {
+	struct attempt *a = data;
+
+	for (size_t i = 0; i < n; i++) {
 		if (strcmp(u[i]->dst_refname, refname) != 0)
 			continue;
-		have_prev = 1;
+		a->have_old = 1;
 		if (!git_oid_is_zero(&u[i]->src))
-			git_oid_tostr(prev_sha, sizeof prev_sha, &u[i]->src);
+			git_oid_tostr(a->old, sizeof a->old, &u[i]->src);
+		if (!have_prev++)
+			memcpy(prev_sha, a->old, sizeof prev_sha);
 	}
 	return 0;
 }
@@ -1469,10 +1481,10 @@ rollback(char *outcome, size_t n)
 		save();
 		i = snprintf(outcome, n, "%s: rollback of %s to %s failed: %s",
 			     r->id, fid, t.id, r->error);
-		if (have_prev && (size_t)i < n)
+		if (have_remote_at && (size_t)i < n)
 			i += snprintf(outcome + i, n - i,
 				      "; the remote is still at %s",
-				      prev_sha[0] ? prev_sha : "nothing");
+				      remote_at[0] ? remote_at : "nothing");
 		if (nonff && !o_forward && (size_t)i < n)
 			snprintf(outcome + i, n - i,
 				 "; the remote refuses non-fast-forward "
