@@ -1165,6 +1165,57 @@ deployment-state.json.lock"
 	valid_state
 }
 
+@test "a lock lost during a push (its file removed): the lock is taken again and the outcome recorded, agreeing with the remote" {
+	ci-deploy push 2>/dev/null
+	good=$(st .currentDeployment.deployment_id)
+	C2=$(commit two)
+	hook pre-receive 'rm -f "'"$STATE"'.lock"'
+	new_run
+	run --separate-stderr ci-deploy push
+	assert_success
+	id=$(st .currentDeployment.deployment_id)
+	[[ $stderr == *"$id: lost the lock $STATE.lock (removed or replaced): taking it again to record the deployment"* ]]
+	assert_equal "$(ls_remote "$SRV/remote.git")" "$C2"
+	assert_equal "$(st .currentDeployment.status)" success
+	assert_equal "$(st .currentDeployment.commit_sha)" "$C2"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$id"
+	assert_equal "$(st '.history[-1].deployment_id')" "$good"
+	[ -e "$STATE.lock" ] || fail "no lock file"
+	valid_state
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "a lock lost to another deployment: both are recorded, in order, and the file agrees with the remote" {
+	ci-deploy push 2>/dev/null
+	C2=$(commit two)
+	git branch other "$(commit three)"
+	git reset -q --hard "$C2"
+	# The first push waits at the server; meanwhile its lock file is
+	# removed and a second deployment runs to the end under a new lock.
+	hook pre-receive '[ -e "'"$SRV"'/once" ] && exit 0; touch "'"$SRV"'/once"; while [ ! -e "'"$SRV"'/go" ]; do sleep 0.05; done; exit 1'
+	ci-deploy push --backoff-base 0 --attempts 2 --force >out 2>err 3>&- &
+	pid=$!
+	for i in $(seq 200); do
+		[ -e "$SRV/once" ] && break
+		sleep 0.05
+	done
+	rm "$STATE.lock"
+	run ci-deploy push --commit other --force
+	assert_success
+	touch "$SRV/go"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 0
+	grep -q "lost the lock" err || fail "$(cat err)"
+	valid_state
+	run st '.history[-2:][] , .currentDeployment | "\(.commit_sha) \(.status)"'
+	assert_output "$C1 success
+$(git rev-parse other) success
+$C2 success"
+	assert_equal "$(st .lastKnownGood.commit_sha)" "$C2"
+	assert_equal "$(ls_remote "$SRV/remote.git")" "$C2"
+}
+
 @test "SIGKILL at random moments of 100 deployments and rollbacks to a remote with hooks: the file stays valid and honest, the next run needs no repair" {
 	hook pre-receive 'sleep 0.0$((RANDOM % 3))'
 	hook post-receive 'read old new ref; echo "$new" >>"'"$SRV"'/deployed"'

@@ -68,6 +68,10 @@ static void local_remote(void);
 static void resolve_ref(void);
 static void start_log(void);
 static void lock_state(void);
+static void take_lock(void);
+static void to_history(void);
+static int lock_held(void);
+static void relock(void);
 static void begin(const char *sha);
 struct attempt;
 static int push_attempts(struct record *r, int force);
@@ -108,6 +112,7 @@ static const char *statefile;
 static git_repository *repo;
 static char *url, *shown_url, *refname, *secret_user, *token;
 static int token_ok, lockfd = -1;
+static char *lockpath;
 static char tmpref[64];
 static struct ci_log deploy_log;
 static const char *run_id;
@@ -786,35 +791,121 @@ resolve_ref(void)
 static void
 lock_state(void)
 {
-	char *dir = ci_dirname(statefile), *lock;
+	char *dir = ci_dirname(statefile);
 
 	if (ci_mkdirs(dir, 0777) < 0)
 		ci_die(CI_EXIT_ENV, "cannot create directory %s: %s", dir,
 		       strerror(errno));
 	free(dir);
-	lock = xmalloc(strlen(statefile) + 6);
-	strcpy(lock, statefile);
-	strcat(lock, ".lock");
-	lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	if (lockfd < 0)
-		ci_die(CI_EXIT_ENV, "cannot open lock file %s: %s", lock,
-		       strerror(errno));
-	if (flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
-		ci_warn("waiting for another deployment to release %s", lock);
+	lockpath = xmalloc(strlen(statefile) + 6);
+	strcpy(lockpath, statefile);
+	strcat(lockpath, ".lock");
+	take_lock();
+	load_state(statefile);
+}
+
+/* The lock on the file that lockpath names, once this run holds it. */
+static void
+take_lock(void)
+{
+	int waited = 0;
+
+	do {
+		if (lockfd >= 0)
+			close(lockfd); /* removed as it was taken: again */
+		lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		if (lockfd < 0)
+			ci_die(CI_EXIT_ENV, "cannot open lock file %s: %s",
+			       lockpath, strerror(errno));
+		if (flock(lockfd, LOCK_EX | LOCK_NB) == 0)
+			continue;
+		if (!waited++)
+			ci_warn("waiting for another deployment to release %s",
+				lockpath);
 		while (flock(lockfd, LOCK_EX) < 0)
 			if (errno != EINTR || interrupted)
 				ci_die(CI_EXIT_DEPLOY,
 				       "interrupted while waiting for %s",
-				       lock);
-	}
-	free(lock);
-	load_state(statefile);
+				       lockpath);
+	} while (!lock_held());
 }
 
 static long long
 id_seconds(const struct record *r)
 {
 	return strtoll(r->id + 7, NULL, 10);
+}
+
+/* The current record goes to the history, of which the 10 newest stay. */
+static void
+to_history(void)
+{
+	if (!st.has_cur)
+		return;
+	if (st.nhist == MAX_HISTORY) {
+		free(st.hist[0].error);
+		memmove(st.hist, st.hist + 1,
+			(MAX_HISTORY - 1) * sizeof *st.hist);
+		st.nhist--;
+	}
+	st.hist[st.nhist++] = st.cur;
+	st.cur.error = NULL; /* the history's now */
+	st.has_cur = 0;
+}
+
+/* Whether the lock file is still the one locked (not removed, replaced). */
+static int
+lock_held(void)
+{
+	struct stat a, b;
+
+	return lockfd >= 0 && fstat(lockfd, &a) == 0 &&
+	    stat(lockpath, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino;
+}
+
+/*
+ * The lock was lost (its file removed or replaced while this run held it):
+ * take it again and record this run's deployment in the file as it now
+ * is, so that neither its outcome nor another run's records are lost. It
+ * is the current record again: its push is the newest.
+ */
+static void
+relock(void)
+{
+	struct record mine = st.cur;
+	int i, found = 0;
+
+	SAY("warn", -1,
+	    "%s: lost the lock %s (removed or replaced): taking it again to "
+	    "record the deployment",
+	    mine.id, lockpath);
+	st.cur.error = NULL;
+	for (i = 0; i < st.nhist; i++)
+		free(st.hist[i].error);
+	close(lockfd);
+	lockfd = -1;
+	take_lock();
+	load_state(statefile);
+	for (i = 0; i < st.nhist && !found; i++)
+		if (!strcmp(st.hist[i].id, mine.id)) {
+			free(st.hist[i].error);
+			memmove(st.hist + i, st.hist + i + 1,
+				(st.nhist - i - 1) * sizeof *st.hist);
+			st.nhist--;
+			found = 1;
+		}
+	if (st.has_cur && strcmp(st.cur.id, mine.id) != 0)
+		to_history();
+	free(st.cur.error);
+	st.cur = mine;
+	st.has_cur = 1;
+	if (!strcmp(mine.status, "success") &&
+	    (!st.has_lkg || id_seconds(&mine) >= id_seconds(&st.lkg))) {
+		st.lkg = mine;
+		st.lkg.error = NULL;
+		st.has_lkg = 1;
+	}
 }
 
 /*
@@ -862,15 +953,7 @@ begin(const char *sha)
 			  was + 13);
 		free(was);
 	}
-	if (st.has_cur) {
-		if (st.nhist == MAX_HISTORY) {
-			free(st.hist[0].error);
-			memmove(st.hist, st.hist + 1,
-				(MAX_HISTORY - 1) * sizeof *st.hist);
-			st.nhist--;
-		}
-		st.hist[st.nhist++] = st.cur;
-	}
+	to_history();
 	memset(r, 0, sizeof *r);
 	snprintf(r->id, sizeof r->id, "deploy-%lld", id);
 	ci_iso8601(r->ts, now, 0);
@@ -1833,6 +1916,8 @@ save(void)
 {
 	struct ci_buf b = { 0 };
 
+	if (lockfd >= 0 && !lock_held())
+		relock();
 	format_state(&b);
 	if (ci_replace_file(statefile, b.s, b.len) < 0)
 		ci_die(CI_EXIT_ENV, "cannot write %s: %s", statefile,
