@@ -188,7 +188,69 @@ void ci_arena_hooks(void);
 void ci_arena_reset(void);
 void ci_arena_free(void);
 
-/* logcheck.c: the rules of contracts/log-schema.json, for entries read back. */
+/*
+ * logcheck.c: the rules of contracts/log-schema.json, for entries read back,
+ * and the table-driven checker of JSON shapes they are written in. A shape
+ * is a table of fields; an object has each field at most once, no field the
+ * table does not name, and every required one. A field's kind says what its
+ * value may be:
+ *   CI_STR      a string
+ *   CI_STR1     a non-empty string
+ *   CI_INT      an integer from min to max (max CI_NO_MAX: no maximum)
+ *   CI_ENUM     one of the strings of values (NULL-terminated)
+ *   CI_PATTERN  a string for which match() is true; expect says what was
+ *               expected, in the words "is not <expect>" ("40 lowercase hex
+ *               digits", "deploy-<epoch seconds>")
+ *   CI_TRUE     true
+ *   CI_BOOL     true or false
+ *   CI_OBJ      an object of shape sub
+ *   CI_OBJ_NULL null, or an object of shape sub
+ *   CI_OBJS     an array of at most max objects of shape sub (CI_NO_MAX: any
+ *               number); a message names an item as history[3].status
+ *   CI_STRS     an array of non-empty strings
+ * After its fields pass, an object's shape may run extra(), a check across
+ * fields (error_message only with status failure), which reports as
+ * ci_shape_fail does. A shape has at most 32 fields.
+ */
+#define CI_NO_MAX 0x7fffffffffffffffLL
+enum ci_kind {
+	CI_STR,
+	CI_STR1,
+	CI_INT,
+	CI_ENUM,
+	CI_PATTERN,
+	CI_TRUE,
+	CI_BOOL,
+	CI_OBJ,
+	CI_OBJ_NULL,
+	CI_OBJS,
+	CI_STRS,
+};
+struct ci_shape;
+struct ci_field {
+	const char *name;
+	enum ci_kind kind;
+	int required;
+	long long min, max; /* CI_INT; max also CI_OBJS */
+	const char *const *values; /* CI_ENUM */
+	const struct ci_shape *sub; /* CI_OBJ, CI_OBJ_NULL, CI_OBJS */
+	int (*match)(const char *s); /* CI_PATTERN: 1 when s is good */
+	const char *expect; /* CI_PATTERN: what match() accepts */
+};
+struct ci_shape {
+	const struct ci_field *f;
+	size_t n;
+	int (*extra)(const struct cJSON *o, const char *path,
+		     struct ci_buf *why); /* NULL, or 0 / -1 and why */
+};
+#define CI_SHAPE(fields, extra_fn)                                             \
+	{                                                                      \
+		fields, sizeof fields / sizeof fields[0], extra_fn             \
+	}
+int ci_shape_check(const struct cJSON *v, const struct ci_shape *s,
+		   const char *path, struct ci_buf *why);
+int ci_shape_fail(struct ci_buf *why, const char *path, const char *name,
+		  const struct cJSON *v, const char *what);
 int ci_text_check(const char *s, size_t n, struct ci_buf *why);
 int ci_entry_check(const struct cJSON *entry, struct ci_buf *why);
 long long ci_timestamp_ms(const char *s);
