@@ -84,17 +84,17 @@ read_err(struct lstream *s, int block)
 static int
 ended(struct lstream *s)
 {
-	int st = 0;
+	int status = 0;
 
 	if (s->err >= 0) {
 		fcntl(s->err, F_SETFL, 0);
 		read_err(s, 1);
 	}
-	if (s->pid > 0 && waitpid(s->pid, &st, 0) == s->pid)
+	if (s->pid > 0 && waitpid(s->pid, &status, 0) == s->pid)
 		s->pid = 0;
 	if (s->last[0])
 		git_error_set(GIT_ERROR_NET, "git receive-pack: %s", s->last);
-	else if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
 		git_error_set_str(GIT_ERROR_NET,
 				  "git receive-pack: cannot run git");
 	else
@@ -285,10 +285,10 @@ fail:
 
 static int
 sub_action(git_smart_subtransport_stream **out, git_smart_subtransport *t,
-	   const char *url, git_smart_service_t action)
+	   const char *address, git_smart_service_t action)
 {
 	struct lsub *sub = (struct lsub *)t;
-	const char *path = url + strlen(LOCAL_SCHEME);
+	const char *path = address + strlen(LOCAL_SCHEME);
 	const char *service = action == GIT_SERVICE_UPLOADPACK_LS ||
 		action == GIT_SERVICE_UPLOADPACK
 	    ? "upload-pack"
