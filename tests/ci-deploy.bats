@@ -960,19 +960,22 @@ $bad failure $C3"
 		assert_equal "$stderr" "ci-deploy: bad.json: $2 (the file is left as it is)"
 	}
 	rec='"deployment_id": "deploy-1", "timestamp": "2025-10-20T14:30:45Z", "commit_sha": "5c04b60a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e"'
-	check '[]' 'not an object'
-	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": null}' 'no "history"'
-	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 0}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: 0 is not from 1 to 10'
-	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1.5}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: 1.5 is not a whole number'
-	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1e300}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: 1e+300 is not from 1 to 10'
-	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": "1"}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: not a number'
-	check '{"currentDeployment": {'"$rec"', "status": "done", "git_operations_attempts": 1}, "lastKnownGood": null, "history": []}' 'currentDeployment.status: "done" is not success, failure or rolled_back'
-	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": null, "history": [], "history": []}' 'key "history" appears twice'
-	check '{"currentDeployment": {'"$rec"', "status": "failure", "git_operations_attempts": 1, "error_message": ""}, "lastKnownGood": null, "history": []}' 'currentDeployment.error_message: not a non-empty string'
-	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": null, "history": [{}]}' 'history[0]: no "deployment_id"'
+	check '[]' 'not an object: an array'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": null}' 'missing field "history"'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 0}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: 0 is out of range (1 to 10)'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1.5}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: 1.5 is not an integer'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1e300}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: 1.0000000000000001e+300 is out of range (1 to 10)'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": "1"}, "lastKnownGood": null, "history": []}' 'currentDeployment.git_operations_attempts: "1" is not an integer'
+	check '{"currentDeployment": {'"$rec"', "status": "done", "git_operations_attempts": 1}, "lastKnownGood": null, "history": []}' 'currentDeployment.status: "done" is not one of success, failure, rolled_back'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": null, "history": [], "history": []}' 'field "history" appears twice'
+	check '{"currentDeployment": {'"$rec"', "status": "failure", "git_operations_attempts": 1, "error_message": ""}, "lastKnownGood": null, "history": []}' 'currentDeployment.error_message: "" is empty'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": null, "history": [{}]}' 'history[0]: missing field "deployment_id"'
 	check $'{"a": "\xff"}' 'line 1: not valid UTF-8 (byte 0xFF at column 8)'
 	check $'{\n"a": "\x01"}' 'line 2: not JSON: a raw control character (0x01) at column 7'
 	check '' 'not valid JSON (line 1)'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1, "error_message": "x"}, "lastKnownGood": null, "history": []}' 'currentDeployment.error_message: is only for a failure'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1, "restored_deployment_id": "yesterday"}, "lastKnownGood": null, "history": []}' 'currentDeployment.restored_deployment_id: "yesterday" is not deploy-<epoch seconds>'
+	check '{"currentDeployment": {'"$rec"', "status": "success", "git_operations_attempts": 1}, "lastKnownGood": {"deployment_id": "deploy-1", "commit_sha": "5C04", "timestamp": "2025-10-20T14:30:45Z"}, "history": []}' 'lastKnownGood.commit_sha: "5C04" is not 40 lowercase hex digits'
 }
 
 @test "the seed's state file example round-trips byte for byte through status --json" {

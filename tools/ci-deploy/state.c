@@ -227,32 +227,6 @@ bad_state(const char *where, const char *fmt, ...)
 	       where_file, where, *where ? ": " : "", msg);
 }
 
-/* Only the listed keys, each at most once, and the required ones. */
-static void
-check_keys(const cJSON *o, const char *where, const char *const *keys,
-	   int nkeys, int nrequired)
-{
-	const cJSON *c;
-	int seen[8] = { 0 }, i;
-
-	if (!cJSON_IsObject(o))
-		bad_state(where, "not an object");
-	cJSON_ArrayForEach(c, o)
-	{
-		for (i = 0; i < nkeys; i++)
-			if (c->string && !strcmp(c->string, keys[i]))
-				break;
-		if (i == nkeys)
-			bad_state(where, "unknown key \"%.64s\"",
-				  c->string ? c->string : "");
-		if (seen[i]++)
-			bad_state(where, "key \"%s\" appears twice", keys[i]);
-	}
-	for (i = 0; i < nrequired; i++)
-		if (!seen[i])
-			bad_state(where, "no \"%s\"", keys[i]);
-}
-
 static int
 all_of(const char *s, const char *set, size_t min, size_t max)
 {
@@ -261,95 +235,139 @@ all_of(const char *s, const char *set, size_t min, size_t max)
 	return s[n] == '\0' && n >= min && n <= max;
 }
 
-static void
-get_string(const cJSON *o, const char *key, const char *where, char *dst,
-	   size_t n)
+static int
+is_id(const char *s)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	char w[96];
-
-	snprintf(w, sizeof w, "%s.%s", where, key);
-	if (!cJSON_IsString(v))
-		bad_state(w, "not a string");
-	if ((!strcmp(key, "deployment_id") ||
-	     !strcmp(key, "restored_deployment_id")) &&
-	    (strncmp(v->valuestring, "deploy-", 7) ||
-	     !all_of(v->valuestring + 7, "0123456789", 1, 19)))
-		bad_state(w, "\"%.64s\" is not deploy-<epoch seconds>",
-			  v->valuestring);
-	if (!strcmp(key, "timestamp") && ci_timestamp_ms(v->valuestring) < 0)
-		bad_state(w, "\"%.64s\" is not an ISO 8601 UTC time",
-			  v->valuestring);
-	if (!strcmp(key, "commit_sha") &&
-	    !all_of(v->valuestring, "0123456789abcdef", 40, 40))
-		bad_state(w, "\"%.64s\" is not 40 lowercase hex digits",
-			  v->valuestring);
-	if (!strcmp(key, "status") && strcmp(v->valuestring, "success") &&
-	    strcmp(v->valuestring, "failure") &&
-	    strcmp(v->valuestring, "rolled_back"))
-		bad_state(w, "\"%.64s\" is not success, failure or rolled_back",
-			  v->valuestring);
-	snprintf(dst, n, "%s", v->valuestring);
+	return !strncmp(s, "deploy-", 7) && all_of(s + 7, "0123456789", 1, 19);
 }
 
-static void
-get_record(const cJSON *o, const char *where, struct record *r)
+static int
+is_time(const char *s)
 {
-	static const char *const keys[] = {
-		"deployment_id",
-		"timestamp",
-		"commit_sha",
-		"status",
-		"git_operations_attempts",
-		"error_message",
-		"restored_deployment_id",
-	};
-	const cJSON *v;
-	char w[96];
+	return ci_timestamp_ms(s) >= 0;
+}
 
-	check_keys(o, where, keys, 7, 5);
-	get_string(o, "deployment_id", where, r->id, sizeof r->id);
-	get_string(o, "timestamp", where, r->ts, sizeof r->ts);
-	get_string(o, "commit_sha", where, r->sha, sizeof r->sha);
-	get_string(o, "status", where, r->status, sizeof r->status);
+static int
+is_sha(const char *s)
+{
+	return all_of(s, "0123456789abcdef", 40, 40);
+}
+
+/* Only a failure says why. */
+static int
+failure_only(const cJSON *o, const char *path, struct ci_buf *why)
+{
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "status");
+
+	if (cJSON_GetObjectItemCaseSensitive(o, "error_message") &&
+	    strcmp(s->valuestring, "failure") != 0)
+		return ci_shape_fail(why, path, "error_message", NULL,
+				     "is only for a failure");
+	return 0;
+}
+
+/* contracts/deployment-state-schema.json, as tables of lib/logcheck.c. */
+static const char *const statuses[] = { "success", "failure", "rolled_back",
+					NULL };
+#define ID_FIELD(field, req)                                                   \
+	{                                                                      \
+		.name = field, .kind = CI_PATTERN, .required = req,            \
+		.match = is_id, .expect = "deploy-<epoch seconds>"             \
+	}
+static const struct ci_field record_fields[] = {
+	ID_FIELD("deployment_id", 1),
+	{ .name = "timestamp",
+	  .kind = CI_PATTERN,
+	  .required = 1,
+	  .match = is_time,
+	  .expect = "an ISO 8601 UTC time" },
+	{ .name = "commit_sha",
+	  .kind = CI_PATTERN,
+	  .required = 1,
+	  .match = is_sha,
+	  .expect = "40 lowercase hex digits" },
+	{ .name = "status",
+	  .kind = CI_ENUM,
+	  .required = 1,
+	  .values = statuses },
+	{ .name = "git_operations_attempts",
+	  .kind = CI_INT,
+	  .required = 1,
+	  .min = 1,
+	  .max = 10 },
+	ID_FIELD("restored_deployment_id", 0),
+	{ .name = "error_message", .kind = CI_STR1 },
+};
+static const struct ci_shape record_shape =
+    CI_SHAPE(record_fields, failure_only);
+static const struct ci_field lkg_fields[] = {
+	ID_FIELD("deployment_id", 1),
+	{ .name = "commit_sha",
+	  .kind = CI_PATTERN,
+	  .required = 1,
+	  .match = is_sha,
+	  .expect = "40 lowercase hex digits" },
+	{ .name = "timestamp",
+	  .kind = CI_PATTERN,
+	  .required = 1,
+	  .match = is_time,
+	  .expect = "an ISO 8601 UTC time" },
+};
+static const struct ci_shape lkg_shape = CI_SHAPE(lkg_fields, NULL);
+static const struct ci_field state_fields[] = {
+	{ .name = "currentDeployment",
+	  .kind = CI_OBJ,
+	  .required = 1,
+	  .sub = &record_shape },
+	{ .name = "lastKnownGood",
+	  .kind = CI_OBJ_NULL,
+	  .required = 1,
+	  .sub = &lkg_shape },
+	{ .name = "history",
+	  .kind = CI_OBJS,
+	  .required = 1,
+	  .max = MAX_HISTORY,
+	  .sub = &record_shape },
+};
+static const struct ci_shape state_shape = CI_SHAPE(state_fields, NULL);
+
+static void
+copy(char *dst, size_t n, const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	snprintf(dst, n, "%s", v ? v->valuestring : "");
+}
+
+/* A record of a checked state. */
+static void
+get_record(const cJSON *o, struct record *r)
+{
+	const cJSON *v;
+
+	memset(r, 0, sizeof *r);
+	copy(r->id, sizeof r->id, o, "deployment_id");
+	copy(r->ts, sizeof r->ts, o, "timestamp");
+	copy(r->sha, sizeof r->sha, o, "commit_sha");
+	copy(r->status, sizeof r->status, o, "status");
+	copy(r->restored, sizeof r->restored, o, "restored_deployment_id");
 	v = cJSON_GetObjectItemCaseSensitive(o, "git_operations_attempts");
-	snprintf(w, sizeof w, "%s.git_operations_attempts", where);
-	if (!cJSON_IsNumber(v))
-		bad_state(w, "not a number");
-	if (!(v->valuedouble >= 1 && v->valuedouble <= 10))
-		bad_state(w, "%g is not from 1 to 10", v->valuedouble);
-	if (v->valuedouble != (double)(int)v->valuedouble)
-		bad_state(w, "%g is not a whole number", v->valuedouble);
 	r->attempts = (int)v->valuedouble;
-	r->restored[0] = '\0';
-	if (cJSON_GetObjectItemCaseSensitive(o, "restored_deployment_id"))
-		get_string(o, "restored_deployment_id", where, r->restored,
-			   sizeof r->restored);
-	v = cJSON_GetObjectItemCaseSensitive(o, "error_message");
-	snprintf(w, sizeof w, "%s.error_message", where);
-	r->error = NULL;
-	if (!v)
-		return;
-	if (strcmp(r->status, "failure") != 0)
-		bad_state(w, "only a failure has an error_message");
-	if (!cJSON_IsString(v) || !*v->valuestring)
-		bad_state(w, "not a non-empty string");
-	r->error = xstrdup(v->valuestring);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "error_message")))
+		r->error = xstrdup(v->valuestring);
 }
 
 /* Read and check the state file; -1 when there is none. Exits 2 when bad. */
 int
 load_state(const char *path)
 {
-	static const char *const keys[] = { "currentDeployment",
-					    "lastKnownGood", "history" };
 	struct ci_buf b = { 0 }, why = { 0 };
 	const char *end = NULL;
-	const cJSON *v, *h;
-	char buf[65536], w[32];
+	const cJSON *v;
+	char buf[65536];
 	cJSON *root;
 	ssize_t n;
-	int fd, i, line = 1;
+	int fd, line = 1;
 
 	where_file = path;
 	memset(&st, 0, sizeof st);
@@ -387,39 +405,25 @@ load_state(const char *path)
 			line += *p == '\n';
 		bad_state("", "not valid JSON (line %d)", line);
 	}
-	check_keys(root, "", keys, 3, 3);
-	get_record(cJSON_GetObjectItemCaseSensitive(root, keys[0]),
-		   "currentDeployment", &st.cur);
+	if (ci_shape_check(root, &state_shape, "", &why) < 0)
+		bad_state("", "%s", why.s);
+	get_record(cJSON_GetObjectItemCaseSensitive(root, "currentDeployment"),
+		   &st.cur);
 	st.has_cur = 1;
-	v = cJSON_GetObjectItemCaseSensitive(root, keys[1]);
+	v = cJSON_GetObjectItemCaseSensitive(root, "lastKnownGood");
 	if (!cJSON_IsNull(v)) {
-		static const char *const lkg[] = { "deployment_id",
-						   "commit_sha", "timestamp" };
-		check_keys(v, "lastKnownGood", lkg, 3, 3);
-		get_string(v, "deployment_id", "lastKnownGood", st.lkg.id,
-			   sizeof st.lkg.id);
-		get_string(v, "commit_sha", "lastKnownGood", st.lkg.sha,
-			   sizeof st.lkg.sha);
-		get_string(v, "timestamp", "lastKnownGood", st.lkg.ts,
-			   sizeof st.lkg.ts);
+		copy(st.lkg.id, sizeof st.lkg.id, v, "deployment_id");
+		copy(st.lkg.sha, sizeof st.lkg.sha, v, "commit_sha");
+		copy(st.lkg.ts, sizeof st.lkg.ts, v, "timestamp");
 		strcpy(st.lkg.status, "success");
 		st.has_lkg = 1;
 	}
-	h = cJSON_GetObjectItemCaseSensitive(root, keys[2]);
-	if (!cJSON_IsArray(h))
-		bad_state("history", "not an array");
-	if (cJSON_GetArraySize(h) > MAX_HISTORY)
-		bad_state("history", "%d deployments, more than %d",
-			  cJSON_GetArraySize(h), MAX_HISTORY);
-	i = 0;
-	cJSON_ArrayForEach(v, h)
-	{
-		snprintf(w, sizeof w, "history[%d]", i);
-		get_record(v, w, &st.hist[i++]);
-	}
-	st.nhist = i;
+	v = cJSON_GetObjectItemCaseSensitive(root, "history");
+	for (v = v->child; v; v = v->next)
+		get_record(v, &st.hist[st.nhist++]);
 	cJSON_Delete(root);
 	ci_buf_free(&b);
+	ci_buf_free(&why);
 	return 0;
 }
 
