@@ -359,6 +359,54 @@ hook() {
 	done
 }
 
+@test "the same outcome as git push over a path, file:// and git daemon: accepted, refused by a hook, refused as non-fast-forward, remote missing" {
+	start_daemon
+	git checkout -q --orphan other
+	U=$(commit unrelated)
+	git checkout -q main
+	# remote KIND NAME: a bare repository of $SRV set up for the case.
+	remote() {
+		rm -rf "$SRV/$2"
+		[ "$1" = missing ] && return
+		git init -q --bare "$SRV/$2"
+		case $1 in
+		hook)
+			printf '#!/bin/sh\necho "policy: no" >&2\nexit 1\n' >"$SRV/$2/hooks/pre-receive"
+			chmod +x "$SRV/$2/hooks/pre-receive" ;;
+		nonff)
+			git push -q "$SRV/$2" "$U:refs/heads/main"
+			git --git-dir="$SRV/$2" config receive.denyNonFastForwards true ;;
+		esac
+	}
+	for kind in accepted hook nonff missing; do
+		for form in path file daemon; do
+			remote "$kind" git.git
+			remote "$kind" deploy.git
+			case $form in
+			path) base=$SRV ;;
+			file) base=file://$SRV ;;
+			daemon) base=$DAEMON ;;
+			esac
+			force=()
+			[ "$kind" = nonff ] && force=(--force)
+			git_status=0 deploy_status=0
+			git push -q ${force[@]+"${force[@]}"} "$base/git.git" HEAD:refs/heads/main 2>/dev/null || git_status=$?
+			rm -f "$STATE"
+			ci-deploy push ${force[@]+"${force[@]}"} --remote "$base/deploy.git" --ref main --attempts 2 --backoff-base 0 2>err || deploy_status=$?
+			case $git_status:$deploy_status in
+			0:0 | [1-9]*:5) ;;
+			*) fail "$kind over $form: git push exited $git_status, ci-deploy $deploy_status: $(cat err)" ;;
+			esac
+			[ "$kind" = accepted ] && [ "$deploy_status" != 0 ] && fail "$kind over $form: $(cat err)"
+			[ "$kind" != accepted ] && [ "$deploy_status" = 0 ] && fail "$kind over $form was accepted"
+			if [ "$kind" != missing ]; then
+				assert_equal "$(ls_remote "$SRV/deploy.git")" "$(ls_remote "$SRV/git.git")"
+				valid_state
+			fi
+		done
+	done
+}
+
 @test "a local push runs the update and post-receive hooks; their output is shown and logged as the server's message" {
 	hook update 'echo "update $1 ok"'
 	hook post-receive 'read old new ref; echo "$new" >"'"$SRV"'/deployed"; echo "post-receive: deployed $new"'
