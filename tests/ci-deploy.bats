@@ -407,6 +407,23 @@ hook() {
 	done
 }
 
+@test "the server's lines ended by CR LF are kept; a progress meter's overwritten states are not" {
+	start_daemon
+	hook pre-receive "printf 'check 1/3\\rcheck 2/3\\rcheck 3/3\\r\\ndone: ok\\r\\n' >&2"
+	for url in "$SRV/remote.git" "$DAEMON/remote.git"; do
+		rm -f "$CI_LOG_FILE"
+		new_run
+		run ci-deploy push --remote "$url"
+		assert_success
+		id=$(st .currentDeployment.deployment_id)
+		run messages
+		assert_line "$id: remote: check 3/3"
+		assert_line "$id: remote: done: ok"
+		refute_line --partial "check 1/3"
+		validate log-schema.json "$CI_LOG_FILE"
+	done
+}
+
 @test "a local push runs the update and post-receive hooks; their output is shown and logged as the server's message" {
 	hook update 'echo "update $1 ok"'
 	hook post-receive 'read old new ref; echo "$new" >"'"$SRV"'/deployed"; echo "post-receive: deployed $new"'
@@ -920,6 +937,20 @@ $bad failure $C3"
 	assert_failure 5
 	assert_equal "$(out status)" failure
 	assert_equal "$(out deployment-id)" ""
+	# A rollback that finds no target names no deployment.
+	run ci-deploy rollback --to deploy-1
+	assert_failure 5
+	assert_equal "$(out status)" failure
+	assert_equal "$(out deployment-id)" ""
+	assert_equal "$(wc -l <"$GITHUB_OUTPUT")" 20
+}
+
+@test "GITHUB_OUTPUT that cannot be opened: exit 4 before anything is pushed" {
+	GITHUB_OUTPUT=$BATS_TEST_TMPDIR/no/such/dir/out run --separate-stderr ci-deploy push
+	assert_failure 4
+	assert_equal "$stderr" "ci-deploy: GITHUB_OUTPUT: cannot open $BATS_TEST_TMPDIR/no/such/dir/out: No such file or directory"
+	assert_equal "$(ls_remote "$SRV/remote.git")" ""
+	[ ! -e "$STATE" ] || fail "a state file was written"
 }
 
 @test "--dry-run for push: what it would do, from the remote's answer; nothing written, nothing pushed" {

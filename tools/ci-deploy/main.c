@@ -406,7 +406,7 @@ dry_push(const git_oid *oid, const char *sha)
 static int
 cmd_rollback(void)
 {
-	char outcome[2048];
+	char outcome[2048], before[32] = "";
 	int rc;
 
 	open_repo();
@@ -418,11 +418,13 @@ cmd_rollback(void)
 		load_state(statefile);
 	else
 		lock_state();
+	if (st.has_cur)
+		memcpy(before, st.cur.id, sizeof before);
 	rc = rollback(outcome, sizeof outcome);
 	if (rc > 0)
 		return xfinish_stdout();
 	SAY(rc == 0 ? "info" : "error", ci_mono_ms() - t0, "%s", outcome);
-	if (st.has_cur && st.cur.restored[0])
+	if (st.has_cur && strcmp(st.cur.id, before) != 0)
 		gh_output(st.cur.id, st.cur.sha, rc == 0);
 	else
 		gh_output("", "", 0);

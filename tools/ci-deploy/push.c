@@ -26,6 +26,7 @@ struct attempt {
 	char remote_msg[256]; /* the server's last message line */
 	char part[1024]; /* a server's message line not yet ended */
 	size_t npart;
+	int cr; /* a carriage return ended part: a progress meter's */
 	int rejected, permanent, cred_calls, auth_failed;
 	int have_old; /* the server said where the ref was: */
 	char old[41]; /* its commit, "" when it had none */
@@ -176,16 +177,21 @@ on_sideband(const char *text, int len, void *data)
 
 	for (int i = 0; i < len; i++) {
 		if (text[i] == '\r') {
-			a->npart = 0;
-		} else if (text[i] == '\n') {
+			a->cr = 1;
+			continue;
+		}
+		if (text[i] == '\n') {
 			while (a->npart && a->part[a->npart - 1] == ' ')
 				a->npart--;
 			a->part[a->npart] = '\0';
 			remote_line(a, a->part);
-			a->npart = 0;
-		} else if (a->npart < sizeof a->part - 1) {
-			a->part[a->npart++] = text[i];
+			a->npart = a->cr = 0;
+			continue;
 		}
+		if (a->cr) /* CR, then more: the meter's next state */
+			a->npart = a->cr = 0;
+		if (a->npart < sizeof a->part - 1)
+			a->part[a->npart++] = text[i];
 	}
 	return 0;
 }
