@@ -1299,8 +1299,8 @@ $C2 success"
 }
 
 @test "SIGKILL at random moments of 100 deployments and rollbacks to a remote with hooks: the file stays valid and honest, the next run needs no repair" {
-	hook pre-receive 'sleep 0.0$((RANDOM % 3))'
-	hook post-receive 'read old new ref; echo "$new" >>"'"$SRV"'/deployed"'
+	hook pre-receive 'read -r old new ref; echo "$ref $old $new" >>"'"$SRV"'/asked"'
+	hook post-receive 'read -r old new ref; echo "$new" >>"'"$SRV"'/deployed"'
 	export CI_DEPLOY_TEST_SEED=${CI_DEPLOY_TEST_SEED:-$RANDOM}
 	RANDOM=$CI_DEPLOY_TEST_SEED
 	mkdir snaps
@@ -1312,7 +1312,10 @@ $C2 success"
 	done | git fast-import --quiet
 	git rev-list --reverse main~200..main >commits
 	mapfile -t c <commits
+	# Microseconds, to kill within a run's span however fast the machine.
+	t=${EPOCHREALTIME/./}
 	ci-deploy push --commit main~200 2>/dev/null
+	span=$(((${EPOCHREALTIME/./} - t) / 1000))
 	# An id far enough ahead that each run takes the next one at once
 	# instead of waiting for a second of its own.
 	jq '(.currentDeployment, .lastKnownGood) |= (.deployment_id = "deploy-" + (.deployment_id[7:] | tonumber + 100000 | tostring))' \
@@ -1332,7 +1335,9 @@ $C2 success"
 		fi
 		ci-deploy "${args[@]}" --backoff-base 0 >/dev/null 2>&1 3>&- &
 		pid=$!
-		sleep "0.0$((RANDOM % 10))$((RANDOM % 10))"
+		d=$((RANDOM % (span + span / 4 + 1)))
+		printf -v d '%d.%03d' $((d / 1000)) $((d % 1000))
+		sleep "$d"
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 		[ -e "$STATE" ] || fail "run $round: no state file"
@@ -1351,20 +1356,22 @@ $C2 success"
 			fail "run $round (${args[*]}): $status: $error"
 		fi
 		# The next run proceeds without repair, and says what happened.
+		t=${EPOCHREALTIME/./}
 		run --separate-stderr ci-deploy push --commit "${c[2 * round - 1]}" --backoff-base 0
 		assert_success
+		span=$(((span * 3 + (${EPOCHREALTIME/./} - t) / 1000) / 4))
 		cp "$STATE" "snaps/$round-next.json"
-		IFS=$'\t' read -r _ status sha _ < <(cur)
+		IFS=$'\t' read -r status sha was < <(jq -r --arg id "$id" '[.currentDeployment.status, .currentDeployment.commit_sha,
+			(.history[] | select(.deployment_id == $id) | .error_message // "-")] | join("\t")' "$STATE")
 		assert_equal "$status" success
 		assert_equal "$(ls_remote "$SRV/remote.git")" "$sha"
 		assert_equal "$sha" "${c[2 * round - 1]}"
-		was=$(st ".history[] | select(.deployment_id == \"$id\") | .error_message // \"\"")
 		[[ $was != "in progress"* ]] || fail "run $round: $id still says $was"
 	done
 	valid_state snaps/*.json
 	run git for-each-ref refs/ci-deploy
 	assert_output ""
-	echo "# seed $CI_DEPLOY_TEST_SEED: $pushes pushes and $rollbacks rollbacks sent SIGKILL: $before before they recorded anything, $interrupted in progress, $done after they finished" >&3
+	echo "# seed $CI_DEPLOY_TEST_SEED: $pushes pushes and $rollbacks rollbacks sent SIGKILL within a run's span (last ${span} ms): $before before they recorded anything, $interrupted in progress, $done after they finished" >&3
 	[ "$interrupted" -gt 0 ] || fail "no run was interrupted"
 }
 
