@@ -340,7 +340,7 @@ hook() {
 	assert_failure
 	assert_output --partial "pre-receive hook declined"
 	for url in "$SRV/remote.git" "file://$SRV/remote.git" "$DAEMON/remote.git"; do
-		rm -f "$STATE" logs/ci.log
+		rm -f "$STATE" "$BATS_TEST_TMPDIR/logs/ci.log"
 		new_run
 		run --separate-stderr ci-deploy push --remote "$url" --backoff-base 0
 		assert_failure 5
