@@ -41,7 +41,7 @@ lint() {
 	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/; do
 		t=$(basename "$src" .c)
 		# The page's synopsis rendered as text, one line per form.
-		synopsis=$(MANWIDTH=200 mandoc -Tascii -O width=200 "$REPO/man/$t.1" | sed 's/.\x08//g' |
+		synopsis=$(MANWIDTH=300 mandoc -Tascii -O width=300 "$REPO/man/$t.1" | sed 's/.\x08//g' |
 			awk '/^SYNOPSIS/{on=1; next} /^[A-Z]/{on=0} on && NF' |
 			sed 's/^ *//; s/  */ /g')
 		usage=$("$t" --help | sed 's/^usage: //; s/^ *//; s/  */ /g')
