@@ -44,6 +44,9 @@ $(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
 	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< \
 		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
 
+# ci-report compiles its OTLP format in (tools/ci-report/otlp.c).
+$(B)/ci-report: tools/ci-report/otlp.c
+
 deps:
 	@sh scripts/deps.sh
 
@@ -54,7 +57,7 @@ demo: deps
 PROFILE = dev
 
 lint:
-	clang-format --dry-run --Werror lib/*.c lib/*.h tools/*.c
+	clang-format --dry-run --Werror lib/*.c lib/*.h tools/*.c tools/*/*.c
 	mandoc -Tlint -Wwarning man/*.1 man/*.7
 	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh
 	sh -n scripts/deps.sh

@@ -628,7 +628,7 @@ print([f.text for f in ET.parse(sys.argv[1]).getroot().iter("failure")][0].split
 @test "exits 2 on a bad --format, --level, --run, --since or --step" {
 	run --separate-stderr ci-report --format yaml
 	assert_failure 2
-	assert_equal "$stderr" "ci-report: --format: \"yaml\" is not text, json, markdown or junit (see 'ci-report --help')"
+	assert_equal "$stderr" "ci-report: --format: \"yaml\" is not text, json, markdown, junit or otlp (see 'ci-report --help')"
 	run --separate-stderr ci-report --level debug
 	assert_failure 2
 	assert_equal "$stderr" "ci-report: --level: \"debug\" is not info, warn or error (see 'ci-report --help')"

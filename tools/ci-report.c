@@ -1,7 +1,8 @@
 /*
  * ci-report: summarize ci-tools NDJSON logs. Rebuilds every Pipeline Run
  * found, with its steps, test attempts, warnings and errors, and prints it
- * as text, NDJSON, Markdown for a GitHub step summary, or JUnit XML. A line
+ * as text, NDJSON, Markdown for a GitHub step summary, JUnit XML, or
+ * OpenTelemetry traces (OTLP/JSON, tools/ci-report/otlp.c). A line
  * that is not a valid log entry is counted and reported, never fatal.
  */
 #include <errno.h>
@@ -19,19 +20,20 @@
 
 #include "ci.h"
 
-enum { TEXT, JSON, MARKDOWN, JUNIT };
+enum { TEXT, JSON, MARKDOWN, JUNIT, OTLP };
 enum { REC_ENTRY, REC_BAD, REC_OLD };
 #define REC_MAX 8192 /* lines parsed per half of a round */
 #define STORE_MAX (1u << 20) /* bytes of strings kept per half */
 #define PAR_MIN 512 /* fewer lines than this are parsed on one core */
 #define MSG_CAP 50 /* messages kept per run; the rest counted */
+#define OTLP_EVENTS 10000 /* the same for --format otlp: span events */
 #define BAD_SHOWN 5 /* malformed lines shown in a report */
 
 /* One parsed line, with its strings in the batch's store. */
 struct rec {
 	long long ts_ms, line_number, duration_ms;
 	unsigned long long line;
-	int kind, level, exit_code, outcome;
+	int kind, level, exit_code, outcome, edge;
 	char run_id[CI_RUNID_LEN + 1];
 	uint32_t step, msg, src, fn, steps;
 	int32_t start, test, pipe; /* offsets of nested objects, or -1 */
@@ -71,6 +73,7 @@ static int exit_status, threads;
 static long long parse_since(const char *s);
 static void read_input(unsigned file);
 static void report(void);
+void otlp_run(const struct ci_run *r);
 
 static void
 usage(FILE *f)
@@ -97,7 +100,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const formats[] = { "text", "json", "markdown",
-					       "junit" };
+					       "junit", "otlp" };
 	static const char *const levels[] = { "info", "warn", "error" };
 	static const char *stdin_only[] = { "-" };
 	const char *why, *format = NULL;
@@ -112,12 +115,12 @@ main(int argc, char **argv)
 			break;
 		case 'f':
 			format = optarg;
-			for (opt.format = 0; opt.format < 4; opt.format++)
+			for (opt.format = 0; opt.format < 5; opt.format++)
 				if (strcmp(optarg, formats[opt.format]) == 0)
 					break;
-			if (opt.format == 4)
+			if (opt.format == 5)
 				ci_usage_error("--format: \"%s\" is not text, "
-					       "json, markdown or junit",
+					       "json, markdown, junit or otlp",
 					       optarg);
 			break;
 		case 'h':
@@ -169,7 +172,8 @@ main(int argc, char **argv)
 
 	threads = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	ci_arena_hooks();
-	ci_runs_init(&runs, opt.level < 0 ? 1 : opt.level, MSG_CAP);
+	ci_runs_init(&runs, opt.level < 0 ? 1 : opt.level,
+		     opt.format == OTLP ? OTLP_EVENTS : MSG_CAP);
 	ci_runs_init(&old_runs, 3, 0);
 	for (unsigned i = 0; i < opt.nfiles; i++)
 		read_input(i);
@@ -349,6 +353,7 @@ keep_view(struct batch *b, struct rec *r, const struct ci_view *v)
 	r->level = v->level;
 	r->exit_code = v->exit_code;
 	r->outcome = v->outcome;
+	r->edge = v->edge;
 	r->step = keep_str(b, v->step_name);
 	r->msg = r->src = r->fn = 0;
 	if (v->level >= runs.list_level) {
@@ -495,6 +500,7 @@ apply(struct batch *b)
 		v.level = r->level;
 		v.exit_code = r->exit_code;
 		v.outcome = r->outcome;
+		v.edge = r->edge;
 		v.start = r->start < 0 ? NULL : (const void *)(s + r->start);
 		v.test = r->test < 0 ? NULL : (const void *)(s + r->test);
 		if (r->pipe >= 0) {
@@ -1826,12 +1832,18 @@ report(void)
 	else if (opt.format == JSON)
 		for (size_t i = 0; i < n; i++)
 			json_run(&m[i]);
+	else if (opt.format == OTLP)
+		for (size_t i = 0; i < n; i++)
+			otlp_run(m[i].r);
 	else
 		junit(m, n);
-	if (opt.format == JSON || opt.format == JUNIT)
+	if (opt.format != TEXT && opt.format != MARKDOWN)
 		bad_summary(stderr, "ci-report: ");
 	for (size_t i = 0; i < n; i++)
 		free(m[i].done);
 	free(m);
 	ci_buf_free(&out);
 }
+
+/* Until ci-report is a folder of files: its OTLP format, compiled here. */
+#include "ci-report/otlp.c"

@@ -1,7 +1,8 @@
 /*
  * ci-runid: mint and check the run's correlation id run-YYYYMMDD-HHMMSS-xxxxxx
  * (UTC, six random characters from [a-z0-9]), and print the environment a
- * pipeline needs: CI_RUN_ID and the log file of the same second.
+ * pipeline needs: CI_RUN_ID, the log file of the same second, and the W3C
+ * TRACEPARENT of the run's root span.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -95,14 +96,17 @@ main(int argc, char **argv)
 	return xfinish_stdout();
 }
 
-/* CI_RUN_ID and CI_LOG_FILE=$CI_LOG_DIR/ci-YYYYMMDD_HHMMSS.log, same second. */
+/*
+ * CI_RUN_ID, CI_LOG_FILE=$CI_LOG_DIR/ci-YYYYMMDD_HHMMSS.log of the same
+ * second, and TRACEPARENT for the run's root span.
+ */
 static void
 print_env(const char *id, time_t t)
 {
 	const char *dir = getenv("CI_LOG_DIR");
 	struct ci_buf path = { 0 };
 	struct tm tm;
-	char name[40];
+	char name[40], tp[CI_TRACEPARENT_LEN + 1];
 	size_t n;
 
 	if (!dir || !*dir)
@@ -117,7 +121,8 @@ print_env(const char *id, time_t t)
 	ci_buf_printf(&path, "%.*s/%s", (int)n, dir, name);
 	printf("CI_RUN_ID=%s\nCI_LOG_FILE=", id);
 	put_value(path.s);
-	putchar('\n');
+	ci_traceparent(tp, id, NULL, 0);
+	printf("\nTRACEPARENT=%s\n", tp);
 	ci_buf_free(&path);
 }
 

@@ -182,6 +182,8 @@ do_step(int argc, char **argv)
 	struct ci_proc p;
 	struct ci_log log;
 	long long timeout_ms = 0, t0, ms;
+	char traceparent[sizeof "TRACEPARENT=" + CI_TRACEPARENT_LEN];
+	char *env[] = { traceparent, NULL };
 	int c, capture = 0, code, timed_out = 0, signalled = 0;
 
 	if (!valid_name(name))
@@ -208,10 +210,17 @@ do_step(int argc, char **argv)
 	ci_buf_str(&msg, "started: ");
 	quote_args(&msg, argv + optind);
 	e.message = msg.s;
+	e.when = ci_now();
 	xlog_write(&log, &e);
+	/* The step's span, as ci-report derives it from this start entry. */
+	memcpy(traceparent, "TRACEPARENT=", 12);
+	ci_traceparent(traceparent + 12, e.run_id, name,
+		       (long long)e.when.tv_sec * 1000 +
+			   e.when.tv_nsec / 1000000);
 
 	(void)ci_signal_pipe();
 	sp.argv = argv + optind;
+	sp.env_add = env;
 	sp.capture = capture;
 	sp.foreground = 1;
 	t0 = ci_mono_ms();
@@ -224,6 +233,7 @@ do_step(int argc, char **argv)
 			memset(&cap[i], 0, sizeof cap[i]);
 			cap[i].log = &log;
 			cap[i].base = e;
+			cap[i].base.when = (struct timespec){ 0 };
 			cap[i].base.level = i ? "warn" : "info";
 			cap[i].fd = i ? p.err : p.out;
 			cap[i].to = i ? 2 : 1;
