@@ -753,6 +753,49 @@ span() {
 	printf '%s\n' "$output" | xmllint --noout -
 }
 
+@test "otlp: a real pipeline's trace holds the spans whose ids ci-runid and ci-step gave their commands" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	export CI_LOG_DIR=$BATS_TEST_TMPDIR/logs
+	eval "$(ci-runid --env)"
+	export CI_RUN_ID CI_LOG_FILE TRACEPARENT
+	tp=$TRACEPARENT
+	ci-step init --profile dev --trigger CLI
+	ci-step build -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp-build-1'
+	ci-step build -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp-build-2'
+	ci-step test -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp-test &&
+		ci-testpar --max-load 0 --min-free-mb 0 --retries 1 unit="exit 0" \
+			e2e="test -e flag || { touch flag; exit 1; }"' > /dev/null 2>&1
+	ci-step complete --exit-code 0 > /dev/null
+	validate log-schema.json "$CI_LOG_FILE"
+	otlp "$CI_LOG_FILE"
+	trace=${tp:3:32} root=${tp:36:16}
+	# One trace, the one ci-runid named, rooted at the span it named.
+	run jq -s -c --arg t "$trace" '[(map(.traceId == $t) | all), map(select(.parentSpanId == null) | .spanId)]' spans.ndjson
+	assert_output '[true,["'"$root"'"]]'
+	# Each command saw its step's span: in the trace, a child of the root.
+	ids=()
+	for f in tp-build-1 tp-build-2 tp-test; do
+		read -r seen < "$f"
+		[[ $seen =~ ^00-$trace-([0-9a-f]{16})-01$ ]]
+		ids+=("${BASH_REMATCH[1]}")
+		name=${f#tp-}
+		run jq -c --arg s "${BASH_REMATCH[1]}" 'select(.spanId == $s) | [.name, .parentSpanId, .status]' spans.ndjson
+		assert_output '["'"${name%-[12]}"'","'"$root"'",1]'
+	done
+	# The step run twice: two spans, in the order the commands ran.
+	run jq -r 'select(.name == "build") | .spanId' spans.ndjson
+	assert_output "$(printf '%s\n' "${ids[0]}" "${ids[1]}")"
+	[ "${ids[0]}" != "${ids[1]}" ]
+	# The retried suite: two attempts under its test step, the first failed.
+	e2e=$(span test-e2e | jq -r .spanId)
+	run jq -c --arg p "$e2e" 'select(.name | startswith("e2e attempt")) | [.name, .parentSpanId == $p, .status, .attrs["test_execution.attempt_number"]]' spans.ndjson
+	assert_line --index 0 '["e2e attempt 1",true,2,1]'
+	assert_line --index 1 '["e2e attempt 2",true,1,2]'
+	assert_equal "${#lines[@]}" 2
+	run jq -c 'select(.name == "test-e2e") | [.parentSpanId, (.events | length) > 0]' spans.ndjson
+	assert_output '["'"$root"'",true]'
+}
+
 # --- memory ----------------------------------------------------------------
 
 @test "peak memory does not grow with the input: 20 MB and 200 MB of log" {
