@@ -16,7 +16,11 @@ CI_CFLAGS = -std=c11 -D_GNU_SOURCE -DCI_VERSION='"$(VERSION)"' \
 	-Wall -Wextra -Wpedantic -Wshadow -Werror
 ALL_CFLAGS = $(filter-out -w -Wno-%,$(CFLAGS)) $(CI_CFLAGS)
 
-TOOLS = $(patsubst tools/%.c,%,$(sort $(wildcard tools/ci-*.c)))
+# A tool is one file, tools/ci-NAME.c, or a folder of them, tools/ci-NAME/
+# (*.c and its own headers, *.h).
+TOOLS = $(sort $(patsubst tools/%.c,%,$(wildcard tools/ci-*.c)) \
+	$(patsubst tools/%/,%,$(wildcard tools/ci-*/)))
+src = $(wildcard tools/$(1).c tools/$(1)/*.c)
 BINS = $(TOOLS:%=$(B)/%)
 LIBSRC = $(sort $(wildcard lib/*.c))
 
@@ -40,12 +44,10 @@ $(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
-	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< \
-		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
-
-# ci-report compiles its OTLP format in (tools/ci-report/otlp.c).
-$(B)/ci-report: tools/ci-report/otlp.c
+.SECONDEXPANSION:
+$(B)/ci-%: $$(call src,ci-$$*) $$(wildcard tools/ci-$$*/*.h) $(B)/libci.a lib/ci.h
+	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ \
+		$(call src,ci-$*) $(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
 
 deps:
 	@sh scripts/deps.sh
@@ -57,7 +59,7 @@ demo: deps
 PROFILE = dev
 
 lint:
-	clang-format --dry-run --Werror lib/*.c lib/*.h tools/*.c tools/*/*.c
+	clang-format --dry-run --Werror lib/*.[ch] $(wildcard tools/*.c tools/*/*.[ch])
 	mandoc -Tlint -Wwarning man/*.1 man/*.7
 	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh
 	sh -n scripts/deps.sh

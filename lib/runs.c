@@ -487,3 +487,20 @@ ci_runs_free(struct ci_runs *rs)
 	free(rs->table);
 	memset(rs, 0, sizeof *rs);
 }
+
+/* A Test Execution as the schema's test_execution object, fields in order. */
+void
+ci_test_exec_json(struct ci_buf *b, const struct ci_test_exec *t)
+{
+	ci_buf_str(b, "{\"test_type\":");
+	ci_buf_json_string(b, t->test_type, strlen(t->test_type));
+	ci_buf_printf(b,
+		      ",\"attempt_number\":%lld,\"status\":\"%s\","
+		      "\"duration\":%lld,\"failure_count\":%lld,"
+		      "\"started_at\":%lld,\"completed_at\":%lld,"
+		      "\"run_in_parallel\":%s,\"fallback_to_serial\":%s}",
+		      t->attempt_number, t->status, t->duration,
+		      t->failure_count, t->started_at, t->completed_at,
+		      t->run_in_parallel ? "true" : "false",
+		      t->fallback_to_serial ? "true" : "false");
+}

@@ -896,3 +896,28 @@ ci-report: cannot read .: Is a directory"
 	assert_failure 1
 	assert_equal "$stderr" "ci-report: standard output: No space left on device"
 }
+
+# --- the reports, byte for byte --------------------------------------------
+
+@test "every format's report on the fixtures stays byte-identical to the golden files" {
+	G=$F/golden
+	run "$G/update.sh" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	run diff -r -x cases -x update.sh "$G" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	for f in "$BATS_TEST_TMPDIR"/got/*.json; do
+		[ -s "$f" ] || continue
+		validate report-schema.json "$f"
+	done
+}
+
+@test "text: a skipped test attempt is drawn as skipped, in yellow, not as a passed bar" {
+	run -0 script -qec "env -u NO_COLOR TERM=xterm ci-report '$F/skipped-attempt.ndjson'" /dev/null
+	line=$(printf '%s\n' "$output" | tr -d '\r' | grep -F '    e2e #2 ')
+	[[ $line == *$'\033[33m'......................$'\033[0m|' ]]
+	[[ $line != *=* ]]
+	run -0 ci-report "$F/skipped-attempt.ndjson"
+	assert_line --partial 'e2e #2                 skipped'
+	run -0 ci-report --format markdown "$F/skipped-attempt.ndjson"
+	assert_line '| e2e | 2 | ⚠️ skipped | 0 | 59s | parallel |'
+}

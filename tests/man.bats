@@ -10,7 +10,7 @@ lint() {
 }
 
 @test "every tool has a man page and every page is clean under mandoc -Tlint" {
-	for src in "$REPO"/tools/ci-*.c; do
+	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/; do
 		t=$(basename "$src" .c)
 		[ -f "$REPO/man/$t.1" ] || fail "no man page man/$t.1 for $t"
 	done
@@ -30,14 +30,14 @@ lint() {
 
 @test "the overview page ci-tools.7 exists and names every tool" {
 	[ -f "$REPO/man/ci-tools.7" ]
-	for src in "$REPO"/tools/ci-*.c; do
+	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/; do
 		t=$(basename "$src" .c)
 		grep -q "^\.Xr $t 1" "$REPO/man/ci-tools.7" || fail "ci-tools.7 does not refer to $t"
 	done
 }
 
 @test "each tool's --help mirrors the SYNOPSIS of its man page" {
-	for src in "$REPO"/tools/ci-*.c; do
+	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/; do
 		t=$(basename "$src" .c)
 		# The page's synopsis rendered as text, one line per form.
 		synopsis=$(MANWIDTH=200 mandoc -Tascii -O width=200 "$REPO/man/$t.1" | sed 's/.\x08//g' |

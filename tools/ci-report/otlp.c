@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ci.h"
+#include "report.h"
 
 #define OTLP_SEMCONV "https://opentelemetry.io/schemas/1.37.0"
 #define OTLP_NAME_MAX 256 /* bytes of a message kept as an event's name */
@@ -436,11 +436,11 @@ otlp_error_type(int code)
 	return code >= 0 && code <= 5 ? type[code] : "failure";
 }
 
-/* One run: one ExportTraceServiceRequest, one line on stdout. */
-void
-otlp_run(const struct ci_run *r)
+/* One run: one ExportTraceServiceRequest, one line. */
+static void
+otlp_run(struct ci_buf *out, const struct ci_run *r)
 {
-	static struct ci_buf b;
+	struct ci_buf b = { 0 };
 	struct otlp_attrs a = { .b = &b };
 	const char *service, *resource = otlp_resource(&service);
 	const char *pipeline = getenv("GITHUB_WORKFLOW"), *profile = NULL;
@@ -478,7 +478,6 @@ otlp_run(const struct ci_run *r)
 	snprintf(name, sizeof name, "RUN %.256s%s%s", pipeline,
 		 profile ? " " : "", profile ? profile : "");
 
-	b.len = 0;
 	ci_buf_printf(&b,
 		      "{\"resourceSpans\":[{\"resource\":%s,"
 		      "\"scopeSpans\":[{\"scope\":{\"name\":\"ci-report\","
@@ -531,5 +530,13 @@ otlp_run(const struct ci_run *r)
 	for (size_t i = 0; i < r->ntests; i++)
 		otlp_attempt(&b, r, &r->tests[i], trace, root);
 	ci_buf_str(&b, "]}],\"schemaUrl\":\"" OTLP_SEMCONV "\"}]}\n");
-	xwrite_stdout(b.s, b.len);
+	ci_buf_add(out, b.s, b.len);
+	ci_buf_free(&b);
+}
+
+void
+otlp_write(struct ci_buf *out, const struct report *rp)
+{
+	for (size_t i = 0; i < rp->n; i++)
+		otlp_run(out, rp->v[i].r);
 }
