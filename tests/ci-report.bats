@@ -559,6 +559,11 @@ otlp() {
 	node "$REPO/tests/helpers/otlp.js" otlp.ndjson > spans.ndjson
 }
 
+# A test that starts a receiver leaves its pid here; it ends with the test.
+teardown() {
+	if [ -n "${RECEIVER-}" ]; then kill "$RECEIVER" 2>/dev/null || true; fi
+}
+
 # span NAME: the decoded span of that name (one line per span so named).
 span() {
 	jq -c --arg n "$1" 'select(.name == $n)' spans.ndjson
@@ -717,6 +722,40 @@ span() {
 		otlp "$F/seed-run.log"
 	run jq -c 'select(.parentSpanId == null) | [.resource["github.repository"], .resource["github.workflow"], .resource["github.run_id"], .resource["github.sha"], .resource["vcs.repository.url.full"], .resource["cicd.pipeline.run.url.full"], .name, .attrs["cicd.pipeline.name"]]' spans.ndjson
 	assert_output '["acme/shop","CI","42","5c04b60a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e","https://github.com/acme/shop","https://github.com/acme/shop/actions/runs/42","RUN CI dev","CI"]'
+}
+
+@test "otlp: each line POSTed with curl as the man page shows reaches an OTLP/HTTP receiver whole" {
+	command -v curl > /dev/null || skip "no curl (Debian curl)"
+	mkdir got
+	/usr/bin/python3 "$REPO/tests/helpers/otlp-receiver.py" port got > receiver.log 2>&1 3>&- &
+	RECEIVER=$!
+	for _ in $(seq 300); do [ -s port ] && break; sleep 0.1; done
+	read -r port < port
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$port/
+	export OTEL_EXPORTER_OTLP_HEADERS='x-honeycomb-team=abc123,x-scope-orgid=ci'
+	cat "$F/seed-run.log" "$F/failed-run.log" > two.log
+	# The example of ci-report(1), as it is written there.
+	run bash -c 'set -u
+		hdr=()
+		IFS=, read -ra kv <<< "${OTEL_EXPORTER_OTLP_HEADERS-}"
+		for h in "${kv[@]}"; do hdr+=(-H "${h%%=*}: ${h#*=}"); done
+		ci-report --format otlp two.log |
+		while IFS= read -r req; do
+		    printf "%s\n" "$req" | curl -fsS -H "Content-Type: application/json" \
+		        "${hdr[@]}" --data-binary @- \
+		        "${OTEL_EXPORTER_OTLP_ENDPOINT%/}/v1/traces" > /dev/null
+		done'
+	assert_success
+	run jq -c '[.path, .content_type, .headers["x-honeycomb-team"], .headers["x-scope-orgid"]]' got/1.json got/2.json
+	assert_line --index 0 '["/v1/traces","application/json","abc123","ci"]'
+	assert_line --index 1 '["/v1/traces","application/json","abc123","ci"]'
+	# What arrived is what ci-report wrote, and decodes.
+	ci-report --format otlp two.log > sent.ndjson
+	cat got/1.body got/2.body > otlp.ndjson
+	cmp sent.ndjson otlp.ndjson
+	otlp two.log
+	run jq -s -c 'map(select(.parentSpanId == null) | .attrs["cicd.pipeline.result"])' spans.ndjson
+	assert_output '["success","failure"]'
 }
 
 # --- logs of the real tools ------------------------------------------------
