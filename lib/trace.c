@@ -3,8 +3,9 @@
  * that ci-runid and ci-step hand their children the ids that ci-report
  * --format otlp later writes for the same run and step. A run's trace id
  * and root span id come from its run id; a step's span id from the run id,
- * the step's name and the time of its first entry; a test attempt's from
- * the suite, the attempt number and the time it ended.
+ * the step's name and the time of ci-step's start entry (or of the first
+ * of the step's other entries); a test attempt's from the suite, the
+ * attempt number and the time it ended (contracts/entries.md).
  */
 #include <stdio.h>
 #include <string.h>
