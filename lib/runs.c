@@ -504,3 +504,27 @@ ci_test_exec_json(struct ci_buf *b, const struct ci_test_exec *t)
 		      t->run_in_parallel ? "true" : "false",
 		      t->fallback_to_serial ? "true" : "false");
 }
+
+/* A Pipeline Run as the schema's pipeline_run object, fields in order. */
+void
+ci_pipeline_json(struct ci_buf *b, const char *run_id,
+		 const struct ci_pipeline *p)
+{
+	const char *s = p->steps;
+
+	ci_buf_str(b, "{\"run_id\":");
+	ci_buf_json_string(b, run_id, strlen(run_id));
+	ci_buf_printf(b,
+		      ",\"start_time\":%lld,\"end_time\":%lld,"
+		      "\"duration\":%lld,\"exit_code\":%d,\"profile\":",
+		      p->start_time, p->end_time, p->duration, p->exit_code);
+	ci_buf_json_string(b, p->profile, strlen(p->profile));
+	ci_buf_str(b, ",\"triggered_by\":");
+	ci_buf_json_string(b, p->triggered_by, strlen(p->triggered_by));
+	ci_buf_str(b, ",\"steps_completed\":[");
+	for (size_t i = 0; i < p->nsteps; i++, s += strlen(s) + 1) {
+		ci_buf_str(b, i ? "," : "");
+		ci_buf_json_string(b, s, strlen(s));
+	}
+	ci_buf_str(b, "]}");
+}

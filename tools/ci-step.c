@@ -14,8 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "ci.h"
 
 /* How long a command gets after a forwarded signal or a timeout's SIGTERM. */
@@ -24,10 +22,8 @@
 #define TIMED_OUT 124
 
 struct capture {
-	struct ci_log *log;
-	struct ci_entry base;
+	struct ci_line_sink sink;
 	struct ci_lines lines;
-	struct ci_buf tails[2]; /* the entries' ends, continued or not */
 	int fd, to; /* read from, copy to */
 };
 
@@ -39,8 +35,6 @@ static void run_loop(struct ci_proc *p, struct capture *cap, int ncap,
 		     long long timeout_ms, int *timed_out, int *signalled);
 static ssize_t pump(struct capture *c);
 static void drain(struct capture *c, int wait_ms);
-static void capture_line(void *arg, const char *line, size_t len,
-			 int continued);
 static struct ci_run *read_run(const char *path, const char *run_id,
 			       struct ci_runs *rs);
 
@@ -231,10 +225,10 @@ do_step(int argc, char **argv)
 	} else {
 		for (int i = 0; i < 2; i++) {
 			memset(&cap[i], 0, sizeof cap[i]);
-			cap[i].log = &log;
-			cap[i].base = e;
-			cap[i].base.when = (struct timespec){ 0 };
-			cap[i].base.level = i ? "warn" : "info";
+			cap[i].sink.log = &log;
+			cap[i].sink.base = e;
+			cap[i].sink.base.when = (struct timespec){ 0 };
+			cap[i].sink.base.level = i ? "warn" : "info";
 			cap[i].fd = i ? p.err : p.out;
 			cap[i].to = i ? 2 : 1;
 		}
@@ -276,8 +270,7 @@ do_step(int argc, char **argv)
 		ci_warn("%s: %s", name, msg.s);
 	xlog_close(&log);
 	for (int i = 0; i < 2 && p.pid > 0; i++)
-		for (int k = 0; k < 2; k++)
-			ci_buf_free(&cap[i].tails[k]);
+		ci_sink_free(&cap[i].sink);
 	ci_buf_free(&msg);
 	ci_buf_free(&how);
 	xfinish_stdout();
@@ -382,8 +375,9 @@ pump(struct capture *c)
 
 	if (n > 0) {
 		(void)ci_write_all(c->to, buf, (size_t)n);
-		ci_lines_feed(&c->lines, buf, (size_t)n, capture_line, c);
-		xlog_flush(c->log);
+		ci_lines_feed(&c->lines, buf, (size_t)n, ci_sink_line,
+			      &c->sink);
+		xlog_flush(c->sink.log);
 	}
 	return n;
 }
@@ -408,25 +402,9 @@ drain(struct capture *c, int wait_ms)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	ci_lines_finish(&c->lines, capture_line, c);
-	xlog_flush(c->log);
+	ci_lines_finish(&c->lines, ci_sink_line, &c->sink);
+	xlog_flush(c->sink.log);
 	ci_lines_free(&c->lines);
-}
-
-static void
-capture_line(void *arg, const char *line, size_t len, int continued)
-{
-	struct capture *c = arg;
-	struct ci_entry e = c->base;
-
-	if (!c->tails[continued].s) {
-		e.continued = continued;
-		ci_entry_tail(&c->tails[continued], &e);
-	}
-	e.message = line;
-	e.message_len = len;
-	e.tail = c->tails[continued].s;
-	ci_log_queue(c->log, &e);
 }
 
 /* complete: rebuild the Pipeline Run from the log and close the run. */
@@ -451,13 +429,12 @@ do_complete(int argc, char **argv)
 	struct ci_runs rs;
 	struct ci_run *r;
 	size_t ndone;
-	cJSON *steps, *pr;
-	struct ci_buf msg = { 0 }, extra = { 0 };
+	struct ci_pipeline pr = { 0 };
+	struct ci_buf msg = { 0 }, extra = { 0 }, steps = { 0 };
 	struct ci_entry e;
 	struct ci_log log;
 	struct timespec now;
 	long long code = 0, init_ms = 0, start_time, asked;
-	char *json;
 	int c;
 
 	opterr = 0;
@@ -493,28 +470,23 @@ do_complete(int argc, char **argv)
 	/* Steps as they succeeded, not those of an earlier complete entry. */
 	r->has_pipeline = 0;
 	done = ci_run_completed(r, &ndone);
-	steps = cJSON_CreateArray();
 	for (size_t i = 0; i < ndone; i++)
-		if (strcmp(done[i], "complete") != 0)
-			cJSON_AddItemToArray(steps,
-					     cJSON_CreateString(done[i]));
+		if (strcmp(done[i], "complete") != 0) {
+			ci_buf_add(&steps, done[i], strlen(done[i]) + 1);
+			pr.nsteps++;
+		}
 	free(done);
-	cJSON_AddItemToArray(steps, cJSON_CreateString("complete"));
-
-	pr = cJSON_CreateObject();
-	cJSON_AddStringToObject(pr, "run_id", run_id);
-	cJSON_AddNumberToObject(pr, "start_time", (double)start_time);
-	cJSON_AddNumberToObject(pr, "end_time", (double)now.tv_sec);
-	cJSON_AddNumberToObject(
-	    pr, "duration",
-	    (double)(now.tv_sec > start_time ? now.tv_sec - start_time : 0));
-	cJSON_AddNumberToObject(pr, "exit_code", (double)code);
-	cJSON_AddStringToObject(pr, "profile", r->start.profile);
-	cJSON_AddStringToObject(pr, "triggered_by", r->start.triggered_by);
-	cJSON_AddItemToObject(pr, "steps_completed", steps);
-	json = cJSON_PrintUnformatted(pr);
-	if (!json)
-		ci_die(1, "out of memory");
+	ci_buf_add(&steps, "complete", sizeof "complete");
+	pr.nsteps++;
+	pr.steps = steps.s;
+	pr.start_time = start_time;
+	pr.end_time = now.tv_sec;
+	pr.duration = now.tv_sec > start_time ? now.tv_sec - start_time : 0;
+	pr.exit_code = (int)code;
+	memcpy(pr.profile, r->start.profile, sizeof pr.profile);
+	memcpy(pr.triggered_by, r->start.triggered_by, sizeof pr.triggered_by);
+	ci_buf_str(&extra, "\"pipeline_run\":");
+	ci_pipeline_json(&extra, run_id, &pr);
 
 	ci_entry_init(&e, run_id, "complete");
 	e.when = now;
@@ -525,77 +497,49 @@ do_complete(int argc, char **argv)
 	if (e.duration_ms < 0)
 		e.duration_ms = 0;
 	ci_buf_printf(&msg,
-		      "run %s with exit code %lld (%s) after %lld s, %d "
+		      "run %s with exit code %lld (%s) after %lld s, %zu "
 		      "steps completed",
 		      code == 0 ? "finished" : "failed", code, meaning[code],
-		      (long long)(now.tv_sec - start_time),
-		      cJSON_GetArraySize(steps));
+		      (long long)(now.tv_sec - start_time), pr.nsteps);
 	if (asked != code)
 		ci_buf_printf(&msg,
 			      "; exit code %lld given, which "
 			      "contracts/exit-codes.md does not define",
 			      asked);
-	ci_buf_printf(&extra, "\"pipeline_run\":%s", json);
 	e.message = msg.s;
 	e.extra = extra.s;
 	xlog_open(&log, path, 0);
 	xlog_write(&log, &e);
 	xlog_close(&log);
-	printf("%s\n", json);
-	free(json);
-	cJSON_Delete(pr);
+	printf("%s\n", extra.s + strlen("\"pipeline_run\":"));
 	ci_runs_free(&rs);
+	ci_buf_free(&steps);
 	ci_buf_free(&msg);
 	ci_buf_free(&extra);
 	return xfinish_stdout();
 }
 
 /*
- * This run as lib/runs.c rebuilds it from the log, with the reader and the
- * rules of ci-report: lines of other runs are passed over unparsed, and
- * lines that break contracts/log-schema.json are skipped.
+ * This run as lib/readlog.c rebuilds it from the log, by the rules of
+ * ci-report: lines of other runs are passed over unparsed, and lines that
+ * break contracts/log-schema.json are skipped.
  */
 static struct ci_run *
 read_run(const char *path, const char *run_id, struct ci_runs *rs)
 {
-	struct ci_view_store vs = { 0 };
-	struct ci_buf why = { 0 };
-	size_t idlen = strlen(run_id);
-	struct ci_view v;
-	struct ci_nd nd;
-	char *p, *line, *end, *nl;
-	ssize_t n;
-	cJSON *e;
+	struct ci_reader rd;
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		ci_die(CI_EXIT_USAGE, "cannot read the run's log %s: %s", path,
 		       strerror(errno));
 	ci_runs_init(rs, 3, 0); /* no messages kept: only steps matter */
-	ci_nd_open(&nd, fd);
-	while ((n = ci_nd_next(&nd, &p)) != 0 || nd.toolong) {
-		if (n < 0)
-			ci_die(CI_EXIT_USAGE,
-			       "cannot read the run's log %s: %s", path,
-			       strerror(errno));
-		for (line = p, end = p + n; line < end; line = nl + 1) {
-			nl = memchr(line, '\n', (size_t)(end - line));
-			if (!memmem(line, (size_t)(nl - line), run_id, idlen) ||
-			    !(e = cJSON_ParseWithLength(line,
-							(size_t)(nl - line))))
-				continue;
-			why.len = 0;
-			if (ci_entry_check(e, &why) == 0) {
-				ci_view_of(&v, e, &vs);
-				if (strcmp(v.run_id, run_id) == 0)
-					ci_runs_add(rs, &v);
-			}
-			cJSON_Delete(e);
-		}
-	}
-	ci_nd_close(&nd);
+	ci_reader_init(&rd, rs);
+	rd.run = run_id;
+	if (ci_read_fd(&rd, fd, 0) < 0)
+		ci_die(CI_EXIT_USAGE, "cannot read the run's log %s: %s", path,
+		       strerror(errno));
+	ci_reader_free(&rd);
 	close(fd);
-	ci_buf_free(&why);
-	ci_buf_free(&vs.steps);
 	return ci_runs_find(rs, run_id, 0);
 }
