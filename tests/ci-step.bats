@@ -154,6 +154,22 @@ for l in open(sys.argv[1]):
 	assert_line "warn build two"
 }
 
+@test "--capture stamps each line when it is read, not at the step's start" {
+	run ci-step build --capture -- sh -c 'sleep 1.2; echo late'
+	assert_success
+	assert_equal "$(entry 2 message)" late
+	# The start entry's time is the one its span id is derived from; a
+	# captured line has its own.
+	start=$(entry 1 timestamp) line=$(entry 2 timestamp)
+	[ "$start" != "$line" ]
+	[[ $line > $start ]]
+	run /usr/bin/python3 -c '
+import datetime, sys
+t = [datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ") for s in sys.argv[1:]]
+print((t[1] - t[0]).total_seconds() >= 1.0)' "$start" "$line"
+	assert_output True
+}
+
 @test "stdin, stdout and stderr are the command's own by default" {
 	run --separate-stderr bash -c 'echo from-stdin | ci-step cat -- sh -c "cat; echo to-stderr >&2"'
 	assert_success
