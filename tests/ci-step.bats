@@ -45,6 +45,25 @@ gone() {
 	[[ $(entry 2 duration_ms) =~ ^[0-9]+$ ]]
 }
 
+@test "the command runs with a TRACEPARENT of the step's own span, in the run's trace" {
+	# What the step is given replaces what ci-step was given (the run's).
+	export TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
+	ci-step build -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp1'
+	ci-step build -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp2'
+	ci-step lint -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp3'
+	read -r one < tp1 && read -r two < tp2 && read -r three < tp3
+	[[ $one =~ ^00-[0-9a-f]{32}-[0-9a-f]{16}-01$ ]]
+	[ "$one" != "$TRACEPARENT" ]
+	# One trace for the run; a span for each run of a step.
+	assert_equal "${two:0:35}" "${one:0:35}"
+	assert_equal "${three:0:35}" "${one:0:35}"
+	[ "${one:36:16}" != "${two:36:16}" ] && [ "${two:36:16}" != "${three:36:16}" ]
+	# Another run, another trace.
+	CI_RUN_ID=$(ci-runid) ci-step build -- sh -c 'printf "%s\n" "$TRACEPARENT" > tp4'
+	read -r four < tp4
+	[ "${four:3:32}" != "${one:3:32}" ]
+}
+
 @test "duration_ms measures the command's run time" {
 	ci-step wait -- sleep 0.3
 	d=$(entry 2 duration_ms)
@@ -236,6 +255,22 @@ fields() {
 	assert_output "::notice title=lint::5 more warnings of this step are not shown here; every one is in the log: ci-report --run $CI_RUN_ID $CI_LOG_FILE"
 	# Every line is still an entry of the log.
 	assert_equal "$(jq -r 'select(.level == "warn")' "$CI_LOG_FILE" | grep -c '"message"')" 15
+}
+
+@test "--capture stamps each line when it is read, not at the step's start" {
+	run ci-step build --capture -- sh -c 'sleep 1.2; echo late'
+	assert_success
+	assert_equal "$(entry 2 message)" late
+	# The start entry's time is the one its span id is derived from; a
+	# captured line has its own.
+	start=$(entry 1 timestamp) line=$(entry 2 timestamp)
+	[ "$start" != "$line" ]
+	[[ $line > $start ]]
+	run /usr/bin/python3 -c '
+import datetime, sys
+t = [datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ") for s in sys.argv[1:]]
+print((t[1] - t[0]).total_seconds() >= 1.0)' "$start" "$line"
+	assert_output True
 }
 
 @test "stdin, stdout and stderr are the command's own by default" {

@@ -1,7 +1,8 @@
 /*
  * ci-runid: mint and check the run's correlation id run-YYYYMMDD-HHMMSS-xxxxxx
  * (UTC, six random characters from [a-z0-9]), and print the environment a
- * pipeline needs: CI_RUN_ID and the log file of the same second.
+ * pipeline needs: CI_RUN_ID, the log file of the same second, and the W3C
+ * TRACEPARENT of the run's root span.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -111,8 +112,9 @@ main(int argc, char **argv)
 }
 
 /*
- * CI_RUN_ID and CI_LOG_FILE=$CI_LOG_DIR/ci-YYYYMMDD_HHMMSS.log, same second;
- * under GitHub Actions also the step's outputs. -1 when those failed.
+ * CI_RUN_ID, CI_LOG_FILE=$CI_LOG_DIR/ci-YYYYMMDD_HHMMSS.log of the same
+ * second, and TRACEPARENT for the run's root span; under GitHub Actions
+ * also the step's outputs. -1 when those failed.
  */
 static int
 print_env(const char *id, time_t t, int github)
@@ -120,7 +122,7 @@ print_env(const char *id, time_t t, int github)
 	const char *dir = getenv("CI_LOG_DIR");
 	struct ci_buf path = { 0 }, out = { 0 };
 	struct tm tm;
-	char name[40];
+	char name[40], tp[CI_TRACEPARENT_LEN + 1];
 	size_t n;
 	int failed;
 
@@ -136,6 +138,8 @@ print_env(const char *id, time_t t, int github)
 	ci_buf_printf(&path, "%.*s/%s", (int)n, dir, name);
 	put_var("CI_RUN_ID", id, github);
 	put_var("CI_LOG_FILE", path.s, github);
+	ci_traceparent(tp, id, NULL, 0);
+	put_var("TRACEPARENT", tp, github);
 	add_masks();
 	/* For later steps and jobs: steps.ID.outputs.run-id and log-file. */
 	out.len = 0;

@@ -180,6 +180,8 @@ do_step(int argc, char **argv)
 	struct ci_log log;
 	long long timeout_ms = 0, t0, ms;
 	size_t nmask;
+	char traceparent[sizeof "TRACEPARENT=" + CI_TRACEPARENT_LEN];
+	char *env[] = { traceparent, NULL };
 	int c, capture = 0, code, timed_out = 0, signalled = 0;
 
 	if (!valid_name(name))
@@ -217,13 +219,20 @@ do_step(int argc, char **argv)
 	ci_buf_str(&msg, "started: ");
 	quote_args(&msg, argv + optind);
 	e.message = msg.s;
+	e.when = ci_now();
 	xlog_write(&log, &e);
+	/* The step's span, as ci-report derives it from this start entry. */
+	memcpy(traceparent, "TRACEPARENT=", 12);
+	ci_traceparent(traceparent + 12, e.run_id, name,
+		       (long long)e.when.tv_sec * 1000 +
+			   e.when.tv_nsec / 1000000);
 
 	if (log.github) /* the step's output, folded under its name */
 		group(name, 1);
 	log.hold = capture; /* annotations of its lines, the best first */
 	(void)ci_signal_pipe();
 	sp.argv = argv + optind;
+	sp.env_add = env;
 	sp.capture = capture;
 	sp.foreground = 1;
 	t0 = ci_mono_ms();
@@ -236,6 +245,7 @@ do_step(int argc, char **argv)
 			memset(&cap[i], 0, sizeof cap[i]);
 			cap[i].sink.log = &log;
 			cap[i].sink.base = e;
+			cap[i].sink.base.when = (struct timespec){ 0 };
 			/* Shown as it came: not echoed once more. */
 			cap[i].sink.base.quiet = 1;
 			cap[i].sink.base.level =

@@ -172,7 +172,7 @@ done
 export CI_LOG_DIR=${CI_LOG_DIR:-logs}
 ids=$(ci-runid --env) || die 4 "cannot mint a run id"
 eval "$ids" # quoted by ci-runid where needed
-export CI_RUN_ID CI_LOG_FILE
+export CI_RUN_ID CI_LOG_FILE TRACEPARENT
 export CI_STEP=main
 lib=$here/../lib/ci.sh
 [ -r "$lib" ] || lib=$(dirname "$(command -v ci-log)")/../share/ci-tools/ci.sh

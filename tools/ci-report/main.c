@@ -19,6 +19,7 @@ static const struct report_format formats[] = {
 	{ "json", json_write, NULL, 0 },
 	{ "markdown", markdown_write, NULL, 1 },
 	{ "junit", junit_write, NULL, 0 },
+	{ "otlp", otlp_write, NULL, 0 },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -133,7 +134,8 @@ main(int argc, char **argv)
 	opt.files = optind < argc ? (const char **)argv + optind : stdin_only;
 	opt.nfiles = optind < argc ? (unsigned)(argc - optind) : 1;
 
-	ci_runs_init(&runs, level < 0 ? 1 : level, MSG_CAP);
+	ci_runs_init(&runs, level < 0 ? 1 : level,
+		     opt.format->write == otlp_write ? OTLP_EVENTS : MSG_CAP);
 	ci_runs_init(&old_runs, 3, 0);
 	ci_reader_init(&rd, &runs);
 	rd.before = &old_runs;

@@ -22,6 +22,7 @@
 #include "ci.h"
 
 #define MSG_CAP 50 /* messages kept per run; the rest counted */
+#define OTLP_EVENTS 10000 /* the same for otlp, whose events they are */
 #define BAD_SHOWN 5 /* malformed lines shown in a report */
 
 /* A status and how each format shows it. */
@@ -118,5 +119,6 @@ void text_write(struct ci_buf *out, const struct report *rp);
 void json_write(struct ci_buf *out, const struct report *rp);
 void markdown_write(struct ci_buf *out, const struct report *rp);
 void junit_write(struct ci_buf *out, const struct report *rp);
+void otlp_write(struct ci_buf *out, const struct report *rp);
 
 #endif
