@@ -40,8 +40,12 @@ $(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# Sources a tool is built from beyond tools/ci-NAME.c.
+SRCS_ci-report = tools/clickhouse.c
+$(B)/ci-report: $(SRCS_ci-report)
+
 $(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
-	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< \
+	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< $(SRCS_ci-$*) \
 		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
 
 deps:

@@ -1,8 +1,9 @@
 /*
  * ci-report: summarize ci-tools NDJSON logs. Rebuilds every Pipeline Run
  * found, with its steps, test attempts, warnings and errors, and prints it
- * as text, NDJSON, Markdown for a GitHub step summary, or JUnit XML. A line
- * that is not a valid log entry is counted and reported, never fatal.
+ * as text, NDJSON, Markdown for a GitHub step summary, or JUnit XML; or
+ * writes each entry as a row for ClickHouse (clickhouse.c). A line that is
+ * not a valid log entry is counted and reported, never fatal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,10 @@
 
 #include "ci.h"
 
-enum { TEXT, JSON, MARKDOWN, JUNIT };
+/* clickhouse.c */
+void ch_row(struct ci_buf *b, const cJSON *e, const char *line, size_t len);
+
+enum { TEXT, JSON, MARKDOWN, JUNIT, CLICKHOUSE, NFORMATS };
 enum { REC_ENTRY, REC_BAD, REC_OLD };
 #define REC_MAX 8192 /* lines parsed per half of a round */
 #define STORE_MAX (1u << 20) /* bytes of strings kept per half */
@@ -44,7 +48,7 @@ struct batch {
 	unsigned long long line0, nlines;
 	struct rec *rec;
 	size_t n;
-	struct ci_buf store, why;
+	struct ci_buf store, why, rows;
 	struct ci_view_store vs;
 };
 
@@ -97,7 +101,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const formats[] = { "text", "json", "markdown",
-					       "junit" };
+					       "junit", "clickhouse" };
 	static const char *const levels[] = { "info", "warn", "error" };
 	static const char *stdin_only[] = { "-" };
 	const char *why, *format = NULL;
@@ -112,12 +116,14 @@ main(int argc, char **argv)
 			break;
 		case 'f':
 			format = optarg;
-			for (opt.format = 0; opt.format < 4; opt.format++)
+			for (opt.format = 0; opt.format < NFORMATS;
+			     opt.format++)
 				if (strcmp(optarg, formats[opt.format]) == 0)
 					break;
-			if (opt.format == 4)
+			if (opt.format == NFORMATS)
 				ci_usage_error("--format: \"%s\" is not text, "
-					       "json, markdown or junit",
+					       "json, markdown, junit or "
+					       "clickhouse",
 					       optarg);
 			break;
 		case 'h':
@@ -164,6 +170,9 @@ main(int argc, char **argv)
 	if (opt.check && (filtered || format))
 		ci_usage_error("--check reads every line: it takes no "
 			       "--format and no filter");
+	if (opt.format == CLICKHOUSE && filtered)
+		ci_usage_error("--format clickhouse writes every entry: it "
+			       "takes no filter");
 	opt.files = optind < argc ? (const char **)argv + optind : stdin_only;
 	opt.nfiles = optind < argc ? (unsigned)(argc - optind) : 1;
 
@@ -174,9 +183,9 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < opt.nfiles; i++)
 		read_input(i);
 	ci_arena_free();
-	if (opt.check) {
+	if (opt.check || opt.format == CLICKHOUSE) {
 		xfinish_stdout();
-		return exit_status ? exit_status : nbad > 0;
+		return exit_status || !opt.check ? exit_status : nbad > 0;
 	}
 	report();
 	ci_runs_free(&runs);
@@ -239,8 +248,9 @@ file_name(unsigned file)
 static void
 bad_line(unsigned file, unsigned long long line, const char *why)
 {
-	if (opt.check)
-		printf("%s:%llu: %s\n", file_name(file), line, why);
+	if (opt.check || opt.format == CLICKHOUSE)
+		fprintf(opt.check ? stdout : stderr, "%s:%llu: %s\n",
+			file_name(file), line, why);
 	else if (nbad < BAD_SHOWN) {
 		shown[nbad].file = file;
 		shown[nbad].line = line;
@@ -415,7 +425,9 @@ parse_line(struct batch *b, char *p, size_t len, struct rec *r)
 		ci_buf_printf(&b->why, "not JSON (syntax error at column %zu)",
 			      end ? (size_t)(end - p) + 1 : 1);
 	} else if (ci_entry_check(e, &b->why) == 0) {
-		if (!opt.check) {
+		if (opt.format == CLICKHOUSE && !opt.check)
+			ch_row(&b->rows, e, p, len);
+		else if (!opt.check) {
 			ci_view_of(&v, e, &b->vs);
 			if (opt.since_ms >= 0 && v.ts_ms < opt.since_ms) {
 				memcpy(r->run_id, v.run_id, CI_RUNID_LEN + 1);
@@ -444,8 +456,10 @@ parse(void *arg)
 	b->n = 0;
 	b->nlines = 0;
 	b->store.len = 0;
+	b->rows.len = 0;
 	ci_buf_add(&b->store, "", 1); /* offset 0: the empty string */
-	while (p < b->end && b->n < REC_MAX && b->store.len < STORE_MAX) {
+	while (p < b->end && b->n < REC_MAX && b->store.len < STORE_MAX &&
+	       b->rows.len < 4 * STORE_MAX) {
 		nl = memchr(p, '\n', b->end - p);
 		b->rec[b->n].line = b->line0 + ++b->nlines;
 		if (parse_line(b, p, (size_t)(nl - p), &b->rec[b->n]))
@@ -472,6 +486,8 @@ apply(struct batch *b)
 	struct ci_pipeline pl;
 	const char *s;
 
+	if (b->rows.len)
+		xwrite_stdout(b->rows.s, b->rows.len);
 	for (size_t i = 0; i < b->n; i++) {
 		struct rec *r = &b->rec[i];
 		s = b->store.s;
@@ -616,6 +632,7 @@ read_input(unsigned file)
 			b[i].rec = NULL;
 			ci_buf_free(&b[i].store);
 			ci_buf_free(&b[i].why);
+			ci_buf_free(&b[i].rows);
 			ci_buf_free(&b[i].vs.steps);
 		}
 }
