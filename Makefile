@@ -16,7 +16,9 @@ CI_CFLAGS = -std=c11 -D_GNU_SOURCE -DCI_VERSION='"$(VERSION)"' \
 	-Wall -Wextra -Wpedantic -Wshadow -Werror
 ALL_CFLAGS = $(filter-out -w -Wno-%,$(CFLAGS)) $(CI_CFLAGS)
 
-TOOLS = $(patsubst tools/%.c,%,$(sort $(wildcard tools/ci-*.c)))
+# Tools in C, and tools that are scripts (tools/ci-NAME.sh).
+TOOLS = $(patsubst tools/%.c,%,$(sort $(wildcard tools/ci-*.c))) $(SCRIPTS)
+SCRIPTS = $(patsubst tools/%.sh,%,$(sort $(wildcard tools/ci-*.sh)))
 BINS = $(TOOLS:%=$(B)/%)
 LIBSRC = $(sort $(wildcard lib/*.c))
 
@@ -48,6 +50,10 @@ $(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
 	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< $(SRCS_ci-$*) \
 		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
 
+$(B)/ci-%: tools/ci-%.sh
+	@mkdir -p $(@D)
+	sed 's/@VERSION@/$(VERSION)/' $< > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+
 deps:
 	@sh scripts/deps.sh
 
@@ -60,7 +66,7 @@ PROFILE = dev
 lint:
 	clang-format --dry-run --Werror lib/*.c lib/*.h tools/*.c
 	mandoc -Tlint -Wwarning man/*.1 man/*.7
-	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh
+	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh tools/ci-*.sh
 	sh -n scripts/deps.sh
 
 check: deps

@@ -12,9 +12,11 @@
 -- avoids what came later: the JSON object type and Map (nested objects are
 -- flattened into columns instead), DateTime64 (the time is ts_ms, UInt64
 -- milliseconds, beside time, a DateTime in seconds), LowCardinality (still
--- experimental in 18.16: Enum8 and plain strings instead), input defaults
--- for omitted JSON fields (ci-report writes every column of every row),
--- window functions, and the <clickhouse> root of newer config files (18.16
+-- experimental in 18.16: Enum8 and plain strings instead), DEFAULT
+-- expressions for fields a JSON row leaves out (18.16 fills those with the
+-- type's default, 0, '', [] or NULL, which is what an absent field means
+-- here, so ci-report leaves out what an entry does not have), window
+-- functions, and the <clickhouse> root of newer config files (18.16
 -- wants <yandex>). 18.16 reads DateTime from a "YYYY-MM-DD hh:mm:ss" string
 -- only (a number is misread), which is how the rows carry it.
 --

@@ -4,9 +4,11 @@
  * contracts/clickhouse.sql. ClickHouse 18.16 cannot insert nested objects
  * into columns, so test_execution, run_start and pipeline_run are flattened
  * into columns of their own, with a has_ flag saying whether the entry
- * carries the object. The key is a hash of the entry's line, so that the
- * same entry always gives the same key and shipping a log twice stores
- * every entry once.
+ * carries the object. A row leaves out what its entry does not have: 18.16
+ * fills a column left out with its type's default (0, '', [] or NULL),
+ * which is what an absent field reads as in the table. The key is a hash of the
+ * entry's line, so that the same entry always gives the same key and shipping a
+ * log twice stores every entry once.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,20 +48,19 @@ str(struct ci_buf *b, const char *col, const cJSON *v)
 	ci_buf_json_string(b, s, strlen(s));
 }
 
-/* A whole number of a valid entry; absent: 0, or null when nullable. */
+/* A whole number of a valid entry, left out when absent. */
 static void
-num(struct ci_buf *b, const char *col, const cJSON *v, int nullable)
+num(struct ci_buf *b, const char *col, const cJSON *v)
 {
 	if (cJSON_IsNumber(v))
 		ci_buf_printf(b, ",\"%s\":%.0f", col, v->valuedouble);
-	else
-		ci_buf_printf(b, ",\"%s\":%s", col, nullable ? "null" : "0");
 }
 
 static void
 flag(struct ci_buf *b, const char *col, int on)
 {
-	ci_buf_printf(b, ",\"%s\":%d", col, on ? 1 : 0);
+	if (on)
+		ci_buf_printf(b, ",\"%s\":1", col);
 }
 
 /*
@@ -85,39 +86,44 @@ ch_row(struct ci_buf *b, const cJSON *e, const char *line, size_t len)
 	str(b, "level", get(e, "level"));
 	str(b, "message", get(e, "message"));
 	str(b, "source_file", get(e, "source_file"));
-	num(b, "line_number", get(e, "line_number"), 0);
+	num(b, "line_number", get(e, "line_number"));
 	str(b, "function_name", get(e, "function_name"));
 	str(b, "step_name", get(e, "step_name"));
-	num(b, "duration_ms", get(e, "duration_ms"), 1);
-	num(b, "exit_code", get(e, "exit_code"), 1);
+	num(b, "duration_ms", get(e, "duration_ms"));
+	num(b, "exit_code", get(e, "exit_code"));
 	flag(b, "continued", cJSON_IsTrue(get(e, "continued")));
 
-	o = get(e, "run_start");
-	flag(b, "has_run_start", o != NULL);
-	num(b, "run_start_time", get(o, "start_time"), 0);
-	str(b, "run_start_profile", get(o, "profile"));
-	str(b, "run_start_triggered_by", get(o, "triggered_by"));
+	if ((o = get(e, "run_start"))) {
+		flag(b, "has_run_start", 1);
+		num(b, "run_start_time", get(o, "start_time"));
+		str(b, "run_start_profile", get(o, "profile"));
+		str(b, "run_start_triggered_by", get(o, "triggered_by"));
+	}
 
-	o = get(e, "test_execution");
-	flag(b, "has_test_execution", o != NULL);
-	str(b, "test_type", get(o, "test_type"));
-	num(b, "test_attempt_number", get(o, "attempt_number"), 0);
-	str(b, "test_status", get(o, "status"));
-	num(b, "test_duration", get(o, "duration"), 0);
-	num(b, "test_failure_count", get(o, "failure_count"), 0);
-	num(b, "test_started_at", get(o, "started_at"), 0);
-	num(b, "test_completed_at", get(o, "completed_at"), 0);
-	flag(b, "test_run_in_parallel",
-	     cJSON_IsTrue(get(o, "run_in_parallel")));
-	flag(b, "test_fallback_to_serial",
-	     cJSON_IsTrue(get(o, "fallback_to_serial")));
+	if ((o = get(e, "test_execution"))) {
+		flag(b, "has_test_execution", 1);
+		str(b, "test_type", get(o, "test_type"));
+		num(b, "test_attempt_number", get(o, "attempt_number"));
+		str(b, "test_status", get(o, "status"));
+		num(b, "test_duration", get(o, "duration"));
+		num(b, "test_failure_count", get(o, "failure_count"));
+		num(b, "test_started_at", get(o, "started_at"));
+		num(b, "test_completed_at", get(o, "completed_at"));
+		flag(b, "test_run_in_parallel",
+		     cJSON_IsTrue(get(o, "run_in_parallel")));
+		flag(b, "test_fallback_to_serial",
+		     cJSON_IsTrue(get(o, "fallback_to_serial")));
+	}
 
-	o = get(e, "pipeline_run");
-	flag(b, "has_pipeline_run", o != NULL);
-	num(b, "pipeline_start_time", get(o, "start_time"), 0);
-	num(b, "pipeline_end_time", get(o, "end_time"), 0);
-	num(b, "pipeline_duration", get(o, "duration"), 0);
-	num(b, "pipeline_exit_code", get(o, "exit_code"), 0);
+	if (!(o = get(e, "pipeline_run"))) {
+		ci_buf_str(b, "}\n");
+		return;
+	}
+	flag(b, "has_pipeline_run", 1);
+	num(b, "pipeline_start_time", get(o, "start_time"));
+	num(b, "pipeline_end_time", get(o, "end_time"));
+	num(b, "pipeline_duration", get(o, "duration"));
+	num(b, "pipeline_exit_code", get(o, "exit_code"));
 	str(b, "pipeline_profile", get(o, "profile"));
 	str(b, "pipeline_triggered_by", get(o, "triggered_by"));
 	ci_buf_str(b, ",\"pipeline_steps_completed\":[");
