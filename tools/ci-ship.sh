@@ -64,6 +64,7 @@ report=ci-report
 here=$(dirname "$0")
 [ -x "$here/ci-report" ] && report=$here/ci-report
 command -v "$report" > /dev/null || die 4 "ci-report is not on PATH"
+command -v curl > /dev/null || die 4 "curl is not on PATH"
 
 CI_SHIP_STATE=$(mktemp -d "${TMPDIR:-/tmp}/ci-ship.XXXXXX") || die 4 "cannot make a temporary directory"
 trap 'rm -rf "$CI_SHIP_STATE"' EXIT

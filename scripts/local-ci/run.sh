@@ -55,7 +55,7 @@ read_config() {
 		requires) conf[requires]+=" $value" ;;
 		lint | build | cleanup | test.unit | test.integration | test.e2e | \
 			profile.dev | profile.ui | profile.full | tests.options | \
-			logs.keep | logs.max_age)
+			logs.keep | logs.max_age | clickhouse.url)
 			conf[$key]=$value ;;
 		*) die 2 "config $config:$n: unknown key \"$key\"" ;;
 		esac
@@ -102,9 +102,19 @@ status=0
 finish() {
 	local code=$status
 	ci-step complete --exit-code "$code" >/dev/null
+	ship
 	echo
 	ci-report --run "$CI_RUN_ID" "$CI_LOG_FILE"
 	exit "$code"
+}
+# With a ClickHouse server (CI_CLICKHOUSE_URL, else clickhouse.url in the
+# config), the run's whole log goes there once closed; a failure to ship is
+# a warning, never the run's result.
+ship() {
+	local url=${CI_CLICKHOUSE_URL:-${conf[clickhouse.url]:-}} rc=0
+	[ -n "$url" ] || return 0
+	CI_CLICKHOUSE_URL=$url ci-ship "$CI_LOG_FILE" >&2 || rc=$?
+	[ "$rc" -eq 0 ] || echo "run.sh: warning: the log was not shipped to ClickHouse (ci-ship exited $rc); the run's result stands" >&2
 }
 trap finish EXIT
 trap 'status=1; log_error "interrupted"; exit' INT TERM HUP
