@@ -16,9 +16,12 @@ CI_CFLAGS = -std=c11 -D_GNU_SOURCE -DCI_VERSION='"$(VERSION)"' \
 	-Wall -Wextra -Wpedantic -Wshadow -Werror
 ALL_CFLAGS = $(filter-out -w -Wno-%,$(CFLAGS)) $(CI_CFLAGS)
 
-# Tools in C, and tools that are scripts (tools/ci-NAME.sh).
-TOOLS = $(patsubst tools/%.c,%,$(sort $(wildcard tools/ci-*.c))) $(SCRIPTS)
-SCRIPTS = $(patsubst tools/%.sh,%,$(sort $(wildcard tools/ci-*.sh)))
+# A tool is one file, tools/ci-NAME.c, a folder of them, tools/ci-NAME/
+# (*.c and its own headers, *.h), or a script, tools/ci-NAME.sh.
+TOOLS = $(sort $(patsubst tools/%.c,%,$(wildcard tools/ci-*.c)) \
+	$(patsubst tools/%/,%,$(wildcard tools/ci-*/)) $(SCRIPTS))
+SCRIPTS = $(patsubst tools/%.sh,%,$(wildcard tools/ci-*.sh))
+src = $(wildcard tools/$(1).c tools/$(1)/*.c)
 BINS = $(TOOLS:%=$(B)/%)
 LIBSRC = $(sort $(wildcard lib/*.c))
 
@@ -42,17 +45,14 @@ $(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# Sources a tool is built from beyond tools/ci-NAME.c.
-SRCS_ci-report = tools/clickhouse.c
-$(B)/ci-report: $(SRCS_ci-report)
-
-$(B)/ci-%: tools/ci-%.c $(B)/libci.a lib/ci.h
-	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ $< $(SRCS_ci-$*) \
-		$(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
-
-$(B)/ci-%: tools/ci-%.sh
+$(SCRIPTS:%=$(B)/%): $(B)/%: tools/%.sh
 	@mkdir -p $(@D)
 	sed 's/@VERSION@/$(VERSION)/' $< > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+
+.SECONDEXPANSION:
+$(B)/ci-%: $$(call src,ci-$$*) $$(wildcard tools/ci-$$*/*.h) $(B)/libci.a lib/ci.h
+	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ \
+		$(call src,ci-$*) $(B)/libci.a $(LDFLAGS) $(call pkg,ci-$*,--libs)
 
 deps:
 	@sh scripts/deps.sh
@@ -64,7 +64,7 @@ demo: deps
 PROFILE = dev
 
 lint:
-	clang-format --dry-run --Werror lib/*.c lib/*.h tools/*.c
+	clang-format --dry-run --Werror lib/*.[ch] $(wildcard tools/*.c tools/*/*.[ch])
 	mandoc -Tlint -Wwarning man/*.1 man/*.7
 	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh tools/ci-*.sh
 	sh -n scripts/deps.sh

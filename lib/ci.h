@@ -13,6 +13,40 @@
 
 #ifndef CI_VERSION
 #define CI_VERSION "0.0.0"
+
+/*
+ * readlog.c: the one log reader: lines, text and schema checks, entry
+ * views, runs. Every tool that reads a log back reads it here, so every
+ * tool agrees on which lines count. Set the fields after ci_reader_init.
+ */
+struct ci_read_batch;
+struct ci_reader {
+	struct ci_runs *runs; /* valid entries are added here; may be NULL */
+	struct ci_runs *before; /* since_ms: runs seen before it, by id */
+	const char *run; /* only this run's entries */
+	const char *step; /* only this step's, with init and complete */
+	int level; /* > 0: only this level and above, and completions */
+	long long since_ms; /* >= 0: entries before it only go to before */
+	int check; /* check every line, build nothing: only bad is called */
+	int threads; /* parse on two cores (the default when there are) */
+	/* A line that is not a valid entry: input number, line, reason. */
+	void (*bad)(void *arg, unsigned file, unsigned long long line,
+		    const char *why);
+	/* A valid entry that passes the filters, in input order, with its
+	 * line as read (not NUL-terminated); after it went to runs. */
+	void (*entry)(void *arg, const struct ci_view *v, const char *line,
+		      size_t len);
+	void *arg;
+	/* the reader's own */
+	unsigned file;
+	char since19[20];
+	struct ci_read_batch *b;
+};
+void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
+int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
+int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
+void ci_reader_free(struct ci_reader *rd);
+
 #endif
 
 /* Exit codes of contracts/exit-codes.md. */
@@ -41,6 +75,7 @@ int xfinish_stdout(void);
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+int ci_color(int fd);
 
 /* num.c: one checked parser for numbers from the command line. */
 long long ci_strtonum(const char *s, long long min, long long max,
@@ -188,7 +223,69 @@ void ci_arena_hooks(void);
 void ci_arena_reset(void);
 void ci_arena_free(void);
 
-/* logcheck.c: the rules of contracts/log-schema.json, for entries read back. */
+/*
+ * logcheck.c: the rules of contracts/log-schema.json, for entries read back,
+ * and the table-driven checker of JSON shapes they are written in. A shape
+ * is a table of fields; an object has each field at most once, no field the
+ * table does not name, and every required one. A field's kind says what its
+ * value may be:
+ *   CI_STR      a string
+ *   CI_STR1     a non-empty string
+ *   CI_INT      an integer from min to max (max CI_NO_MAX: no maximum)
+ *   CI_ENUM     one of the strings of values (NULL-terminated)
+ *   CI_PATTERN  a string for which match() is true; expect says what was
+ *               expected, in the words "is not <expect>" ("40 lowercase hex
+ *               digits", "deploy-<epoch seconds>")
+ *   CI_TRUE     true
+ *   CI_BOOL     true or false
+ *   CI_OBJ      an object of shape sub
+ *   CI_OBJ_NULL null, or an object of shape sub
+ *   CI_OBJS     an array of at most max objects of shape sub (CI_NO_MAX: any
+ *               number); a message names an item as history[3].status
+ *   CI_STRS     an array of non-empty strings
+ * After its fields pass, an object's shape may run extra(), a check across
+ * fields (error_message only with status failure), which reports as
+ * ci_shape_fail does. A shape has at most 32 fields.
+ */
+#define CI_NO_MAX 0x7fffffffffffffffLL
+enum ci_kind {
+	CI_STR,
+	CI_STR1,
+	CI_INT,
+	CI_ENUM,
+	CI_PATTERN,
+	CI_TRUE,
+	CI_BOOL,
+	CI_OBJ,
+	CI_OBJ_NULL,
+	CI_OBJS,
+	CI_STRS,
+};
+struct ci_shape;
+struct ci_field {
+	const char *name;
+	enum ci_kind kind;
+	int required;
+	long long min, max; /* CI_INT; max also CI_OBJS */
+	const char *const *values; /* CI_ENUM */
+	const struct ci_shape *sub; /* CI_OBJ, CI_OBJ_NULL, CI_OBJS */
+	int (*match)(const char *s); /* CI_PATTERN: 1 when s is good */
+	const char *expect; /* CI_PATTERN: what match() accepts */
+};
+struct ci_shape {
+	const struct ci_field *f;
+	size_t n;
+	int (*extra)(const struct cJSON *o, const char *path,
+		     struct ci_buf *why); /* NULL, or 0 / -1 and why */
+};
+#define CI_SHAPE(fields, extra_fn)                                             \
+	{                                                                      \
+		fields, sizeof fields / sizeof fields[0], extra_fn             \
+	}
+int ci_shape_check(const struct cJSON *v, const struct ci_shape *s,
+		   const char *path, struct ci_buf *why);
+int ci_shape_fail(struct ci_buf *why, const char *path, const char *name,
+		  const struct cJSON *v, const char *what);
 int ci_text_check(const char *s, size_t n, struct ci_buf *why);
 int ci_entry_check(const struct cJSON *entry, struct ci_buf *why);
 long long ci_timestamp_ms(const char *s);
@@ -213,10 +310,12 @@ struct ci_test_exec {
 };
 struct ci_view { /* what one valid entry says */
 	const char *run_id, *step_name, *message, *source_file, *function_name;
+	const char *timestamp; /* as written */
 	long long ts_ms, line_number, duration_ms; /* duration_ms < 0: none */
 	int level; /* 0 info, 1 warn, 2 error */
 	int exit_code; /* < 0: none */
 	int outcome; /* ci_step_outcome */
+	int continued; /* the next entry continues the message */
 	const struct ci_run_start *start;
 	const struct ci_test_exec *test;
 	const struct ci_pipeline *pipeline;
@@ -276,6 +375,42 @@ void ci_runs_init(struct ci_runs *rs, int list_level, size_t msg_cap);
 struct ci_run *ci_runs_find(struct ci_runs *rs, const char *id, int create);
 void ci_runs_add(struct ci_runs *rs, const struct ci_view *v);
 const char **ci_run_completed(const struct ci_run *r, size_t *n);
+void ci_test_exec_json(struct ci_buf *b, const struct ci_test_exec *t);
+void ci_pipeline_json(struct ci_buf *b, const char *run_id,
+		      const struct ci_pipeline *p);
 void ci_runs_free(struct ci_runs *rs);
+
+/*
+ * readlog.c: the one log reader: lines, text and schema checks, entry
+ * views, runs. Every tool that reads a log back reads it here, so every
+ * tool agrees on which lines count. Set the fields after ci_reader_init.
+ */
+struct ci_read_batch;
+struct ci_reader {
+	struct ci_runs *runs; /* valid entries are added here; may be NULL */
+	struct ci_runs *before; /* since_ms: runs seen before it, by id */
+	const char *run; /* only this run's entries */
+	const char *step; /* only this step's, with init and complete */
+	int level; /* > 0: only this level and above, and completions */
+	long long since_ms; /* >= 0: entries before it only go to before */
+	int check; /* check every line, build nothing: only bad is called */
+	int threads; /* parse on two cores (the default when there are) */
+	/* A line that is not a valid entry: input number, line, reason. */
+	void (*bad)(void *arg, unsigned file, unsigned long long line,
+		    const char *why);
+	/* A valid entry that passes the filters, in input order, with its
+	 * line as read (not NUL-terminated); after it went to runs. */
+	void (*entry)(void *arg, const struct ci_view *v, const char *line,
+		      size_t len);
+	void *arg;
+	/* the reader's own */
+	unsigned file;
+	char since19[20];
+	struct ci_read_batch *b;
+};
+void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
+int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
+int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
+void ci_reader_free(struct ci_reader *rd);
 
 #endif

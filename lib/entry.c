@@ -160,8 +160,7 @@ ci_log_path(const char *opt)
 void
 xlog_open(struct ci_log *log, const char *path, int quiet)
 {
-	const char *gh = getenv("GITHUB_ACTIONS"), *nc = getenv("NO_COLOR");
-	const char *term = getenv("TERM");
+	const char *gh = getenv("GITHUB_ACTIONS");
 	struct stat st;
 	char *dir;
 
@@ -190,8 +189,7 @@ xlog_open(struct ci_log *log, const char *path, int quiet)
 		log->is_file = 1;
 	}
 	log->echo = log->is_file && !quiet && isatty(2);
-	log->color =
-	    log->echo && !(nc && *nc) && !(term && !strcmp(term, "dumb"));
+	log->color = log->echo && ci_color(2);
 	log->github = gh && strcmp(gh, "true") == 0;
 	log->annotate_fd = log->is_file ? 1 : 2;
 }

@@ -178,3 +178,13 @@ xstrdup(const char *s)
 
 	return memcpy(xmalloc(n), s, n);
 }
+
+/* Whether output on fd may be coloured: a terminal, NO_COLOR unset or
+ * empty, and TERM not dumb. */
+int
+ci_color(int fd)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	return isatty(fd) && !(nc && *nc) && !(term && !strcmp(term, "dumb"));
+}

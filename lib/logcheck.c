@@ -170,78 +170,88 @@ test_type_pattern(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
-enum kind { STR, STR1, INT, ENUM, TS, RUNID, TRUE, BOOL, OBJ, STRS, TTYPE };
-
-struct spec;
-struct field {
-	const char *name;
-	enum kind kind;
-	int required;
-	long long min, max;
-	const char *const *values; /* ENUM: NULL-terminated */
-	const struct spec *sub; /* OBJ */
-};
-struct spec {
-	const struct field *f;
-	size_t n;
-};
-
-#define BIG LLONG_MAX /* no maximum */
+#define BIG CI_NO_MAX
 static const char *const levels[] = { "info", "warn", "error", NULL };
 static const char *const profiles[] = { "dev", "ui", "full", NULL };
 static const char *const triggers[] = { "TUI", "CLI", NULL };
 static const char *const statuses[] = { "passed", "failed", "skipped", NULL };
 
-static const struct field run_start_f[] = {
-	{ "start_time", INT, 1, 0, BIG, NULL, NULL },
-	{ "profile", ENUM, 1, 0, 0, profiles, NULL },
-	{ "triggered_by", ENUM, 1, 0, 0, triggers, NULL },
+static int
+timestamp_pattern(const char *s)
+{
+	return ci_timestamp_ms(s) >= 0;
+}
+
+#define TS                                                                     \
+	CI_PATTERN, .required = 1, .match = timestamp_pattern,                 \
+		    .expect = "a UTC time YYYY-MM-DDTHH:MM:SS[.fff]Z"
+#define RUNID                                                                  \
+	CI_PATTERN, .required = 1, .match = runid_pattern,                     \
+		    .expect = "a run id run-YYYYMMDD-HHMMSS-xxxxxx"
+#define TTYPE                                                                  \
+	CI_PATTERN, .required = 1, .match = test_type_pattern,                 \
+		    .expect = "a suite name (a-z, 0-9, _ and -, at most 32)"
+
+static const struct ci_field run_start_f[] = {
+	{ "start_time", CI_INT, .required = 1, .max = BIG },
+	{ "profile", CI_ENUM, .required = 1, .values = profiles },
+	{ "triggered_by", CI_ENUM, .required = 1, .values = triggers },
 };
-static const struct field pipeline_f[] = {
-	{ "run_id", RUNID, 1, 0, 0, NULL, NULL },
-	{ "start_time", INT, 1, 0, BIG, NULL, NULL },
-	{ "end_time", INT, 1, 0, BIG, NULL, NULL },
-	{ "duration", INT, 1, 0, BIG, NULL, NULL },
-	{ "exit_code", INT, 1, 0, 5, NULL, NULL },
-	{ "profile", ENUM, 1, 0, 0, profiles, NULL },
-	{ "triggered_by", ENUM, 1, 0, 0, triggers, NULL },
-	{ "steps_completed", STRS, 1, 0, 0, NULL, NULL },
+static const struct ci_field pipeline_f[] = {
+	{ "run_id", RUNID },
+	{ "start_time", CI_INT, .required = 1, .max = BIG },
+	{ "end_time", CI_INT, .required = 1, .max = BIG },
+	{ "duration", CI_INT, .required = 1, .max = BIG },
+	{ "exit_code", CI_INT, .required = 1, .max = 5 },
+	{ "profile", CI_ENUM, .required = 1, .values = profiles },
+	{ "triggered_by", CI_ENUM, .required = 1, .values = triggers },
+	{ "steps_completed", CI_STRS, .required = 1 },
 };
-static const struct field test_f[] = {
-	{ "test_type", TTYPE, 1, 0, 0, NULL, NULL },
-	{ "attempt_number", INT, 1, 1, BIG, NULL, NULL },
-	{ "status", ENUM, 1, 0, 0, statuses, NULL },
-	{ "duration", INT, 1, 0, BIG, NULL, NULL },
-	{ "failure_count", INT, 1, 0, BIG, NULL, NULL },
-	{ "started_at", INT, 1, 0, BIG, NULL, NULL },
-	{ "completed_at", INT, 1, 0, BIG, NULL, NULL },
-	{ "run_in_parallel", BOOL, 1, 0, 0, NULL, NULL },
-	{ "fallback_to_serial", BOOL, 1, 0, 0, NULL, NULL },
+static const struct ci_field test_f[] = {
+	{ "test_type", TTYPE },
+	{ "attempt_number", CI_INT, .required = 1, .min = 1, .max = BIG },
+	{ "status", CI_ENUM, .required = 1, .values = statuses },
+	{ "duration", CI_INT, .required = 1, .max = BIG },
+	{ "failure_count", CI_INT, .required = 1, .max = BIG },
+	{ "started_at", CI_INT, .required = 1, .max = BIG },
+	{ "completed_at", CI_INT, .required = 1, .max = BIG },
+	{ "run_in_parallel", CI_BOOL, .required = 1 },
+	{ "fallback_to_serial", CI_BOOL, .required = 1 },
 };
-#define SPEC(a)                                                                \
-	{                                                                      \
-		a, sizeof a / sizeof a[0]                                      \
-	}
-static const struct spec run_start_s = SPEC(run_start_f);
-static const struct spec pipeline_s = SPEC(pipeline_f);
-static const struct spec test_s = SPEC(test_f);
-static const struct field entry_f[] = {
-	{ "timestamp", TS, 1, 0, 0, NULL, NULL },
-	{ "level", ENUM, 1, 0, 0, levels, NULL },
-	{ "message", STR, 1, 0, 0, NULL, NULL },
-	{ "run_id", RUNID, 1, 0, 0, NULL, NULL },
-	{ "source_file", STR1, 1, 0, 0, NULL, NULL },
-	{ "line_number", INT, 1, 1, BIG, NULL, NULL },
-	{ "function_name", STR1, 1, 0, 0, NULL, NULL },
-	{ "step_name", STR1, 1, 0, 0, NULL, NULL },
-	{ "duration_ms", INT, 0, 0, BIG, NULL, NULL },
-	{ "exit_code", INT, 0, 0, 255, NULL, NULL },
-	{ "continued", TRUE, 0, 0, 0, NULL, NULL },
-	{ "run_start", OBJ, 0, 0, 0, NULL, &run_start_s },
-	{ "test_execution", OBJ, 0, 0, 0, NULL, &test_s },
-	{ "pipeline_run", OBJ, 0, 0, 0, NULL, &pipeline_s },
+
+/* A passed attempt has no failures. */
+static int
+test_extra(const cJSON *o, const char *path, struct ci_buf *why)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
+	const cJSON *fc = cJSON_GetObjectItemCaseSensitive(o, "failure_count");
+
+	if (strcmp(st->valuestring, "passed") == 0 && fc->valuedouble != 0)
+		return ci_shape_fail(why, path, "failure_count", fc,
+				     "is not 0 with status passed");
+	return 0;
+}
+
+static const struct ci_shape run_start_s = CI_SHAPE(run_start_f, NULL);
+static const struct ci_shape pipeline_s = CI_SHAPE(pipeline_f, NULL);
+static const struct ci_shape test_s = CI_SHAPE(test_f, test_extra);
+static const struct ci_field entry_f[] = {
+	{ "timestamp", TS },
+	{ "level", CI_ENUM, .required = 1, .values = levels },
+	{ "message", CI_STR, .required = 1 },
+	{ "run_id", RUNID },
+	{ "source_file", CI_STR1, .required = 1 },
+	{ "line_number", CI_INT, .required = 1, .min = 1, .max = BIG },
+	{ "function_name", CI_STR1, .required = 1 },
+	{ "step_name", CI_STR1, .required = 1 },
+	{ "duration_ms", CI_INT, .max = BIG },
+	{ "exit_code", CI_INT, .max = 255 },
+	{ "continued", CI_TRUE, .required = 0 },
+	{ "run_start", CI_OBJ, .sub = &run_start_s },
+	{ "test_execution", CI_OBJ, .sub = &test_s },
+	{ "pipeline_run", CI_OBJ, .sub = &pipeline_s },
 };
-static const struct spec entry_s = SPEC(entry_f);
+static const struct ci_shape entry_s = CI_SHAPE(entry_f, NULL);
 
 /* A short, printable rendering of a value for a message. */
 static void
@@ -269,11 +279,15 @@ show(struct ci_buf *b, const cJSON *v)
 	}
 }
 
-static int
-bad(struct ci_buf *why, const char *path, const char *name, const cJSON *v,
-    const char *what)
+/*
+ * The reason a value is wrong, in the form every check uses:
+ * path.name: value what. Returns -1, for return ci_shape_fail(...).
+ */
+int
+ci_shape_fail(struct ci_buf *why, const char *path, const char *name,
+	      const cJSON *v, const char *what)
 {
-	ci_buf_printf(why, "%s%s%s: ", path, *path ? "." : "", name);
+	ci_buf_printf(why, "%s%s%s: ", path, *path && *name ? "." : "", name);
 	if (v) {
 		show(why, v);
 		ci_buf_str(why, " ");
@@ -289,27 +303,40 @@ is_integer(const cJSON *v)
 	    floor(v->valuedouble) == v->valuedouble;
 }
 
-static int check_object(const cJSON *o, const struct spec *sp, const char *path,
-			struct ci_buf *why);
+static int check_object(const cJSON *o, const struct ci_shape *s,
+			const char *path, struct ci_buf *why);
+
+/* Where a field's object lives: path.name, or path.name[i] in an array. */
+static void
+sub_path(char *dst, size_t n, const char *path, const char *name, int i)
+{
+	int w = snprintf(dst, n, "%s%s%s", path, *path ? "." : "", name);
+
+	if (i >= 0 && w >= 0 && (size_t)w < n)
+		snprintf(dst + w, n - w, "[%d]", i);
+}
 
 static int
-check_value(const cJSON *v, const struct field *f, const char *path,
+check_value(const cJSON *v, const struct ci_field *f, const char *path,
 	    struct ci_buf *why)
 {
-	char range[64];
+	char range[64], sub[256];
 	const char *const *e;
+	int i;
 
 	switch (f->kind) {
-	case STR:
-	case STR1:
+	case CI_STR:
+	case CI_STR1:
 		if (!cJSON_IsString(v))
-			return bad(why, path, f->name, v, "is not a string");
-		if (f->kind == STR1 && !*v->valuestring)
-			return bad(why, path, f->name, v, "is empty");
+			return ci_shape_fail(why, path, f->name, v,
+					     "is not a string");
+		if (f->kind == CI_STR1 && !*v->valuestring)
+			return ci_shape_fail(why, path, f->name, v, "is empty");
 		return 0;
-	case INT:
+	case CI_INT:
 		if (!is_integer(v))
-			return bad(why, path, f->name, v, "is not an integer");
+			return ci_shape_fail(why, path, f->name, v,
+					     "is not an integer");
 		if (v->valuedouble < (double)f->min ||
 		    (f->max != BIG && v->valuedouble > (double)f->max)) {
 			if (f->max == BIG)
@@ -319,79 +346,98 @@ check_value(const cJSON *v, const struct field *f, const char *path,
 				snprintf(range, sizeof range,
 					 "is out of range (%lld to %lld)",
 					 f->min, f->max);
-			return bad(why, path, f->name, v, range);
+			return ci_shape_fail(why, path, f->name, v, range);
 		}
 		return 0;
-	case ENUM:
+	case CI_ENUM:
 		if (cJSON_IsString(v))
 			for (e = f->values; *e; e++)
 				if (strcmp(v->valuestring, *e) == 0)
 					return 0;
-		bad(why, path, f->name, v, "is not one of");
+		ci_shape_fail(why, path, f->name, v, "is not one of");
 		for (e = f->values; *e; e++)
 			ci_buf_printf(why, "%s %s", e == f->values ? "" : ",",
 				      *e);
 		return -1;
-	case TS:
-		if (!cJSON_IsString(v) || ci_timestamp_ms(v->valuestring) < 0)
-			return bad(why, path, f->name, v,
-				   "is not a UTC time "
-				   "YYYY-MM-DDTHH:MM:SS[.fff]Z");
-		return 0;
-	case RUNID:
-		if (!cJSON_IsString(v) || !runid_pattern(v->valuestring))
-			return bad(why, path, f->name, v,
-				   "is not a run id "
-				   "run-YYYYMMDD-HHMMSS-xxxxxx");
-		return 0;
-	case TTYPE:
-		if (!cJSON_IsString(v) || !test_type_pattern(v->valuestring))
-			return bad(why, path, f->name, v,
-				   "is not a suite name (a-z, 0-9, _ and -, "
-				   "at most 32)");
-		return 0;
-	case TRUE:
+	case CI_PATTERN:
+		if (cJSON_IsString(v) && f->match(v->valuestring))
+			return 0;
+		ci_shape_fail(why, path, f->name, v, "is not ");
+		ci_buf_str(why, f->expect ? f->expect : "of the right form");
+		return -1;
+	case CI_TRUE:
 		return cJSON_IsTrue(v)
 		    ? 0
-		    : bad(why, path, f->name, v, "is not true");
-	case BOOL:
-		return cJSON_IsBool(v)
-		    ? 0
-		    : bad(why, path, f->name, v, "is not true or false");
-	case OBJ:
+		    : ci_shape_fail(why, path, f->name, v, "is not true");
+	case CI_BOOL:
+		return cJSON_IsBool(v) ? 0
+				       : ci_shape_fail(why, path, f->name, v,
+						       "is not true or false");
+	case CI_OBJ_NULL:
+		if (cJSON_IsNull(v))
+			return 0;
 		if (!cJSON_IsObject(v))
-			return bad(why, path, f->name, v, "is not an object");
-		return check_object(v, f->sub, f->name, why);
-	case STRS:
+			return ci_shape_fail(why, path, f->name, v,
+					     "is not an object or null");
+		/* fall through */
+	case CI_OBJ:
+		if (!cJSON_IsObject(v))
+			return ci_shape_fail(why, path, f->name, v,
+					     "is not an object");
+		sub_path(sub, sizeof sub, path, f->name, -1);
+		return check_object(v, f->sub, sub, why);
+	case CI_OBJS:
 		if (!cJSON_IsArray(v))
-			return bad(why, path, f->name, v, "is not an array");
-		for (const cJSON *i = v->child; i; i = i->next)
-			if (!cJSON_IsString(i) || !*i->valuestring)
-				return bad(why, path, f->name, i,
-					   "has an item that is not a "
-					   "non-empty string:");
+			return ci_shape_fail(why, path, f->name, v,
+					     "is not an array");
+		if (f->max != BIG && cJSON_GetArraySize(v) > f->max) {
+			snprintf(range, sizeof range,
+				 "has %d items, more than %lld",
+				 cJSON_GetArraySize(v), f->max);
+			return ci_shape_fail(why, path, f->name, NULL, range);
+		}
+		i = 0;
+		for (const cJSON *o = v->child; o; o = o->next, i++) {
+			sub_path(sub, sizeof sub, path, f->name, i);
+			if (!cJSON_IsObject(o))
+				return ci_shape_fail(why, sub, "", o,
+						     "is not an object");
+			if (check_object(o, f->sub, sub, why) < 0)
+				return -1;
+		}
+		return 0;
+	case CI_STRS:
+		if (!cJSON_IsArray(v))
+			return ci_shape_fail(why, path, f->name, v,
+					     "is not an array");
+		for (const cJSON *it = v->child; it; it = it->next)
+			if (!cJSON_IsString(it) || !*it->valuestring)
+				return ci_shape_fail(
+				    why, path, f->name, it,
+				    "has an item that is not a "
+				    "non-empty string:");
 		return 0;
 	}
 	return 0;
 }
 
 static int
-check_object(const cJSON *o, const struct spec *sp, const char *path,
+check_object(const cJSON *o, const struct ci_shape *s, const char *path,
 	     struct ci_buf *why)
 {
 	uint32_t seen = 0;
-	const cJSON *v, *st, *fc;
+	const cJSON *v;
 	size_t i, k, hint = 0;
 
 	for (v = o->child; v; v = v->next) {
 		/* Fields mostly come in the schema's order: look there first.
 		 */
-		for (k = 0; k < sp->n; k++) {
-			i = (hint + k) % sp->n;
-			if (strcmp(v->string, sp->f[i].name) == 0)
+		for (k = 0; k < s->n; k++) {
+			i = (hint + k) % s->n;
+			if (strcmp(v->string, s->f[i].name) == 0)
 				break;
 		}
-		if (k == sp->n) {
+		if (k == s->n) {
 			ci_buf_printf(why, "%s%sunknown field ", path,
 				      *path ? ": " : "");
 			ci_buf_json_string(why, v->string, strlen(v->string));
@@ -399,39 +445,45 @@ check_object(const cJSON *o, const struct spec *sp, const char *path,
 		}
 		if (seen & (1u << i)) {
 			ci_buf_printf(why, "%s%sfield \"%s\" appears twice",
-				      path, *path ? ": " : "", sp->f[i].name);
+				      path, *path ? ": " : "", s->f[i].name);
 			return -1;
 		}
 		seen |= 1u << i;
 		hint = i + 1;
-		if (check_value(v, &sp->f[i], path, why) < 0)
+		if (check_value(v, &s->f[i], path, why) < 0)
 			return -1;
 	}
-	for (i = 0; i < sp->n; i++)
-		if (sp->f[i].required && !(seen & (1u << i))) {
+	for (i = 0; i < s->n; i++)
+		if (s->f[i].required && !(seen & (1u << i))) {
 			ci_buf_printf(why, "%s%smissing field \"%s\"", path,
-				      *path ? ": " : "", sp->f[i].name);
+				      *path ? ": " : "", s->f[i].name);
 			return -1;
 		}
-	if (sp == &test_s) {
-		st = cJSON_GetObjectItemCaseSensitive(o, "status");
-		fc = cJSON_GetObjectItemCaseSensitive(o, "failure_count");
-		if (strcmp(st->valuestring, "passed") == 0 &&
-		    fc->valuedouble != 0)
-			return bad(why, path, "failure_count", fc,
-				   "is not 0 with status passed");
+	return s->extra ? s->extra(o, path, why) : 0;
+}
+
+/*
+ * 0 when v is an object of shape s, else -1 with a one-line reason in why
+ * that names the field by its path from path (e.g. history[3].status).
+ */
+int
+ci_shape_check(const cJSON *v, const struct ci_shape *s, const char *path,
+	       struct ci_buf *why)
+{
+	if (!cJSON_IsObject(v)) {
+		if (*path)
+			return ci_shape_fail(why, path, "", v,
+					     "is not an object");
+		ci_buf_str(why, "not an object: ");
+		show(why, v);
+		return -1;
 	}
-	return 0;
+	return check_object(v, s, path, why);
 }
 
 /* 0 when a parsed line is a valid entry, else -1 with the reason in why. */
 int
 ci_entry_check(const cJSON *entry, struct ci_buf *why)
 {
-	if (!cJSON_IsObject(entry)) {
-		ci_buf_str(why, "not an object: ");
-		show(why, entry);
-		return -1;
-	}
-	return check_object(entry, &entry_s, "", why);
+	return ci_shape_check(entry, &entry_s, "", why);
 }

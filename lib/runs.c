@@ -82,6 +82,7 @@ ci_view_of(struct ci_view *v, const cJSON *e, struct ci_view_store *st)
 	v->message = S(MSG);
 	v->source_file = S(SRC);
 	v->function_name = S(FN);
+	v->timestamp = S(TS);
 	v->ts_ms = ci_timestamp_ms(S(TS));
 	v->line_number = I(LINE);
 	v->duration_ms = I(DUR);
@@ -90,6 +91,8 @@ ci_view_of(struct ci_view *v, const cJSON *e, struct ci_view_store *st)
 #undef I
 	v->level = level[0] == 'e' ? 2 : level[0] == 'w';
 	v->outcome = ci_step_outcome(e);
+	v->continued =
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "continued"));
 	if ((o = cJSON_GetObjectItemCaseSensitive(e, "run_start"))) {
 		st->start.start_time = num(o, "start_time");
 		copy(st->start.profile, sizeof st->start.profile,
@@ -400,4 +403,45 @@ ci_runs_free(struct ci_runs *rs)
 	free(rs->v);
 	free(rs->table);
 	memset(rs, 0, sizeof *rs);
+}
+
+/* A Test Execution as the schema's test_execution object, fields in order. */
+void
+ci_test_exec_json(struct ci_buf *b, const struct ci_test_exec *t)
+{
+	ci_buf_str(b, "{\"test_type\":");
+	ci_buf_json_string(b, t->test_type, strlen(t->test_type));
+	ci_buf_printf(b,
+		      ",\"attempt_number\":%lld,\"status\":\"%s\","
+		      "\"duration\":%lld,\"failure_count\":%lld,"
+		      "\"started_at\":%lld,\"completed_at\":%lld,"
+		      "\"run_in_parallel\":%s,\"fallback_to_serial\":%s}",
+		      t->attempt_number, t->status, t->duration,
+		      t->failure_count, t->started_at, t->completed_at,
+		      t->run_in_parallel ? "true" : "false",
+		      t->fallback_to_serial ? "true" : "false");
+}
+
+/* A Pipeline Run as the schema's pipeline_run object, fields in order. */
+void
+ci_pipeline_json(struct ci_buf *b, const char *run_id,
+		 const struct ci_pipeline *p)
+{
+	const char *s = p->steps;
+
+	ci_buf_str(b, "{\"run_id\":");
+	ci_buf_json_string(b, run_id, strlen(run_id));
+	ci_buf_printf(b,
+		      ",\"start_time\":%lld,\"end_time\":%lld,"
+		      "\"duration\":%lld,\"exit_code\":%d,\"profile\":",
+		      p->start_time, p->end_time, p->duration, p->exit_code);
+	ci_buf_json_string(b, p->profile, strlen(p->profile));
+	ci_buf_str(b, ",\"triggered_by\":");
+	ci_buf_json_string(b, p->triggered_by, strlen(p->triggered_by));
+	ci_buf_str(b, ",\"steps_completed\":[");
+	for (size_t i = 0; i < p->nsteps; i++, s += strlen(s) + 1) {
+		ci_buf_str(b, i ? "," : "");
+		ci_buf_json_string(b, s, strlen(s));
+	}
+	ci_buf_str(b, "]}");
 }

@@ -742,7 +742,7 @@ print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log"
 @test "clickhouse: malformed lines are reported on stderr as --check reports them, and skipped" {
 	run --separate-stderr ci-report --format clickhouse "$F/malformed.log"
 	assert_success
-	assert_equal "$stderr" "$(ci-report --check "$F/malformed.log")"
+	assert_equal "$stderr" "$(ci-report --check "$F/malformed.log" | sed 's/^/ci-report: /')"
 	printf '%s\n' "$output" > rows
 	validate clickhouse-row-schema.json rows
 	assert_equal "$(wc -l < rows)" "$(ci-report --format json "$F/malformed.log" 2> /dev/null | jq -s 'map(.entries) | add')"
@@ -770,4 +770,29 @@ print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log"
 	run --separate-stderr bash -c "set -o pipefail; ci-report --format clickhouse big.log | head -n 1"
 	assert_success
 	assert_equal "$stderr" ""
+}
+
+# --- the reports, byte for byte --------------------------------------------
+
+@test "every format's report on the fixtures stays byte-identical to the golden files" {
+	G=$F/golden
+	run "$G/update.sh" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	run diff -r -x cases -x update.sh "$G" "$BATS_TEST_TMPDIR/got"
+	assert_success
+	for f in "$BATS_TEST_TMPDIR"/got/*.json; do
+		[ -s "$f" ] || continue
+		validate report-schema.json "$f"
+	done
+}
+
+@test "text: a skipped test attempt is drawn as skipped, in yellow, not as a passed bar" {
+	run -0 script -qec "env -u NO_COLOR TERM=xterm ci-report '$F/skipped-attempt.ndjson'" /dev/null
+	line=$(printf '%s\n' "$output" | tr -d '\r' | grep -F '    e2e #2 ')
+	[[ $line == *$'\033[33m'......................$'\033[0m|' ]]
+	[[ $line != *=* ]]
+	run -0 ci-report "$F/skipped-attempt.ndjson"
+	assert_line --partial 'e2e #2                 skipped'
+	run -0 ci-report --format markdown "$F/skipped-attempt.ndjson"
+	assert_line '| e2e | 2 | ⚠️ skipped | 0 | 59s | parallel |'
 }

@@ -94,7 +94,7 @@ real_logs() { ls "$BATS_FILE_TMPDIR"/project/logs/ci-*.log; }
 	run --separate-stderr ci-ship malformed.log
 	assert_success
 	ci-report --check malformed.log > check.out || true
-	assert_equal "$stderr" "$(cat check.out)"
+	assert_equal "$stderr" "$(sed 's/^/ci-report: /' check.out)"
 	assert_output "$(ci-report --format clickhouse malformed.log 2> /dev/null | wc -l) rows sent to ci.entries, $(wc -l < check.out) lines skipped"
 	[ "$(ch 'SELECT count() FROM ci.entries')" -gt 0 ]
 }

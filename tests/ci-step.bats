@@ -224,6 +224,25 @@ print(sorted(r), r["run_id"] == sys.argv[3], r["profile"], r["triggered_by"], r[
 	[[ $output == *'"steps_completed":["init","lint","complete"]}' ]]
 }
 
+@test "a completion line with a 0xFF byte counts neither for complete nor for ci-report" {
+	ci-step init
+	ci-step lint -- true
+	# A success of step "sneaky" in every field, but not valid UTF-8.
+	printf '{"timestamp":"2025-10-20T14:30:45Z","level":"info","message":"ok \xff","run_id":"%s","source_file":"a","line_number":1,"function_name":"f","step_name":"sneaky","duration_ms":5,"exit_code":0}\n' "$CI_RUN_ID" >> "$CI_LOG_FILE"
+	run --separate-stderr ci-report --check "$CI_LOG_FILE"
+	assert_failure 1
+	assert_output "$CI_LOG_FILE:4: not valid UTF-8 (byte 0xFF at column 66)"
+	run --separate-stderr ci-step complete
+	assert_success
+	[[ $output == *'"steps_completed":["init","lint","complete"]}' ]]
+	validate log-schema.json <(grep -av sneaky "$CI_LOG_FILE")
+	run --separate-stderr ci-report --format json "$CI_LOG_FILE"
+	assert_success
+	[[ $output == *'"steps_completed":["init","lint","complete"]'* ]]
+	[[ $output != *sneaky* ]]
+	[[ $stderr == *"1 malformed line"* ]]
+}
+
 @test "complete without init exits 2 and says how to open the run" {
 	ci-step lint -- true
 	run --separate-stderr ci-step complete

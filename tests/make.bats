@@ -33,8 +33,8 @@ copy_tree() {
 	copy_tree
 	run make -C src B=out install DESTDIR="$PWD/root" PREFIX=/opt/ci
 	assert_success
-	for t in src/tools/ci-*.c src/tools/ci-*.sh; do
-		t=$(basename "${t%.*}")
+	for t in src/tools/ci-*.c src/tools/ci-*/ src/tools/ci-*.sh; do
+		t=$(basename "$t" .c) t=${t%.sh}
 		[ -x "root/opt/ci/bin/$t" ] || fail "$t not installed"
 		[ -f "root/opt/ci/share/man/man1/$t.1" ] || fail "$t.1 not installed"
 	done

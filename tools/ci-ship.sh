@@ -142,7 +142,7 @@ send_batch() {
 export -f post transient send_batch
 
 # Malformed lines are counted, and shown on standard error as ci-report
-# reports them (FILE:LINE: reason).
+# reports them (ci-report: FILE:LINE: reason).
 : > "$CI_SHIP_STATE/sent"
 "$report" --format clickhouse -- "$@" 2> "$CI_SHIP_STATE/skipped" |
 	SHELL=$BASH split -l "$batch" --filter=send_batch - 3>&2 2> "$CI_SHIP_STATE/split.err"
@@ -150,7 +150,7 @@ st=("${PIPESTATUS[@]}")
 cat "$CI_SHIP_STATE/skipped" >&2
 
 sent=$(awk '{ n += $1 } END { print n + 0 }' "$CI_SHIP_STATE/sent")
-skipped=$(grep -c -v '^ci-report: ' "$CI_SHIP_STATE/skipped")
+skipped=$(grep -c -v -E '^ci-report: (cannot read |standard output: )' "$CI_SHIP_STATE/skipped")
 echo "$sent rows sent to $table, $skipped lines skipped"
 if [ -s "$CI_SHIP_STATE/failed" ]; then
 	echo "ci-ship: $(cat "$CI_SHIP_STATE/where"): $(cat "$CI_SHIP_STATE/failed")" >&2

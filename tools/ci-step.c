@@ -14,8 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "ci.h"
 
 /* How long a command gets after a forwarded signal or a timeout's SIGTERM. */
@@ -441,13 +439,12 @@ do_complete(int argc, char **argv)
 	struct ci_runs rs;
 	struct ci_run *r;
 	size_t ndone;
-	cJSON *steps, *pr;
-	struct ci_buf msg = { 0 }, extra = { 0 };
+	struct ci_pipeline pr = { 0 };
+	struct ci_buf msg = { 0 }, extra = { 0 }, steps = { 0 };
 	struct ci_entry e;
 	struct ci_log log;
 	struct timespec now;
 	long long code = 0, init_ms = 0, start_time, asked;
-	char *json;
 	int c;
 
 	opterr = 0;
@@ -483,28 +480,23 @@ do_complete(int argc, char **argv)
 	/* Steps as they succeeded, not those of an earlier complete entry. */
 	r->has_pipeline = 0;
 	done = ci_run_completed(r, &ndone);
-	steps = cJSON_CreateArray();
 	for (size_t i = 0; i < ndone; i++)
-		if (strcmp(done[i], "complete") != 0)
-			cJSON_AddItemToArray(steps,
-					     cJSON_CreateString(done[i]));
+		if (strcmp(done[i], "complete") != 0) {
+			ci_buf_add(&steps, done[i], strlen(done[i]) + 1);
+			pr.nsteps++;
+		}
 	free(done);
-	cJSON_AddItemToArray(steps, cJSON_CreateString("complete"));
-
-	pr = cJSON_CreateObject();
-	cJSON_AddStringToObject(pr, "run_id", run_id);
-	cJSON_AddNumberToObject(pr, "start_time", (double)start_time);
-	cJSON_AddNumberToObject(pr, "end_time", (double)now.tv_sec);
-	cJSON_AddNumberToObject(
-	    pr, "duration",
-	    (double)(now.tv_sec > start_time ? now.tv_sec - start_time : 0));
-	cJSON_AddNumberToObject(pr, "exit_code", (double)code);
-	cJSON_AddStringToObject(pr, "profile", r->start.profile);
-	cJSON_AddStringToObject(pr, "triggered_by", r->start.triggered_by);
-	cJSON_AddItemToObject(pr, "steps_completed", steps);
-	json = cJSON_PrintUnformatted(pr);
-	if (!json)
-		ci_die(1, "out of memory");
+	ci_buf_add(&steps, "complete", sizeof "complete");
+	pr.nsteps++;
+	pr.steps = steps.s;
+	pr.start_time = start_time;
+	pr.end_time = now.tv_sec;
+	pr.duration = now.tv_sec > start_time ? now.tv_sec - start_time : 0;
+	pr.exit_code = (int)code;
+	memcpy(pr.profile, r->start.profile, sizeof pr.profile);
+	memcpy(pr.triggered_by, r->start.triggered_by, sizeof pr.triggered_by);
+	ci_buf_str(&extra, "\"pipeline_run\":");
+	ci_pipeline_json(&extra, run_id, &pr);
 
 	ci_entry_init(&e, run_id, "complete");
 	e.when = now;
@@ -515,77 +507,49 @@ do_complete(int argc, char **argv)
 	if (e.duration_ms < 0)
 		e.duration_ms = 0;
 	ci_buf_printf(&msg,
-		      "run %s with exit code %lld (%s) after %lld s, %d "
+		      "run %s with exit code %lld (%s) after %lld s, %zu "
 		      "steps completed",
 		      code == 0 ? "finished" : "failed", code, meaning[code],
-		      (long long)(now.tv_sec - start_time),
-		      cJSON_GetArraySize(steps));
+		      (long long)(now.tv_sec - start_time), pr.nsteps);
 	if (asked != code)
 		ci_buf_printf(&msg,
 			      "; exit code %lld given, which "
 			      "contracts/exit-codes.md does not define",
 			      asked);
-	ci_buf_printf(&extra, "\"pipeline_run\":%s", json);
 	e.message = msg.s;
 	e.extra = extra.s;
 	xlog_open(&log, path, 0);
 	xlog_write(&log, &e);
 	xlog_close(&log);
-	printf("%s\n", json);
-	free(json);
-	cJSON_Delete(pr);
+	printf("%s\n", extra.s + strlen("\"pipeline_run\":"));
 	ci_runs_free(&rs);
+	ci_buf_free(&steps);
 	ci_buf_free(&msg);
 	ci_buf_free(&extra);
 	return xfinish_stdout();
 }
 
 /*
- * This run as lib/runs.c rebuilds it from the log, with the reader and the
- * rules of ci-report: lines of other runs are passed over unparsed, and
- * lines that break contracts/log-schema.json are skipped.
+ * This run as lib/readlog.c rebuilds it from the log, by the rules of
+ * ci-report: lines of other runs are passed over unparsed, and lines that
+ * break contracts/log-schema.json are skipped.
  */
 static struct ci_run *
 read_run(const char *path, const char *run_id, struct ci_runs *rs)
 {
-	struct ci_view_store vs = { 0 };
-	struct ci_buf why = { 0 };
-	size_t idlen = strlen(run_id);
-	struct ci_view v;
-	struct ci_nd nd;
-	char *p, *line, *end, *nl;
-	ssize_t n;
-	cJSON *e;
+	struct ci_reader rd;
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		ci_die(CI_EXIT_USAGE, "cannot read the run's log %s: %s", path,
 		       strerror(errno));
 	ci_runs_init(rs, 3, 0); /* no messages kept: only steps matter */
-	ci_nd_open(&nd, fd);
-	while ((n = ci_nd_next(&nd, &p)) != 0 || nd.toolong) {
-		if (n < 0)
-			ci_die(CI_EXIT_USAGE,
-			       "cannot read the run's log %s: %s", path,
-			       strerror(errno));
-		for (line = p, end = p + n; line < end; line = nl + 1) {
-			nl = memchr(line, '\n', (size_t)(end - line));
-			if (!memmem(line, (size_t)(nl - line), run_id, idlen) ||
-			    !(e = cJSON_ParseWithLength(line,
-							(size_t)(nl - line))))
-				continue;
-			why.len = 0;
-			if (ci_entry_check(e, &why) == 0) {
-				ci_view_of(&v, e, &vs);
-				if (strcmp(v.run_id, run_id) == 0)
-					ci_runs_add(rs, &v);
-			}
-			cJSON_Delete(e);
-		}
-	}
-	ci_nd_close(&nd);
+	ci_reader_init(&rd, rs);
+	rd.run = run_id;
+	if (ci_read_fd(&rd, fd, 0) < 0)
+		ci_die(CI_EXIT_USAGE, "cannot read the run's log %s: %s", path,
+		       strerror(errno));
+	ci_reader_free(&rd);
 	close(fd);
-	ci_buf_free(&why);
-	ci_buf_free(&vs.steps);
 	return ci_runs_find(rs, run_id, 0);
 }

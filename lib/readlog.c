@@ -1,0 +1,484 @@
+/*
+ * readlog.c: the one log reader. Reads a log in large blocks, splits it
+ * into lines, checks each line's text and schema (logcheck.c), builds the
+ * view of each valid entry and adds it to the runs (runs.c). The caller
+ * gives the filters, and callbacks for malformed lines and valid entries;
+ * on two cores the lines of a block are parsed in two halves at once, and
+ * always applied in input order.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "ci.h"
+
+enum { REC_ENTRY, REC_BAD, REC_OLD };
+#define REC_MAX 8192 /* lines parsed per half of a round */
+#define STORE_MAX (1u << 20) /* bytes of strings kept per half */
+#define PAR_MIN 512 /* fewer lines than this are parsed on one core */
+
+/* One parsed line, with its strings in the batch's store. */
+struct rec {
+	long long ts_ms, line_number, duration_ms;
+	unsigned long long line;
+	const char *raw; /* the line as read, for the entry callback */
+	size_t rawlen;
+	int kind, level, exit_code, outcome, continued;
+	char run_id[CI_RUNID_LEN + 1];
+	uint32_t step, msg, src, fn, steps, ts;
+	int32_t start, test, pipe; /* offsets of nested objects, or -1 */
+};
+
+/* Lines [p, end) parsed by one thread into recs. */
+struct ci_read_batch {
+	const struct ci_reader *rd;
+	char *p, *end, *stop;
+	unsigned long long line0, nlines;
+	struct rec *rec;
+	size_t n;
+	int list_level; /* the messages of this level and above are kept */
+	struct ci_buf store, why;
+	struct ci_view_store vs;
+};
+
+/* Where the lines after the first k of [p, end) start; *k lines counted. */
+static char *
+skip_lines(char *p, char *end, unsigned long long *k)
+{
+	unsigned long long n = 0;
+	char *nl;
+
+	while (n < *k && p < end && (nl = memchr(p, '\n', end - p))) {
+		p = nl + 1;
+		n++;
+	}
+	*k = n;
+	return p;
+}
+
+/*
+ * Cheap tests that rule a line out before it is parsed. They only say no
+ * when sure: a line with a \u escape could hide any name, so it is parsed.
+ */
+static int
+prefilter_out(const struct ci_reader *rd, const char *p, size_t len)
+{
+	char needle[300];
+	int n;
+
+	if (memmem(p, len, "\\u", 2))
+		return 0;
+	if (rd->run && !memmem(p, len, rd->run, CI_RUNID_LEN))
+		return 1;
+	if (rd->level > 0 && !memmem(p, len, "\"duration_ms\"", 13) &&
+	    !memmem(p, len, "\"error\"", 7) &&
+	    (rd->level == 2 || !memmem(p, len, "\"warn\"", 6)))
+		return 1;
+	if (rd->step && strcspn(rd->step, "\"\\") == strlen(rd->step) &&
+	    (n = snprintf(needle, sizeof needle, "\"%s\"", rd->step)) > 0 &&
+	    (size_t)n < sizeof needle && !memmem(p, len, needle, (size_t)n) &&
+	    !memmem(p, len, "\"init\"", 6) &&
+	    !memmem(p, len, "\"complete\"", 10))
+		return 1;
+	return 0;
+}
+
+/*
+ * With --since, a line written before TIME belongs to a run that started
+ * before it: its run id is all that is needed. 1 when the line is such a
+ * line and the id was found without parsing (copied to id).
+ */
+static int
+old_line(const struct ci_reader *rd, const char *p, size_t len,
+	 char id[CI_RUNID_LEN + 1])
+{
+	const char *r;
+
+	if (len < 34 || memcmp(p, "{\"timestamp\":\"", 14) != 0 ||
+	    memcmp(p + 14, rd->since19, 19) >= 0)
+		return 0;
+	r = memmem(p, len, "\"run_id\":\"", 10);
+	if (!r || (size_t)(p + len - r) < 10 + CI_RUNID_LEN + 1 ||
+	    r[10 + CI_RUNID_LEN] != '"')
+		return 0;
+	memcpy(id, r + 10, CI_RUNID_LEN);
+	id[CI_RUNID_LEN] = '\0';
+	return strspn(id, "run-0123456789abcdefghijklmnopqrstuvwxyz") ==
+	    CI_RUNID_LEN;
+}
+
+static uint32_t
+keep_str(struct ci_read_batch *b, const char *s)
+{
+	uint32_t off = (uint32_t)b->store.len;
+
+	ci_buf_add(&b->store, s, strlen(s) + 1);
+	return off;
+}
+
+static int32_t
+keep_obj(struct ci_read_batch *b, const void *o, size_t n)
+{
+	static const char pad[8];
+	int32_t off;
+
+	ci_buf_add(&b->store, pad, (8 - b->store.len % 8) % 8);
+	off = (int32_t)b->store.len;
+	ci_buf_add(&b->store, o, n);
+	return off;
+}
+
+/* The entry's view, kept in the batch until the main thread applies it. */
+static void
+keep_view(struct ci_read_batch *b, struct rec *r, const struct ci_view *v)
+{
+	const char *p;
+
+	r->kind = REC_ENTRY;
+	memcpy(r->run_id, v->run_id, CI_RUNID_LEN + 1);
+	r->ts_ms = v->ts_ms;
+	r->line_number = v->line_number;
+	r->duration_ms = v->duration_ms;
+	r->level = v->level;
+	r->exit_code = v->exit_code;
+	r->outcome = v->outcome;
+	r->continued = v->continued;
+	r->step = keep_str(b, v->step_name);
+	r->ts = b->rd->entry ? keep_str(b, v->timestamp) : 0;
+	r->msg = r->src = r->fn = 0;
+	if (v->level >= b->list_level) {
+		r->msg = keep_str(b, v->message);
+		r->src = keep_str(b, v->source_file);
+		r->fn = keep_str(b, v->function_name);
+	}
+	r->start = v->start ? keep_obj(b, v->start, sizeof *v->start) : -1;
+	r->test = v->test ? keep_obj(b, v->test, sizeof *v->test) : -1;
+	r->pipe = -1;
+	if (v->pipeline) {
+		r->pipe = keep_obj(b, v->pipeline, sizeof *v->pipeline);
+		r->steps = (uint32_t)b->store.len;
+		p = v->pipeline->steps;
+		for (size_t i = 0; i < v->pipeline->nsteps; i++)
+			p += strlen(p) + 1;
+		ci_buf_add(&b->store, v->pipeline->steps,
+			   (size_t)(p - v->pipeline->steps));
+	}
+}
+
+/* Whether an entry passes the filters that need it parsed. */
+static int
+wanted(const struct ci_reader *rd, const struct ci_view *v)
+{
+	if (rd->run && strcmp(v->run_id, rd->run) != 0)
+		return 0;
+	if (rd->step && strcmp(v->step_name, rd->step) != 0 &&
+	    strcmp(v->step_name, "init") != 0 &&
+	    strcmp(v->step_name, "complete") != 0)
+		return 0;
+	if (rd->level > 0 && v->level < rd->level && v->duration_ms < 0)
+		return 0;
+	return 1;
+}
+
+/* Parse one line (NUL-terminated in place) into a rec; 0: nothing kept. */
+static int
+parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
+{
+	struct ci_view v;
+	const char *end = NULL;
+	const struct ci_reader *rd = b->rd;
+	cJSON *e;
+	int kept = 0;
+
+	if (len == strspn(p, " \t\r"))
+		return 0;
+	if (!rd->check && (rd->run || rd->level > 0 || rd->step) &&
+	    prefilter_out(rd, p, len))
+		return 0;
+	if (rd->since_ms >= 0 && old_line(rd, p, len, r->run_id)) {
+		r->kind = REC_OLD;
+		return 1;
+	}
+	b->why.len = 0;
+	r->kind = REC_BAD;
+	if (ci_text_check(p, len, &b->why) < 0) {
+		r->msg = keep_str(b, b->why.s);
+		return 1;
+	}
+	p[len] = '\0';
+	e = cJSON_ParseWithLengthOpts(p, len + 1, &end, 1);
+	if (!e) {
+		ci_buf_printf(&b->why, "not JSON (syntax error at column %zu)",
+			      end ? (size_t)(end - p) + 1 : 1);
+	} else if (ci_entry_check(e, &b->why) == 0) {
+		if (!rd->check) {
+			ci_view_of(&v, e, &b->vs);
+			if (rd->since_ms >= 0 && v.ts_ms < rd->since_ms) {
+				memcpy(r->run_id, v.run_id, CI_RUNID_LEN + 1);
+				r->kind = REC_OLD;
+				kept = 1;
+			} else if (wanted(rd, &v)) {
+				keep_view(b, r, &v);
+				kept = 1;
+			}
+		}
+		ci_arena_reset();
+		return kept;
+	}
+	ci_arena_reset();
+	r->msg = keep_str(b, b->why.s);
+	return 1;
+}
+
+/* Parse the batch's lines until done or its buffers are full. */
+static void *
+parse(void *arg)
+{
+	struct ci_read_batch *b = arg;
+	char *p = b->p, *nl;
+
+	b->n = 0;
+	b->nlines = 0;
+	b->store.len = 0;
+	ci_buf_add(&b->store, "", 1); /* offset 0: the empty string */
+	while (p < b->end && b->n < REC_MAX && b->store.len < STORE_MAX) {
+		nl = memchr(p, '\n', b->end - p);
+		b->rec[b->n].line = b->line0 + ++b->nlines;
+		b->rec[b->n].raw = p;
+		b->rec[b->n].rawlen = (size_t)(nl - p);
+		if (parse_line(b, p, (size_t)(nl - p), &b->rec[b->n]))
+			b->n++;
+		p = nl + 1;
+	}
+	b->stop = p;
+	return NULL;
+}
+
+static void *
+parse_thread(void *arg)
+{
+	parse(arg);
+	ci_arena_free();
+	return NULL;
+}
+
+/* Take a batch's recs to the caller, in input order. */
+static void
+apply(struct ci_read_batch *b)
+{
+	struct ci_view v;
+	struct ci_pipeline pl;
+	const struct ci_reader *rd = b->rd;
+	const char *s;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct rec *r = &b->rec[i];
+		s = b->store.s;
+		if (r->kind == REC_BAD) {
+			if (rd->bad)
+				rd->bad(rd->arg, rd->file, r->line, s + r->msg);
+			continue;
+		}
+		if (r->kind == REC_OLD) {
+			if (rd->before)
+				ci_runs_find(rd->before, r->run_id, 1);
+			continue;
+		}
+		memset(&v, 0, sizeof v);
+		v.run_id = r->run_id;
+		v.step_name = s + r->step;
+		v.message = s + r->msg;
+		v.source_file = s + r->src;
+		v.function_name = s + r->fn;
+		v.ts_ms = r->ts_ms;
+		v.line_number = r->line_number;
+		v.duration_ms = r->duration_ms;
+		v.level = r->level;
+		v.exit_code = r->exit_code;
+		v.outcome = r->outcome;
+		v.continued = r->continued;
+		v.timestamp = s + r->ts;
+		v.start = r->start < 0 ? NULL : (const void *)(s + r->start);
+		v.test = r->test < 0 ? NULL : (const void *)(s + r->test);
+		if (r->pipe >= 0) {
+			memcpy(&pl, s + r->pipe, sizeof pl);
+			pl.steps = s + r->steps;
+			v.pipeline = &pl;
+		}
+		v.file = rd->file;
+		v.line = r->line;
+		if (rd->runs)
+			ci_runs_add(rd->runs, &v);
+		if (rd->entry)
+			rd->entry(rd->arg, &v, r->raw, r->rawlen);
+	}
+}
+
+/* Parse and apply [p, end) on this thread. */
+static void
+serial(struct ci_read_batch *b, char *p, char *end, unsigned long long *line)
+{
+	while (p < end) {
+		b->p = p;
+		b->end = end;
+		b->line0 = *line;
+		parse(b);
+		apply(b);
+		*line += b->nlines;
+		p = b->stop;
+	}
+}
+
+/*
+ * A block of whole lines: on two cores, the next lines are cut in two
+ * halves parsed at once, then applied in order. cJSON records a parse
+ * error's position in a global that nothing here reads.
+ */
+static void
+block(struct ci_read_batch *b, char *p, char *end, unsigned long long *line)
+{
+	unsigned long long na, nb, line_b;
+	char *cut, *cut2;
+	pthread_t t;
+
+	while (p < end) {
+		na = REC_MAX;
+		cut = skip_lines(p, end, &na);
+		nb = REC_MAX;
+		cut2 = skip_lines(cut, end, &nb);
+		if (!b->rd->threads || nb < PAR_MIN) {
+			serial(&b[0], p, cut2, line);
+			p = cut2;
+			continue;
+		}
+		line_b = *line + na;
+		b[0].p = p;
+		b[0].end = cut;
+		b[0].line0 = *line;
+		b[1].p = cut;
+		b[1].end = cut2;
+		b[1].line0 = line_b;
+		if (pthread_create(&t, NULL, parse_thread, &b[1]) != 0) {
+			serial(&b[0], p, cut2, line);
+			p = cut2;
+			continue;
+		}
+		parse(&b[0]);
+		pthread_join(t, NULL);
+		apply(&b[0]);
+		*line += b[0].nlines;
+		serial(&b[0], b[0].stop, cut, line);
+		apply(&b[1]);
+		*line = line_b + b[1].nlines;
+		serial(&b[0], b[1].stop, cut2, line);
+		p = cut2;
+	}
+}
+
+/* The reader of runs, with no filter: set the fields, then read. */
+void
+ci_reader_init(struct ci_reader *rd, struct ci_runs *runs)
+{
+	memset(rd, 0, sizeof *rd);
+	rd->runs = runs;
+	rd->since_ms = -1;
+	rd->threads = sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+/*
+ * Read the log on fd to its end as input number file (for ci_view.file and
+ * the callbacks). 0, or -1 with errno on a read error (what was read
+ * before it counts).
+ */
+int
+ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
+{
+	struct ci_read_batch *b;
+	unsigned long long line = 0;
+	struct ci_nd nd;
+	ssize_t n;
+	char *p, why[64], buf[32];
+	int rc = 0;
+
+	if (!rd->b) {
+		rd->b = b = xmalloc(2 * sizeof *b);
+		memset(b, 0, 2 * sizeof *b);
+		for (int i = 0; i < 2; i++) {
+			b[i].rd = rd;
+			b[i].rec = xmalloc(REC_MAX * sizeof *b[i].rec);
+		}
+	}
+	b = rd->b;
+	for (int i = 0; i < 2; i++)
+		b[i].list_level = rd->entry ? 0
+		    : rd->runs              ? rd->runs->list_level
+					    : 3;
+	if (rd->since_ms >= 0) {
+		ci_iso8601(
+		    buf, (struct timespec){ .tv_sec = rd->since_ms / 1000 }, 0);
+		memcpy(rd->since19, buf, 19);
+	}
+	rd->file = file;
+	ci_arena_hooks();
+	ci_nd_open(&nd, fd);
+	while ((n = ci_nd_next(&nd, &p)) != 0 || nd.toolong) {
+		if (n < 0) {
+			rc = -1;
+			break;
+		}
+		if (nd.toolong) {
+			snprintf(why, sizeof why,
+				 "longer than %u MiB (%zu bytes)",
+				 CI_ND_LINE_MAX >> 20, nd.toolong);
+			if (rd->bad)
+				rd->bad(rd->arg, file, ++line, why);
+			else
+				++line;
+			continue;
+		}
+		block(b, p, p + n, &line);
+	}
+	ci_nd_close(&nd);
+	ci_arena_free();
+	cJSON_InitHooks(NULL);
+	return rc;
+}
+
+/* Read the file at path ("-": stdin); as ci_read_fd, -1 if it cannot open. */
+int
+ci_read_path(struct ci_reader *rd, const char *path, unsigned file)
+{
+	int fd, rc, e;
+
+	fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = ci_read_fd(rd, fd, file);
+	e = errno;
+	if (fd > 0)
+		close(fd);
+	errno = e;
+	return rc;
+}
+
+void
+ci_reader_free(struct ci_reader *rd)
+{
+	if (!rd->b)
+		return;
+	for (int i = 0; i < 2; i++) {
+		free(rd->b[i].rec);
+		ci_buf_free(&rd->b[i].store);
+		ci_buf_free(&rd->b[i].why);
+		ci_buf_free(&rd->b[i].vs.steps);
+	}
+	free(rd->b);
+	rd->b = NULL;
+}
