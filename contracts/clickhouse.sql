@@ -17,8 +17,8 @@
 -- type's default, 0, '', [] or NULL, which is what an absent field means
 -- here, so ci-report leaves out what an entry does not have), window
 -- functions, and the <clickhouse> root of newer config files (18.16
--- wants <yandex>). 18.16 reads DateTime from a "YYYY-MM-DD hh:mm:ss" string
--- only (a number is misread), which is how the rows carry it.
+-- wants <yandex>). A MATERIALIZED time would save the rows a field, but
+-- 18.16 refuses an insert through a Distributed table into one.
 --
 -- Shipping twice never counts twice. The key of a row is a hash of the
 -- entry's line (the same entry always gives the same key), the table is a
@@ -269,26 +269,21 @@ GROUP BY source_file, line_number;
 -- Health across runs (trends of durations and failure rates per period)
 -- has no view yet: ci-report does not compute those figures either.
 
--- Distributed variant, for a cluster: run these instead of CREATE TABLE
--- ci.entries above, with CLUSTER set to a cluster of the servers'
--- remote_servers section. Each server stores its shard in ci.entries_local;
--- ci.entries spreads the rows over the shards by run id, so that every copy
--- of an entry lands on the same shard and FINAL, which merges within one
--- shard, still sees it once. The views above then read ci.entries on any
--- server (define them ON CLUSTER too, to query from every server).
+-- Distributed variant, for a cluster. Load this file on every server, then
+-- run on every server:
 --
---     CREATE DATABASE IF NOT EXISTS ci ON CLUSTER CLUSTER;
---     CREATE TABLE IF NOT EXISTS ci.entries_local ON CLUSTER CLUSTER
---     ( ...the columns of ci.entries above... )
---     ENGINE = ReplicatedReplacingMergeTree(
---         '/clickhouse/tables/{shard}/ci/entries', '{replica}')
---     PARTITION BY toYYYYMM(time)
---     ORDER BY (run_id, ts_ms, key);
---     CREATE TABLE IF NOT EXISTS ci.entries ON CLUSTER CLUSTER
---     AS ci.entries_local
+--     RENAME TABLE ci.entries TO ci.entries_local;
+--     CREATE TABLE ci.entries AS ci.entries_local
 --     ENGINE = Distributed(CLUSTER, ci, entries_local, cityHash64(run_id));
 --
--- On 18.16, FINAL on a Distributed table is applied on each shard, which
--- is why the sharding key must be the run id (or the entry key) and never
--- rand(). Without ZooKeeper, use ReplacingMergeTree in place of
--- ReplicatedReplacingMergeTree (one replica per shard).
+-- with CLUSTER the name of the cluster in the servers' remote_servers
+-- section. Each server keeps its shard in ci.entries_local; ci.entries
+-- spreads the rows it is given over the shards by run id, so that every
+-- copy of an entry lands on the same shard, where FINAL (which 18.16 applies
+-- on each shard) sees it once: the sharding key must be the run id, or the
+-- entry key, never rand(). The views, unchanged, read ci.entries, so each
+-- answers for the whole cluster on any server; ci-ship ships to any server.
+-- The tests run this on a cluster of one shard. For replicas, create
+-- ci.entries_local instead with the engine
+-- ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/ci/entries',
+-- '{replica}') and the same PARTITION BY and ORDER BY (it needs ZooKeeper).

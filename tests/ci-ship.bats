@@ -89,6 +89,24 @@ real_logs() { ls "$BATS_FILE_TMPDIR"/project/logs/ci-*.log; }
 	same_answers "${real[@]}" a.log grow.log
 }
 
+@test "the Distributed variant of clickhouse.sql, on a cluster of one shard, gives the same answers and no double count" {
+	# As the file says: the schema, the table renamed, a Distributed table
+	# in its place; then the recipe's own lines, from the comment.
+	sed -n '/^--     RENAME TABLE/,/^--     ENGINE = Distributed/s/^--     //p' "$REPO/contracts/clickhouse.sql" |
+		sed 's/CLUSTER/one_shard/' > variant.sql
+	assert_equal "$(grep -c . variant.sql)" 3
+	clickhouse-client --host 127.0.0.1 --port "$CH_TCP" --multiquery < variant.sql
+	assert_equal "$(ch "SELECT engine FROM system.tables WHERE database = 'ci' AND name = 'entries'")" Distributed
+	/usr/bin/python3 "$G/gen-runs.py" 7 120 30 > a.log
+	export CI_CLICKHOUSE_USER=cluster
+	run ci-ship a.log
+	assert_success
+	run ci-ship a.log
+	assert_success
+	assert_equal "$(ch 'SELECT count() FROM ci.entries_local FINAL')" "$(ci-report --format clickhouse a.log 2> /dev/null | wc -l)"
+	same_answers a.log
+}
+
 @test "malformed lines are reported as ci-report --check reports them, counted and skipped, and the rest is stored" {
 	cp "$FIXTURES/ci-report/malformed.log" .
 	run --separate-stderr ci-ship malformed.log

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # ci-ship: send ci-tools logs to ClickHouse. The rows are those of
 # ci-report --format clickhouse (the one log reader, on both cores), cut into
-# batches by split(1) and posted by curl(1) to ClickHouse's HTTP interface,
-# each batch streamed as it is produced and kept in a temporary file so that
-# a transient failure can send it again, after a backoff. The table's key
-# makes a second shipment of an entry replace the first
-# (contracts/clickhouse.sql).
+# batches by split(1), each kept in a temporary file and posted by curl(1) to
+# ClickHouse's HTTP interface while the next batch is read, and sent again
+# after a backoff when the failure may pass. The table's key makes a second
+# shipment of an entry replace the first (contracts/clickhouse.sql).
 #
 # A script, not C: curl brings HTTP/1.1, HTTPS and its errors, and split and
 # ci-report run beside it, so reading, converting and sending overlap with no
@@ -64,7 +63,9 @@ report=ci-report
 here=$(dirname "$0")
 [ -x "$here/ci-report" ] && report=$here/ci-report
 command -v "$report" > /dev/null || die 4 "ci-report is not on PATH"
-command -v curl > /dev/null || die 4 "curl is not on PATH"
+for cmd in curl split flock; do
+	command -v $cmd > /dev/null || die 4 "$cmd is not on PATH"
+done
 
 CI_SHIP_STATE=$(mktemp -d "${TMPDIR:-/tmp}/ci-ship.XXXXXX") || die 4 "cannot make a temporary directory"
 trap 'rm -rf "$CI_SHIP_STATE"' EXIT
@@ -110,14 +111,27 @@ transient() {
 	*) return 1 ;;
 	esac
 }
-# send_batch: split's filter, one batch on standard input. Streamed on the
-# first attempt (a copy kept), sent again from the copy after a failure.
+# send_batch: split's filter, one batch on standard input, kept in a file
+# and handed to deliver in the background once the batch before it is
+# stored: the lock, held by the deliver under way, makes them one at a time,
+# and the next batch is read meanwhile. At most two batches are on disk.
 send_batch() {
-	local copy=$CI_SHIP_STATE/batch code try=0 why
-	code=$(tee -p "$copy" | post)
+	local copy=$CI_SHIP_STATE/batch.$FILE
+	cat > "$copy" || return 4
+	exec 9> "$CI_SHIP_STATE/lock"
+	flock 9
+	[ -e "$CI_SHIP_STATE/failed" ] && return 1
+	deliver "$copy" < /dev/null &
+}
+# deliver FILE: post a batch, again after a backoff while the failure may
+# pass; the rows are counted when stored, the reason kept when not.
+deliver() {
+	local copy=$1 code try=0 why
+	code=$(post < "$copy")
 	while :; do
 		if [ "$code" = 200 ]; then
 			wc -l < "$copy" >> "$CI_SHIP_STATE/sent"
+			rm -f "$copy"
 			return 0
 		fi
 		if [ "$code" = 000 ]; then
@@ -139,7 +153,7 @@ send_batch() {
 		code=$(post < "$copy")
 	done
 }
-export -f post transient send_batch
+export -f post transient send_batch deliver
 
 # Malformed lines are counted, and shown on standard error as ci-report
 # reports them (ci-report: FILE:LINE: reason).
@@ -147,6 +161,7 @@ export -f post transient send_batch
 "$report" --format clickhouse -- "$@" 2> "$CI_SHIP_STATE/skipped" |
 	SHELL=$BASH split -l "$batch" --filter=send_batch - 3>&2 2> "$CI_SHIP_STATE/split.err"
 st=("${PIPESTATUS[@]}")
+flock "$CI_SHIP_STATE/lock" true # the last batch's deliver
 cat "$CI_SHIP_STATE/skipped" >&2
 
 sent=$(awk '{ n += $1 } END { print n + 0 }' "$CI_SHIP_STATE/sent")

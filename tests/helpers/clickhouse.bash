@@ -16,17 +16,20 @@ ch_need() {
 
 # ch_start: start the server; exports CH_DIR, CH_PID, CH_HTTP, CH_TCP, CH_URL.
 # A user "shipper" with a password is defined beside the password-less
-# default user, for the tests of credentials.
+# default user, for the tests of credentials; a cluster "one_shard" of this
+# server alone, and a user "cluster" whose inserts into a Distributed table
+# are stored before they return, for the test of the Distributed variant.
 ch_start() {
 	local try
 	CH_DIR=$BATS_FILE_TMPDIR/clickhouse
 	mkdir -p "$CH_DIR/data" "$CH_DIR/tmp" "$CH_DIR/log"
 	cat > "$CH_DIR/users.xml" <<-EOF
 	<yandex>
-	  <profiles><default/></profiles>
+	  <profiles><default/><sync><insert_distributed_sync>1</insert_distributed_sync></sync></profiles>
 	  <users>
 	    <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
 	    <shipper><password>s3cret-Pa55</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></shipper>
+	    <cluster><password></password><networks><ip>127.0.0.1</ip></networks><profile>sync</profile><quota>default</quota></cluster>
 	  </users>
 	  <quotas><default/></quotas>
 	</yandex>
@@ -46,6 +49,7 @@ ch_start() {
 		  <default_profile>default</default_profile>
 		  <default_database>default</default_database>
 		  <mark_cache_size>5368709</mark_cache_size>
+		  <remote_servers><one_shard><shard><replica><host>127.0.0.1</host><port>$CH_TCP</port></replica></shard></one_shard></remote_servers>
 		</yandex>
 		EOF
 		clickhouse-server --config-file="$CH_DIR/config.xml" > "$CH_DIR/log/stdout" 2>&1 3>&- &
