@@ -88,6 +88,7 @@ struct timespec ci_now(void);
 long long ci_mono_ms(void);
 void ci_iso8601(char buf[32], struct timespec ts, int millis);
 int ci_parse_iso8601(const char *s, struct timespec *ts);
+long long ci_timestamp_ms(const char *s);
 
 /* runid.c: run ids run-YYYYMMDD-HHMMSS-xxxxxx. */
 #define CI_RUNID_LEN 26
@@ -150,6 +151,14 @@ void xlog_flush(struct ci_log *log);
 void xlog_write(struct ci_log *log, const struct ci_entry *e);
 void xlog_close(struct ci_log *log);
 void ci_annotation(struct ci_buf *b, const struct ci_entry *e);
+/* Lines to log, each line an entry with the fields of base (ci_sink_line). */
+struct ci_line_sink {
+	struct ci_log *log;
+	struct ci_entry base;
+	struct ci_buf tails[2]; /* base's end, continued or not */
+};
+void ci_sink_line(void *arg, const char *line, size_t len, int continued);
+void ci_sink_free(struct ci_line_sink *k);
 /* An entry a tool writes on its caller's behalf: the calling script, the tool.
  */
 #define CI_FROM_CALLER(e)                                                      \
@@ -288,7 +297,6 @@ int ci_shape_fail(struct ci_buf *why, const char *path, const char *name,
 		  const struct cJSON *v, const char *what);
 int ci_text_check(const char *s, size_t n, struct ci_buf *why);
 int ci_entry_check(const struct cJSON *entry, struct ci_buf *why);
-long long ci_timestamp_ms(const char *s);
 
 /* runs.c: Pipeline Runs, steps and Test Executions rebuilt from entries. */
 struct ci_run_start {

@@ -331,3 +331,30 @@ xlog_close(struct ci_log *log)
 	ci_buf_free(&log->out);
 	ci_buf_free(&log->side);
 }
+
+/*
+ * A line to log (a ci_line_fn): one entry, as the sink's base but for its
+ * message. Every entry of a sink ends the same: that is formatted once.
+ */
+void
+ci_sink_line(void *arg, const char *line, size_t len, int continued)
+{
+	struct ci_line_sink *k = arg;
+	struct ci_entry e = k->base;
+
+	if (!k->tails[continued].s) {
+		e.continued = continued;
+		ci_entry_tail(&k->tails[continued], &e);
+	}
+	e.message = line;
+	e.message_len = len;
+	e.tail = k->tails[continued].s;
+	ci_log_queue(k->log, &e);
+}
+
+void
+ci_sink_free(struct ci_line_sink *k)
+{
+	ci_buf_free(&k->tails[0]);
+	ci_buf_free(&k->tails[1]);
+}

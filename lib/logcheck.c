@@ -85,58 +85,6 @@ two(const char *s)
 	return (s[0] - '0') * 10 + s[1] - '0';
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static long long
-days(long long y, int m, int d)
-{
-	long long era, yoe, doy;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
-/*
- * Milliseconds since 1970 of a timestamp that matches the schema's pattern
- * (YYYY-MM-DDTHH:MM:SS, up to 9 digits of a fraction, Z), or -1.
- */
-long long
-ci_timestamp_ms(const char *s)
-{
-	int y, mo, d, h, mi, se, ms = 0, nd = 0;
-	const char *p;
-
-	if (strlen(s) < 20 || !digits(s, 4) || s[4] != '-' ||
-	    !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
-	    s[10] != 'T' || !digits(s + 11, 2) || s[13] != ':' ||
-	    !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
-		return -1;
-	y = two(s) * 100 + two(s + 2);
-	mo = two(s + 5);
-	d = two(s + 8);
-	h = two(s + 11);
-	mi = two(s + 14);
-	se = two(s + 17);
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    se > 60)
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++, nd++)
-			if (nd < 3)
-				ms = ms * 10 + (*p - '0');
-		if (nd < 1 || nd > 9)
-			return -1;
-		for (int i = nd; i < 3; i++)
-			ms *= 10;
-	}
-	if (p[0] != 'Z' || p[1] != '\0')
-		return -1;
-	return (days(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * 1000 + ms;
-}
-
 /* The run_id pattern of the schema (looser than ci_runid_check's dates). */
 static int
 runid_pattern(const char *s)

@@ -80,11 +80,14 @@ digits(const char *s, int n, int *v)
 }
 
 /*
- * Parse the timestamps the tools write: YYYY-MM-DDTHH:MM:SS, an optional
- * fraction of up to 9 digits, then Z. Returns 0, or -1 when malformed.
+ * The one parser of the timestamps the tools write: YYYY-MM-DDTHH:MM:SS,
+ * an optional fraction of up to 9 digits, then Z. With calendar, the day
+ * exists (month lengths, leap years); without, any day 01-31 passes, as
+ * the pattern of contracts/log-schema.json says, and counts on from the
+ * month's start (2025-02-31 is March 3rd). 0, or -1 when malformed.
  */
-int
-ci_parse_iso8601(const char *s, struct timespec *ts)
+static int
+parse_time(const char *s, struct timespec *ts, int calendar)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30,
 				     31, 31, 30, 31, 30, 31 };
@@ -99,10 +102,10 @@ ci_parse_iso8601(const char *s, struct timespec *ts)
 	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
 	    digits(s + 17, 2, &se))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-	    mi > 59 || se > 60)
+	if (mo < 1 || mo > 12 || d < 1 || d > (calendar ? mdays[mo - 1] : 31) ||
+	    h > 23 || mi > 59 || se > 60)
 		return -1;
-	if (mo == 2 && d == 29 &&
+	if (calendar && mo == 2 && d == 29 &&
 	    !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
 		return -1;
 	p = s + 19;
@@ -121,4 +124,25 @@ ci_parse_iso8601(const char *s, struct timespec *ts)
 			      mi * 60 + se);
 	ts->tv_nsec = ns;
 	return 0;
+}
+
+/* A timestamp of a day that exists; 0, or -1 when malformed. */
+int
+ci_parse_iso8601(const char *s, struct timespec *ts)
+{
+	return parse_time(s, ts, 1);
+}
+
+/*
+ * Milliseconds since 1970 of a timestamp that matches the schema's pattern
+ * (days 01-31 in every month), or -1.
+ */
+long long
+ci_timestamp_ms(const char *s)
+{
+	struct timespec ts;
+
+	if (parse_time(s, &ts, 0) < 0)
+		return -1;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

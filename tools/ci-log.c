@@ -29,8 +29,7 @@ struct stream {
 	struct ci_buf acks;
 	struct ci_buf msg;
 	struct ci_buf rec;
-	struct ci_buf
-	    tails[2]; /* filter mode: entries' ends, continued or not */
+	struct ci_line_sink sink; /* filter mode: each line an entry */
 	struct ci_lines *lines;
 	int skipping; /* inside a record longer than CI_LINE_MAX */
 	unsigned long bad;
@@ -38,8 +37,7 @@ struct stream {
 
 static void one_entry(struct stream *st, int argc, char **argv,
 		      long long duration);
-static void read_stream(struct stream *st, ci_line_fn fn);
-static void filter_line(void *arg, const char *line, size_t len, int continued);
+static void read_stream(struct stream *st, ci_line_fn fn, void *arg);
 static void record_line(void *arg, const char *line, size_t len, int continued);
 static int prune(const char *dir, long long keep, long long max_age);
 
@@ -227,7 +225,12 @@ main(int argc, char **argv)
 	if (st.ack_fd >= 0 && ci_write_all(st.ack_fd, "ready\n", 6) < 0)
 		ci_die(CI_EXIT_USAGE, "--ack-fd %d: %s", st.ack_fd,
 		       strerror(errno));
-	read_stream(&st, records ? record_line : filter_line);
+	st.sink.log = &st.log;
+	st.sink.base = st.base;
+	if (records)
+		read_stream(&st, record_line, &st);
+	else
+		read_stream(&st, ci_sink_line, &st.sink);
 	if (st.bad > 0) {
 		ci_warn("%lu malformed record%s skipped", st.bad,
 			st.bad == 1 ? "" : "s");
@@ -261,7 +264,7 @@ one_entry(struct stream *st, int argc, char **argv, long long duration)
  * line it wrote is logged.
  */
 static void
-read_stream(struct stream *st, ci_line_fn fn)
+read_stream(struct stream *st, ci_line_fn fn, void *arg)
 {
 	static char block[64 * 1024];
 	struct ci_lines lines = { 0 };
@@ -291,7 +294,7 @@ read_stream(struct stream *st, ci_line_fn fn)
 			}
 			st->tee = 0;
 		}
-		ci_lines_feed(&lines, block, (size_t)n, fn, st);
+		ci_lines_feed(&lines, block, (size_t)n, fn, arg);
 		xlog_flush(&st->log);
 		/* When the reader of answers went away, keep logging. */
 		if (st->acks.len > 0 &&
@@ -299,26 +302,9 @@ read_stream(struct stream *st, ci_line_fn fn)
 			st->ack_fd = -1;
 		st->acks.len = 0;
 	}
-	ci_lines_finish(&lines, fn, st);
+	ci_lines_finish(&lines, fn, arg);
 	xlog_flush(&st->log);
 	ci_lines_free(&lines);
-}
-
-static void
-filter_line(void *arg, const char *line, size_t len, int continued)
-{
-	struct stream *st = arg;
-	struct ci_entry e = st->base;
-
-	/* Every entry of the stream ends the same: format that once. */
-	if (!st->tails[continued].s) {
-		e.continued = continued;
-		ci_entry_tail(&st->tails[continued], &e);
-	}
-	e.message = line;
-	e.message_len = len;
-	e.tail = st->tails[continued].s;
-	ci_log_queue(&st->log, &e);
 }
 
 static void

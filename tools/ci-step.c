@@ -22,10 +22,8 @@
 #define TIMED_OUT 124
 
 struct capture {
-	struct ci_log *log;
-	struct ci_entry base;
+	struct ci_line_sink sink;
 	struct ci_lines lines;
-	struct ci_buf tails[2]; /* the entries' ends, continued or not */
 	int fd, to; /* read from, copy to */
 };
 
@@ -37,8 +35,6 @@ static void run_loop(struct ci_proc *p, struct capture *cap, int ncap,
 		     long long timeout_ms, int *timed_out, int *signalled);
 static ssize_t pump(struct capture *c);
 static void drain(struct capture *c, int wait_ms);
-static void capture_line(void *arg, const char *line, size_t len,
-			 int continued);
 static struct ci_run *read_run(const char *path, const char *run_id,
 			       struct ci_runs *rs);
 
@@ -220,9 +216,9 @@ do_step(int argc, char **argv)
 	} else {
 		for (int i = 0; i < 2; i++) {
 			memset(&cap[i], 0, sizeof cap[i]);
-			cap[i].log = &log;
-			cap[i].base = e;
-			cap[i].base.level = i ? "warn" : "info";
+			cap[i].sink.log = &log;
+			cap[i].sink.base = e;
+			cap[i].sink.base.level = i ? "warn" : "info";
 			cap[i].fd = i ? p.err : p.out;
 			cap[i].to = i ? 2 : 1;
 		}
@@ -264,8 +260,7 @@ do_step(int argc, char **argv)
 		ci_warn("%s: %s", name, msg.s);
 	xlog_close(&log);
 	for (int i = 0; i < 2 && p.pid > 0; i++)
-		for (int k = 0; k < 2; k++)
-			ci_buf_free(&cap[i].tails[k]);
+		ci_sink_free(&cap[i].sink);
 	ci_buf_free(&msg);
 	ci_buf_free(&how);
 	xfinish_stdout();
@@ -370,8 +365,9 @@ pump(struct capture *c)
 
 	if (n > 0) {
 		(void)ci_write_all(c->to, buf, (size_t)n);
-		ci_lines_feed(&c->lines, buf, (size_t)n, capture_line, c);
-		xlog_flush(c->log);
+		ci_lines_feed(&c->lines, buf, (size_t)n, ci_sink_line,
+			      &c->sink);
+		xlog_flush(c->sink.log);
 	}
 	return n;
 }
@@ -396,25 +392,9 @@ drain(struct capture *c, int wait_ms)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	ci_lines_finish(&c->lines, capture_line, c);
-	xlog_flush(c->log);
+	ci_lines_finish(&c->lines, ci_sink_line, &c->sink);
+	xlog_flush(c->sink.log);
 	ci_lines_free(&c->lines);
-}
-
-static void
-capture_line(void *arg, const char *line, size_t len, int continued)
-{
-	struct capture *c = arg;
-	struct ci_entry e = c->base;
-
-	if (!c->tails[continued].s) {
-		e.continued = continued;
-		ci_entry_tail(&c->tails[continued], &e);
-	}
-	e.message = line;
-	e.message_len = len;
-	e.tail = c->tails[continued].s;
-	ci_log_queue(c->log, &e);
 }
 
 /* complete: rebuild the Pipeline Run from the log and close the run. */

@@ -204,8 +204,10 @@ parse_since(const char *s)
 	const char *u;
 	struct timespec ts;
 
-	if ((ms = ci_timestamp_ms(s)) >= 0 && ci_parse_iso8601(s, &ts) == 0)
+	if (ci_parse_iso8601(s, &ts) == 0) {
+		ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		goto done;
+	}
 	if (strlen(s) == 10 && s[4] == '-' && s[7] == '-') {
 		snprintf(buf, sizeof buf, "%sT00:00:00Z", s);
 		if (ci_parse_iso8601(buf, &ts) == 0) {
