@@ -684,12 +684,16 @@ ci-report: cannot read .: Is a directory"
 # --- rows for ClickHouse ---------------------------------------------------
 
 @test "clickhouse: one row per valid entry, in order, valid against clickhouse-row-schema.json" {
-	run --separate-stderr ci-report --format clickhouse "$F/seed-run.log" "$F/tests-failed.log"
+	# A line longer than 1 MiB, which ci-log splits into continued entries.
+	new_run
+	head -c 1500000 /dev/zero | tr '\0' a | ci-log -s build
+	run --separate-stderr ci-report --format clickhouse "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
 	assert_success
 	assert_equal "$stderr" ""
 	printf '%s\n' "$output" > rows
 	validate clickhouse-row-schema.json rows
-	assert_equal "$(wc -l < rows)" "$(cat "$F/seed-run.log" "$F/tests-failed.log" | grep -c .)"
+	assert_equal "$(wc -l < rows)" "$(cat "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE" | grep -c .)"
+	assert_equal "$(grep -c '"continued":1' rows)" 1
 	# Field by field, what the entries say, flattened.
 	run /usr/bin/python3 -c '
 import calendar, json, sys, time
@@ -720,7 +724,7 @@ for r, e in zip(rows, entries):
     for k in ("duration_ms", "exit_code", "test_status", "pipeline_exit_code"):
         base = {"test_status": "test_execution", "pipeline_exit_code": "pipeline_run"}.get(k)
         assert (k in r) == ((base in e) if base else (k in e)), (k, r)
-print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log"
+print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
 	assert_success
 	assert_output "$(wc -l < rows)"
 }

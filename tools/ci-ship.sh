@@ -87,8 +87,8 @@ quote() { # a string in curl's config syntax
 	{
 		printf 'url = %s\n' "$(quote "$full")"
 		printf 'connect-timeout = 10\nspeed-limit = 1\nspeed-time = 300\n'
-		if [ -n "${CI_CLICKHOUSE_USER:-}" ]; then
-			printf 'user = %s\n' "$(quote "$CI_CLICKHOUSE_USER:$password")"
+		if [ -n "${CI_CLICKHOUSE_USER:-}" ] || [ -n "$password" ]; then
+			printf 'user = %s\n' "$(quote "${CI_CLICKHOUSE_USER:-default}:$password")"
 		fi
 	} > "$CI_SHIP_STATE/curlrc"
 )
