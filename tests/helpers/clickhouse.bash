@@ -1,17 +1,25 @@
 # A real ClickHouse server for a test file: started once in setup_file on
 # 127.0.0.1, on ports free at the time, with its data in the file's temporary
 # directory, and stopped by its pid in teardown_file. 18.16's config root is
-# <yandex>. A machine without the package skips with the reason.
+# <yandex>. A machine without the package skips every test with the reason
+# (bats 1.8 cannot skip from setup_file: ch_need says why, setup skips).
 
 # free_port: a TCP port of 127.0.0.1 that nothing listens on now.
 free_port() {
 	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# ch_need: skip unless clickhouse-server and clickhouse-client are installed.
+# ch_need: in setup_file, 1 unless clickhouse-server and clickhouse-client
+# are installed, with the reason in CH_SKIP for ch_skip.
 ch_need() {
-	command -v clickhouse-server > /dev/null && command -v clickhouse-client > /dev/null ||
-		skip "clickhouse-server is not installed (Debian packages clickhouse-server and clickhouse-client; scripts/deps.sh installs them)"
+	command -v clickhouse-server > /dev/null && command -v clickhouse-client > /dev/null && return 0
+	export CH_SKIP="clickhouse-server is not installed (Debian packages clickhouse-server and clickhouse-client; scripts/deps.sh installs them)"
+	return 1
+}
+
+# ch_skip: in setup, skip the test when ch_need said no.
+ch_skip() {
+	[ -z "${CH_SKIP:-}" ] || skip "$CH_SKIP"
 }
 
 # ch_start: start the server; exports CH_DIR, CH_PID, CH_HTTP, CH_TCP, CH_URL.
