@@ -18,7 +18,7 @@
 -- here, so ci-report leaves out what an entry does not have), window
 -- functions, and the <clickhouse> root of newer config files (18.16
 -- wants <yandex>). A MATERIALIZED time would save the rows a field, but
--- 18.16 refuses an insert through a Distributed table into one.
+-- 18.16 refuses an insert through a Distributed table into a table with one.
 --
 -- Shipping twice never counts twice. The key of a row is a hash of the
 -- entry's line (the same entry always gives the same key), the table is a
