@@ -19,10 +19,11 @@ CI_CFLAGS = -std=c11 -D_GNU_SOURCE -DCI_VERSION='"$(VERSION)"' \
 	-Wall -Wextra -Wpedantic -Wshadow -Werror
 ALL_CFLAGS = $(filter-out -w -Wno-%,$(CFLAGS)) $(CI_CFLAGS)
 
-# A tool is one file, tools/ci-NAME.c, or a folder of them, tools/ci-NAME/
-# (*.c and its own headers, *.h).
+# A tool is one file, tools/ci-NAME.c, a folder of them, tools/ci-NAME/
+# (*.c and its own headers, *.h), or a script, tools/ci-NAME.sh.
 TOOLS = $(sort $(patsubst tools/%.c,%,$(wildcard tools/ci-*.c)) \
-	$(patsubst tools/%/,%,$(wildcard tools/ci-*/)))
+	$(patsubst tools/%/,%,$(wildcard tools/ci-*/)) $(SCRIPTS))
+SCRIPTS = $(patsubst tools/%.sh,%,$(wildcard tools/ci-*.sh))
 src = $(wildcard tools/$(1).c tools/$(1)/*.c)
 BINS = $(TOOLS:%=$(B)/%)
 LIBSRC = $(sort $(wildcard lib/*.c))
@@ -58,6 +59,10 @@ $(B)/libci.a: $(LIBSRC:lib/%.c=$(B)/lib/%.o)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(SCRIPTS:%=$(B)/%): $(B)/%: tools/%.sh
+	@mkdir -p $(@D)
+	sed 's/@VERSION@/$(VERSION)/' $< > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+
 .SECONDEXPANSION:
 $(B)/ci-%: $$(call src,ci-$$*) $$(wildcard tools/ci-$$*/*.h) $(B)/libci.a lib/ci.h
 	$(CC) $(ALL_CFLAGS) $(call pkg,ci-$*,--cflags) -Ilib -o $@ \
@@ -91,7 +96,7 @@ bench: all
 lint:
 	clang-format --dry-run --Werror lib/*.[ch] $(wildcard tools/*.c tools/*/*.[ch])
 	mandoc -Tlint -Wwarning man/*.1 man/*.7
-	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh
+	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh tools/ci-*.sh
 	sh -n scripts/deps.sh
 
 check: deps

@@ -345,11 +345,13 @@ struct ci_test_exec {
 };
 struct ci_view { /* what one valid entry says */
 	const char *run_id, *step_name, *message, *source_file, *function_name;
+	const char *timestamp; /* as written */
 	long long ts_ms, line_number, duration_ms; /* duration_ms < 0: none */
 	int level; /* 0 info, 1 warn, 2 error */
 	int exit_code; /* < 0: none */
 	int outcome; /* ci_step_outcome */
 	int edge; /* CI_EDGE_START or CI_EDGE_END of a ci-step run, or 0 */
+	int continued; /* the next entry continues the message */
 	const struct ci_run_start *start;
 	const struct ci_test_exec *test;
 	const struct ci_pipeline *pipeline;

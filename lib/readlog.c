@@ -30,9 +30,9 @@ struct rec {
 	unsigned long long line;
 	const char *raw; /* the line as read, for the entry callback */
 	size_t rawlen;
-	int kind, level, exit_code, outcome, edge;
+	int kind, level, exit_code, outcome, edge, continued;
 	char run_id[CI_RUNID_LEN + 1];
-	uint32_t step, msg, src, fn, steps;
+	uint32_t step, msg, src, fn, steps, ts;
 	int32_t start, test, pipe; /* offsets of nested objects, or -1 */
 };
 
@@ -150,7 +150,9 @@ keep_view(struct ci_read_batch *b, struct rec *r, const struct ci_view *v)
 	r->exit_code = v->exit_code;
 	r->outcome = v->outcome;
 	r->edge = v->edge;
+	r->continued = v->continued;
 	r->step = keep_str(b, v->step_name);
+	r->ts = b->rd->entry ? keep_str(b, v->timestamp) : 0;
 	r->msg = r->src = r->fn = 0;
 	if (v->level >= b->list_level) {
 		r->msg = keep_str(b, v->message);
@@ -304,6 +306,8 @@ apply(struct ci_read_batch *b)
 		v.exit_code = r->exit_code;
 		v.outcome = r->outcome;
 		v.edge = r->edge;
+		v.continued = r->continued;
+		v.timestamp = s + r->ts;
 		v.start = r->start < 0 ? NULL : (const void *)(s + r->start);
 		v.test = r->test < 0 ? NULL : (const void *)(s + r->test);
 		if (r->pipe >= 0) {

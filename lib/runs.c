@@ -65,6 +65,7 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 	v->message = S(CI_F_MESSAGE);
 	v->source_file = S(CI_F_SOURCE_FILE);
 	v->function_name = S(CI_F_FUNCTION_NAME);
+	v->timestamp = S(CI_F_TIMESTAMP);
 	v->ts_ms = ci_timestamp_ms(S(CI_F_TIMESTAMP));
 	v->line_number = I(CI_F_LINE_NUMBER);
 	v->duration_ms = I(CI_F_DURATION_MS);
@@ -73,6 +74,7 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 #undef I
 	v->level = level[0] == 'e' ? 2 : level[0] == 'w';
 	v->outcome = ci_step_outcome(f);
+	v->continued = cJSON_IsTrue(f[CI_F_CONTINUED]);
 	/* ci-step's own start and completion entries bound one of its runs. */
 	if (strcmp(v->function_name, "ci-step") == 0) {
 		if (v->duration_ms < 0 && v->level == 0 &&

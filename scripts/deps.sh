@@ -11,14 +11,14 @@ root=$(cd "$here/.." && pwd)
 
 # Building and running the tools (jq: the shell scripts use it).
 build="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev bash-builtins
-git jq"
+git jq curl"
 # The tests, besides. util-linux (flock, setpriv, prlimit) and bsdutils
 # (script, a terminal for the tests) are essential in Debian, but the tests
 # name what they run; manpages-dev has the system calls' pages that ours
 # refer to, which the man page test looks up.
 tests="bats bats-assert bats-support python3 python3-jsonschema python3-yaml
 mandoc procps time libxml2-utils util-linux bsdutils manpages-dev
-clang-format clang lnav"
+clickhouse-server clickhouse-client clang-format clang lnav"
 case ${1-} in
 --build-only) pkgs=$build ;;
 "") pkgs="$build $tests" ;;

@@ -917,7 +917,7 @@ span() {
 @test "exits 2 on a bad --format, --level, --run, --since or --step" {
 	run --separate-stderr ci-report --format yaml
 	assert_failure 2
-	assert_equal "$stderr" "ci-report: --format: \"yaml\" is not text, json, markdown, junit or otlp (see 'ci-report --help')"
+	assert_equal "$stderr" "ci-report: --format: \"yaml\" is not text, json, markdown, junit, otlp or clickhouse (see 'ci-report --help')"
 	run --separate-stderr ci-report --level debug
 	assert_failure 2
 	assert_equal "$stderr" "ci-report: --level: \"debug\" is not info, warn or error (see 'ci-report --help')"
@@ -968,6 +968,101 @@ ci-report: cannot read .: Is a directory"
 	run --separate-stderr bash -c "ci-report --format json '$F/seed-run.log' > /dev/full"
 	assert_failure 1
 	assert_equal "$stderr" "ci-report: standard output: No space left on device"
+}
+
+# --- rows for ClickHouse ---------------------------------------------------
+
+@test "clickhouse: one row per valid entry, in order, valid against clickhouse-row-schema.json" {
+	# A line longer than 1 MiB, which ci-log splits into continued entries.
+	new_run
+	head -c 1500000 /dev/zero | tr '\0' a | ci-log -s build
+	run --separate-stderr ci-report --format clickhouse "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
+	assert_success
+	assert_equal "$stderr" ""
+	printf '%s\n' "$output" > rows
+	validate clickhouse-row-schema.json rows
+	assert_equal "$(wc -l < rows)" "$(cat "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE" | grep -c .)"
+	assert_equal "$(grep -c '"continued":1' rows)" 1
+	# Field by field, what the entries say, flattened.
+	run /usr/bin/python3 -c '
+import calendar, json, sys, time
+rows = [json.loads(l) for l in open("rows")]
+entries = [json.loads(l) for f in sys.argv[1:] for l in open(f) if l.strip()]
+flat = {"run_start": {"start_time": "run_start_time", "profile": "run_start_profile", "triggered_by": "run_start_triggered_by"},
+        "test_execution": {"test_type": "test_type"}, "pipeline_run": {}}
+prefix = {"run_start": "run_start_", "test_execution": "test_", "pipeline_run": "pipeline_"}
+for r, e in zip(rows, entries):
+    for k, v in e.items():
+        if k in flat:
+            assert r["has_" + k] == 1, (k, r)
+            for f, x in v.items():
+                if k == "pipeline_run" and f == "run_id":
+                    assert x == r["run_id"]
+                    continue
+                col = flat[k].get(f, prefix[k] + f)
+                if x is False:  # left out: the column reads 0
+                    assert col not in r, (col, r)
+                else:
+                    assert r[col] == (1 if x is True else x), (col, r[col], x)
+        else:
+            assert r[k] == (1 if v is True else v), (k, r.get(k), v)
+    ts = e["timestamp"]
+    secs = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+    assert r["time"] == secs, r["time"]
+    assert r["ts_ms"] // 1000 == secs and r["ts_ms"] % 1000 == int((ts[20:23] or "0").ljust(3, "0")), r["ts_ms"]
+    for k in ("duration_ms", "exit_code", "test_status", "pipeline_exit_code"):
+        base = {"test_status": "test_execution", "pipeline_exit_code": "pipeline_run"}.get(k)
+        assert (k in r) == ((base in e) if base else (k in e)), (k, r)
+print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
+	assert_success
+	assert_output "$(wc -l < rows)"
+}
+
+@test "clickhouse: the key is the same for the same entry, in any file, and differs between entries" {
+	ci-report --format clickhouse "$F/seed-run.log" > a.rows
+	cp "$F/seed-run.log" copy.log
+	cat "$F/failed-run.log" copy.log > mixed.log
+	ci-report --format clickhouse mixed.log > b.rows
+	jq -r .key a.rows > a.keys
+	jq -r .key b.rows | tail -n "$(wc -l < a.keys)" > b.keys
+	assert_equal "$(cat b.keys)" "$(cat a.keys)"
+	assert_equal "$(sort -u a.keys | wc -l)" "$(wc -l < a.keys)"
+	# The key is written as a number, up to 2^64 - 1, for a UInt64 column.
+	run grep -c -E '^\{"key":[0-9]{1,20},' a.rows
+	assert_output "$(wc -l < a.keys)"
+}
+
+@test "clickhouse: malformed lines are reported on stderr as --check reports them, and skipped" {
+	run --separate-stderr ci-report --format clickhouse "$F/malformed.log"
+	assert_success
+	assert_equal "$stderr" "$(ci-report --check "$F/malformed.log" | sed 's/^/ci-report: /')"
+	printf '%s\n' "$output" > rows
+	validate clickhouse-row-schema.json rows
+	assert_equal "$(wc -l < rows)" "$(ci-report --format json "$F/malformed.log" 2> /dev/null | jq -s 'map(.entries) | add')"
+}
+
+@test "clickhouse: takes no filter, and an unreadable file exits 2 with the others' rows written" {
+	run --separate-stderr ci-report --format clickhouse --run "$SEED" "$F/seed-run.log"
+	assert_failure 2
+	assert_equal "$stderr" "ci-report: --format clickhouse writes every entry: it takes no filter (see 'ci-report --help')"
+	run --separate-stderr ci-report --format clickhouse --last "$F/seed-run.log"
+	assert_failure 2
+	run --separate-stderr ci-report --format clickhouse missing.log "$F/seed-run.log"
+	assert_failure 2
+	assert_equal "$stderr" "ci-report: cannot read missing.log: No such file or directory"
+	assert_equal "${#lines[@]}" 19
+}
+
+@test "clickhouse: memory does not grow with the input, and a closed stdout ends it quietly" {
+	/usr/bin/python3 "$F/gen-log.py" 20 5 > small.log
+	/usr/bin/python3 "$F/gen-log.py" 200 50 > big.log
+	peak() { /usr/bin/time -f %M ci-report --format clickhouse "$1" 2>&1 > /dev/null | tail -n 1; }
+	small=$(peak small.log) big=$(peak big.log)
+	echo "peak RSS: $small KiB for 5 MB, $big KiB for 50 MB"
+	[ "$big" -lt $((small * 2 + 4096)) ]
+	run --separate-stderr bash -c "set -o pipefail; ci-report --format clickhouse big.log | head -n 1"
+	assert_success
+	assert_equal "$stderr" ""
 }
 
 # --- the reports, byte for byte --------------------------------------------

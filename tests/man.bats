@@ -11,8 +11,8 @@ lint() {
 }
 
 @test "every tool has a man page and every page is clean under mandoc -Tlint" {
-	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/; do
-		t=$(basename "$src" .c)
+	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/ "$REPO"/tools/ci-*.sh; do
+		t=$(basename "$src" .c) t=${t%.sh}
 		[ -f "$REPO/man/$t.1" ] || fail "no man page man/$t.1 for $t"
 	done
 	for page in "$REPO"/man/*.[17]; do
@@ -31,15 +31,15 @@ lint() {
 
 @test "the overview page ci-tools.7 exists and names every tool" {
 	[ -f "$REPO/man/ci-tools.7" ]
-	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/; do
-		t=$(basename "$src" .c)
+	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/ "$REPO"/tools/ci-*.sh; do
+		t=$(basename "$src" .c) t=${t%.sh}
 		grep -q "^\.Xr $t 1" "$REPO/man/ci-tools.7" || fail "ci-tools.7 does not refer to $t"
 	done
 }
 
 @test "each tool's --help mirrors the SYNOPSIS of its man page" {
-	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/; do
-		t=$(basename "$src" .c)
+	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/ "$REPO"/tools/ci-*.sh; do
+		t=$(basename "$src" .c) t=${t%.sh}
 		# The page's synopsis rendered as text, one line per form.
 		synopsis=$(MANWIDTH=300 mandoc -Tascii -O width=300 "$REPO/man/$t.1" | sed 's/.\x08//g' |
 			awk '/^SYNOPSIS/{on=1; next} /^[A-Z]/{on=0} on && NF' |

@@ -73,7 +73,7 @@ read_config() {
 		esac
 		case $key in
 		requires) conf[requires]+=" $value" ;;
-		cleanup | tests.options) conf[$key]=$value ;;
+		cleanup | tests.options | clickhouse.url) conf[$key]=$value ;;
 		logs.keep | logs.max_age)
 			[[ $value =~ ^[0-9]+$ ]] || {
 				bad_config "$config:$n: $key: \"$value\" is not a whole number"
@@ -184,9 +184,19 @@ status=0 cleanup_ok=1
 finish() {
 	local code=$status
 	ci-step complete --exit-code "$code" >/dev/null
+	ship
 	echo
 	ci-report --run "$CI_RUN_ID" "$CI_LOG_FILE"
 	exit "$code"
+}
+# With a ClickHouse server (CI_CLICKHOUSE_URL, else clickhouse.url in the
+# config), the run's whole log goes there once closed; a failure to ship is
+# a warning, never the run's result.
+ship() {
+	local url=${CI_CLICKHOUSE_URL:-${conf[clickhouse.url]:-}} rc=0
+	[ -n "$url" ] || return 0
+	CI_CLICKHOUSE_URL=$url ci-ship "$CI_LOG_FILE" >&2 || rc=$?
+	[ "$rc" -eq 0 ] || echo "run.sh: warning: the log was not shipped to ClickHouse (ci-ship exited $rc); the run's result stands" >&2
 }
 trap finish EXIT
 trap 'status=1; log_error "interrupted"; exit' INT TERM HUP

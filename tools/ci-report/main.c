@@ -1,8 +1,9 @@
 /*
  * ci-report: summarize ci-tools NDJSON logs. Rebuilds every Pipeline Run
  * found, with its steps, test attempts, warnings and errors, and prints it
- * as text, NDJSON, Markdown for a GitHub step summary, or JUnit XML. A line
- * that is not a valid log entry is counted and reported, never fatal.
+ * as text, NDJSON, Markdown for a GitHub step summary, or JUnit XML; or
+ * writes each entry as a row for ClickHouse. A line that is not a valid
+ * log entry is counted and reported, never fatal.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@ static const struct report_format formats[] = {
 	{ "markdown", markdown_write, NULL, 1 },
 	{ "junit", junit_write, NULL, 0 },
 	{ "otlp", otlp_write, NULL, 0 },
+	{ "clickhouse", NULL, clickhouse_entry, 0 },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -131,13 +133,19 @@ main(int argc, char **argv)
 	if (opt.check && (filtered || format))
 		ci_usage_error("--check reads every line: it takes no "
 			       "--format and no filter");
+	if (!opt.format->write && filtered)
+		ci_usage_error("--format %s writes every entry: it takes no "
+			       "filter",
+			       opt.format->name);
 	opt.files = optind < argc ? (const char **)argv + optind : stdin_only;
 	opt.nfiles = optind < argc ? (unsigned)(argc - optind) : 1;
 
 	ci_runs_init(&runs, level < 0 ? 1 : level,
 		     opt.format->write == otlp_write ? OTLP_EVENTS : MSG_CAP);
 	ci_runs_init(&old_runs, 3, 0);
-	ci_reader_init(&rd, &runs);
+	/* A format that only streams entries needs no runs: memory stays flat.
+	 */
+	ci_reader_init(&rd, opt.format->write ? &runs : NULL);
 	rd.before = &old_runs;
 	rd.run = opt.run;
 	rd.step = step;

@@ -120,5 +120,7 @@ void json_write(struct ci_buf *out, const struct report *rp);
 void markdown_write(struct ci_buf *out, const struct report *rp);
 void junit_write(struct ci_buf *out, const struct report *rp);
 void otlp_write(struct ci_buf *out, const struct report *rp);
+void clickhouse_entry(struct ci_buf *out, const struct ci_view *v,
+		      const char *line, size_t len);
 
 #endif
