@@ -238,8 +238,8 @@ void ci_arena_free(void);
  * is a table of fields; an object has each field at most once, no field the
  * table does not name, and every required one. A field's kind says what its
  * value may be:
- *   CI_STR      a string
- *   CI_STR1     a non-empty string
+ *   CI_STR      a string (of at most max characters when max > 0)
+ *   CI_STR1     a non-empty string (likewise)
  *   CI_INT      an integer from min to max (max CI_NO_MAX: no maximum)
  *   CI_ENUM     one of the strings of values (NULL-terminated)
  *   CI_PATTERN  a string for which match() is true; expect says what was
@@ -298,6 +298,35 @@ int ci_shape_fail(struct ci_buf *why, const char *path, const char *name,
 int ci_text_check(const char *s, size_t n, struct ci_buf *why);
 int ci_entry_check(const struct cJSON *entry, struct ci_buf *why);
 
+/* cases.c: a suite attempt's test cases, bounded as log-schema.json says. */
+#define CI_CASES_MAX 10000 /* cases per attempt; more are counted */
+#define CI_CASES_BYTES (4u << 20) /* of names and messages, per attempt */
+#define CI_CASE_NAME 512 /* bytes of a name or classname */
+#define CI_CASE_TEXT 1024 /* bytes of a failure's message */
+enum { CI_CASE_PASSED, CI_CASE_FAILED, CI_CASE_SKIPPED };
+extern const char *const ci_case_statuses[]; /* by status, then NULL */
+struct ci_case {
+	char *name, *classname, *message; /* classname, message: or NULL */
+	int status, message_cut;
+	long long duration_ms; /* < 0: not known */
+};
+struct ci_cases {
+	struct ci_case *v;
+	size_t n, bytes;
+	long long omitted; /* past the bounds */
+	long omitted_failed; /* of them, failed: for counts */
+};
+struct ci_case *ci_cases_add(struct ci_cases *c, const char *name, size_t nlen,
+			     const char *classname, size_t clen, int status,
+			     long long duration_ms);
+void ci_case_message(struct ci_cases *c, struct ci_case *k, const char *s,
+		     size_t n);
+long ci_cases_failed(const struct ci_cases *c);
+void ci_cases_json(struct ci_buf *b, const struct ci_cases *c);
+void ci_cases_read(struct ci_cases *c, const struct cJSON *arr);
+void ci_case_fullname(struct ci_buf *b, const struct ci_case *k);
+void ci_cases_free(struct ci_cases *c);
+
 /* runs.c: Pipeline Runs, steps and Test Executions rebuilt from entries. */
 struct ci_run_start {
 	long long start_time;
@@ -324,6 +353,8 @@ struct ci_view { /* what one valid entry says */
 	int outcome; /* ci_step_outcome */
 	const struct ci_run_start *start;
 	const struct ci_test_exec *test;
+	const struct cJSON *cases; /* test's cases array, or NULL */
+	long long cases_omitted;
 	const struct ci_pipeline *pipeline;
 	unsigned file; /* where it was read: input number and line */
 	unsigned long long line;
@@ -345,6 +376,8 @@ struct ci_step {
 struct ci_attempt {
 	struct ci_test_exec t;
 	long long start_ms, end_ms;
+	int has_cases; /* the entry had cases (maybe none) */
+	struct ci_cases cases;
 };
 struct ci_msg {
 	int level;

@@ -112,6 +112,8 @@ ci_view_of(struct ci_view *v, const cJSON *e, struct ci_view_store *st)
 		t->fallback_to_serial = cJSON_IsTrue(
 		    cJSON_GetObjectItemCaseSensitive(o, "fallback_to_serial"));
 		v->test = t;
+		v->cases = cJSON_GetObjectItemCaseSensitive(o, "cases");
+		v->cases_omitted = num(o, "cases_omitted");
 	}
 	if ((o = cJSON_GetObjectItemCaseSensitive(e, "pipeline_run"))) {
 		struct ci_pipeline *p = &st->pipeline;
@@ -249,9 +251,17 @@ completion(struct ci_runs *rs, struct ci_run *r, const struct ci_view *v)
 			r->tests = xrealloc(r->tests,
 					    (r->ntests ? r->ntests * 2 : 4) *
 						sizeof *r->tests);
-		r->tests[r->ntests].t = *v->test;
-		r->tests[r->ntests].start_ms = start;
-		r->tests[r->ntests++].end_ms = v->ts_ms;
+		struct ci_attempt *a = &r->tests[r->ntests++];
+		memset(a, 0, sizeof *a);
+		a->t = *v->test;
+		a->start_ms = start;
+		a->end_ms = v->ts_ms;
+		if (v->cases) {
+			a->has_cases = 1;
+			ci_cases_read(&a->cases, v->cases);
+			if (v->cases_omitted > 0)
+				a->cases.omitted += v->cases_omitted;
+		}
 	}
 	return s;
 }
@@ -393,6 +403,8 @@ ci_runs_free(struct ci_runs *rs)
 		}
 		free((char *)r->pipeline.steps);
 		free(r->steps);
+		for (size_t k = 0; k < r->ntests; k++)
+			ci_cases_free(&r->tests[k].cases);
 		free(r->tests);
 		free(r->msgs);
 		free(r);

@@ -357,6 +357,40 @@ EOF
 	assert_success
 }
 
+@test "--check agrees with python-jsonschema on broken test cases and their bounds" {
+	/usr/bin/python3 - "$FIXTURES/contracts/valid/log-with-test-execution.json" > cases.ndjson <<'EOF'
+import copy, json, sys
+b = json.load(open(sys.argv[1]))
+b["test_execution"]["cases"] = [{"name": "adds", "classname": "math", "status": "failed",
+                                 "duration_ms": 12, "message": "boom", "message_cut": True}]
+b["test_execution"]["cases_omitted"] = 0
+values = [None, True, False, 0, -1, 1.5, "", "x", "passed", "failed", [], {}, "x" * 512, "x" * 513,
+          "\u00e9" * 512, "\u00e9" * 513, "x" * 1024, "x" * 1025, "\u00e9" * 1024, "\u00e9" * 1025]
+out = [json.dumps(b)]
+for k in b["test_execution"]["cases"][0]:
+    c = copy.deepcopy(b); del c["test_execution"]["cases"][0][k]; out.append(json.dumps(c))
+    for v in values:
+        c = copy.deepcopy(b); c["test_execution"]["cases"][0][k] = v; out.append(json.dumps(c))
+for v in values:
+    c = copy.deepcopy(b); c["test_execution"]["cases_omitted"] = v; out.append(json.dumps(c))
+    c = copy.deepcopy(b); c["test_execution"]["cases"] = v; out.append(json.dumps(c))
+    c = copy.deepcopy(b); c["test_execution"]["cases"][0]["extra"] = v; out.append(json.dumps(c))
+for n in (10000, 10001):
+    c = copy.deepcopy(b); c["test_execution"]["cases"] = [{"name": "t", "status": "passed"}] * n
+    out.append(json.dumps(c))
+print("\n".join(out))
+EOF
+	[ "$(wc -l < cases.ndjson)" -gt 150 ]
+	/usr/bin/python3 "$REPO/tests/helpers/validate.py" --lines "$REPO/contracts/log-schema.json" cases.ndjson |
+		cut -d: -f2 | sort -un > python.bad
+	ci-report --check cases.ndjson | cut -d: -f2 | sort -un > ours.bad
+	[ "$(wc -l < python.bad)" -gt 100 ]
+	run grep -cx 1 python.bad
+	assert_output 0
+	run diff python.bad ours.bad
+	assert_success
+}
+
 @test "malformed lines are counted and shown, and the rest is still reported" {
 	run --separate-stderr ci-report "$F/malformed.log"
 	assert_success

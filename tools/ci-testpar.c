@@ -56,6 +56,8 @@ struct attempt {
 	struct ci_lines lines;
 	int in_long; /* inside a line longer than CI_LINE_MAX */
 	unsigned long notok; /* TAP "not ok" lines */
+	struct ci_cases tap; /* the cases of its TAP lines */
+	struct ci_case *tap_failed; /* the last, when it failed: diagnostics */
 	int forkfail; /* output says a fork failed for lack of resources */
 	struct ci_buf mem; /* grouped output, or prefixed lines to write */
 	int spool; /* grouped output past SPOOL_MEM, or -1 */
@@ -95,13 +97,16 @@ static int read_output(struct attempt *a);
 static void on_line(void *arg, const char *line, size_t len, int continued);
 static void deadlines(long long now);
 static void finish(struct attempt *a);
-static long junit_failures(const char *path, const struct timespec *since,
-			   struct ci_buf *note);
+static void tap_case(struct attempt *a, const char *line, size_t len);
+static long junit_read(const char *path, const struct timespec *since,
+		       struct ci_buf *note, struct ci_cases *cases);
+static void failing_names(struct ci_buf *b, const struct ci_cases *c);
 static void emit(const char *msg, size_t msglen, struct attempt *a);
 static void log_entry(struct ci_entry *e);
 static void record_skipped(struct suite *s);
 static void record(struct ci_entry *e, int number, const char *status,
-		   long count, time_t started, int parallel, int fallback);
+		   long count, time_t started, int parallel, int fallback,
+		   const struct ci_cases *cases);
 static void out_write(const void *p, size_t n);
 static void status_line(long long now);
 static void cleanup(struct attempt *a);
@@ -633,6 +638,7 @@ on_line(void *arg, const char *line, size_t len, int continued)
 	const char *hash;
 
 	if (!a->in_long) {
+		tap_case(a, line, len);
 		if (len >= 6 && memcmp(line, "not ok", 6) == 0 &&
 		    (len == 6 || line[6] == ' ')) {
 			hash = memchr(line, '#', len);
@@ -654,6 +660,81 @@ on_line(void *arg, const char *line, size_t len, int continued)
 		ci_buf_add(&a->mem, line, len);
 		ci_buf_add(&a->mem, "\n", 1);
 	}
+}
+
+/* Whether s[0..n) starts with word w, then a space or its end. */
+static int
+word(const char *s, size_t n, const char *w)
+{
+	size_t k = strlen(w);
+
+	return n >= k && strncasecmp(s, w, k) == 0 && (n == k || s[k] == ' ');
+}
+
+/*
+ * A TAP test line, "ok N - name # SKIP why" or "not ok N name", is a case;
+ * bats --timing's " in 12ms" is its duration. The diagnostics after a
+ * failed one (lines of "#" or of YAML, indented) are its message.
+ */
+static void
+tap_case(struct attempt *a, const char *line, size_t len)
+{
+	const char *p = line, *end = line + len, *h, *dir = NULL;
+	int failed, status;
+	long long ms = -1;
+
+	if (!word(p, len, "ok") && !word(p, len, "not ok")) {
+		size_t skip = len && line[0] == '#';
+		skip += skip && len > 1 && line[1] == ' ';
+		if (a->tap_failed && len && (line[0] == '#' || line[0] == ' '))
+			ci_case_message(&a->tap, a->tap_failed, line + skip,
+					len - skip);
+		else
+			a->tap_failed = NULL;
+		return;
+	}
+	failed = line[0] == 'n';
+	p += failed ? 6 : 2;
+	while (p < end && *p == ' ')
+		p++;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	while (p < end && *p == ' ')
+		p++;
+	if (end - p >= 2 && p[0] == '-' && p[1] == ' ')
+		p += 2;
+	/* The directive: the last " # SKIP" or " # TODO". */
+	for (h = end; h > p; h--)
+		if (h[-1] == '#' && (h - 1 == p || h[-2] == ' ')) {
+			const char *w = h;
+			while (w < end && *w == ' ')
+				w++;
+			if (end - w >= 4 &&
+			    (strncasecmp(w, "skip", 4) == 0 ||
+			     strncasecmp(w, "todo", 4) == 0)) {
+				dir = h - 1;
+				break;
+			}
+		}
+	status = dir ? CI_CASE_SKIPPED
+	    : failed ? CI_CASE_FAILED
+		     : CI_CASE_PASSED;
+	h = dir ? dir : end;
+	while (h > p && h[-1] == ' ')
+		h--;
+	if (h - p > 6 && h[-1] == 's' && h[-2] == 'm') {
+		const char *d = h - 2;
+		while (d > p && d[-1] >= '0' && d[-1] <= '9')
+			d--;
+		if (d < h - 2 && d - p > 4 && memcmp(d - 4, " in ", 4) == 0) {
+			ms = strtoll(d, NULL, 10);
+			h = d - 4;
+		}
+	}
+	a->tap_failed =
+	    ci_cases_add(&a->tap, p, (size_t)(h - p), NULL, 0, status, ms);
+	if (status != CI_CASE_FAILED)
+		a->tap_failed = NULL;
 }
 
 /* Timeouts, and the next signal for suites being stopped. */
@@ -692,6 +773,7 @@ finish(struct attempt *a)
 	struct suite *s = a->s;
 	struct ci_entry e;
 	struct ci_buf msg = { 0 }, how = { 0 }, note = { 0 };
+	struct ci_cases junit = { 0 }, *cases = NULL;
 	struct timespec end;
 	long long ms;
 	int sig = 0, code = -1, ok, contention, retry, counted = 1;
@@ -725,10 +807,16 @@ finish(struct attempt *a)
 	contention = !ok && !a->timed_out && !a->intr &&
 	    (a->start_errno == EAGAIN || a->start_errno == ENOMEM ||
 	     sig == SIGKILL || code == 137 || a->forkfail);
+	/* The cases of the report, else of TAP, else none. */
+	if (s->junit && !a->start_errno &&
+	    junit_read(s->junit, &a->rt0, &note, &junit) >= 0)
+		cases = &junit;
+	else if (a->tap.n > 0 || a->tap.omitted > 0)
+		cases = &a->tap;
 	if (!ok) {
 		/* The report, else TAP, else the suite itself: 1. */
-		if (s->junit)
-			count = junit_failures(s->junit, &a->rt0, &note);
+		if (cases == &junit)
+			count = ci_cases_failed(&junit) + junit.omitted_failed;
 		if (count <= 0 && a->notok > 0)
 			count = (long)a->notok;
 		if (count <= 0)
@@ -753,8 +841,10 @@ finish(struct attempt *a)
 	}
 	if (a->fallback && a->why)
 		ci_buf_printf(&msg, "; serial fallback: %s", a->why);
-	if (note.len)
+	if (note.len && !ok)
 		ci_buf_printf(&msg, "; %s", note.s);
+	if (!ok && cases)
+		failing_names(&msg, cases);
 	if (retry && contention && R.parallel && !R.phase2) {
 		ci_buf_str(&msg, "; will retry alone after the parallel batch");
 		if (!s->alone)
@@ -776,7 +866,7 @@ finish(struct attempt *a)
 	e.exit_code = code;
 	emit(msg.s, msg.len, a);
 	record(&e, a->number, ok ? "passed" : "failed", ok ? 0 : count,
-	       a->rt0.tv_sec, a->parallel, a->fallback);
+	       a->rt0.tv_sec, a->parallel, a->fallback, cases);
 
 	if (ok) {
 		s->passed = 1;
@@ -790,25 +880,63 @@ finish(struct attempt *a)
 	ci_buf_free(&msg);
 	ci_buf_free(&how);
 	ci_buf_free(&note);
+	ci_cases_free(&junit);
 	cleanup(a);
 }
 
 struct junit {
-	long failures;
-	int in_case, case_failed;
+	struct ci_cases *cases;
+	struct ci_case *k; /* the case being read, or NULL */
+	int in_case, in_text; /* in a <testcase>; in its failure's text */
+	struct ci_buf text; /* of the failure, its first bytes */
 };
+
+static const char *
+attr(const XML_Char **attrs, const char *name)
+{
+	for (; attrs[0]; attrs += 2)
+		if (strcmp(attrs[0], name) == 0)
+			return attrs[1];
+	return NULL;
+}
 
 static void XMLCALL
 junit_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 {
 	struct junit *j = arg;
+	const char *n, *c, *t;
+	char *end;
+	double sec;
+	long long ms = -1;
 
-	(void)attrs;
-	if (strcmp(name, "testcase") == 0)
-		j->in_case = 1, j->case_failed = 0;
-	else if (j->in_case &&
-		 (strcmp(name, "failure") == 0 || strcmp(name, "error") == 0))
-		j->case_failed = 1;
+	if (strcmp(name, "testcase") == 0) {
+		n = attr(attrs, "name");
+		if (!(c = attr(attrs, "classname")))
+			c = attr(attrs, "file");
+		if ((t = attr(attrs, "time"))) {
+			sec = strtod(t, &end);
+			if (end != t && !*end && sec >= 0 && sec < 1e9)
+				ms = (long long)(sec * 1000 + 0.5);
+		}
+		j->in_case = 1;
+		j->k = ci_cases_add(j->cases, n ? n : "", n ? strlen(n) : 0, c,
+				    c ? strlen(c) : 0, CI_CASE_PASSED, ms);
+	} else if (j->in_case &&
+		   (strcmp(name, "failure") == 0 ||
+		    strcmp(name, "error") == 0)) {
+		if (!j->k) {
+			j->cases->omitted_failed++;
+			return;
+		}
+		if (j->k->status != CI_CASE_FAILED &&
+		    (n = attr(attrs, "message")))
+			ci_case_message(j->cases, j->k, n, strlen(n));
+		j->k->status = CI_CASE_FAILED;
+		j->in_text = 1;
+	} else if (j->in_case && j->k && strcmp(name, "skipped") == 0 &&
+		   j->k->status != CI_CASE_FAILED) {
+		j->k->status = CI_CASE_SKIPPED;
+	}
 }
 
 static void XMLCALL
@@ -816,22 +944,36 @@ junit_end(void *arg, const XML_Char *name)
 {
 	struct junit *j = arg;
 
-	if (strcmp(name, "testcase") == 0 && j->in_case) {
-		j->failures += j->case_failed;
-		j->in_case = 0;
+	if (strcmp(name, "testcase") == 0)
+		j->in_case = 0, j->k = NULL;
+	else if (j->in_text &&
+		 (strcmp(name, "failure") == 0 || strcmp(name, "error") == 0)) {
+		ci_case_message(j->cases, j->k, j->text.s, j->text.len);
+		j->text.len = 0;
+		j->in_text = 0;
 	}
 }
 
+static void XMLCALL
+junit_text(void *arg, const XML_Char *s, int len)
+{
+	struct junit *j = arg;
+
+	if (j->in_text && j->k && j->text.len < 2 * CI_CASE_TEXT)
+		ci_buf_add(&j->text, s, (size_t)len);
+}
+
 /*
- * Failed test cases in a JUnit XML report (a <testcase> with a <failure> or
- * an <error>), or -1 with a note saying why the report was not used: absent,
+ * The cases of a JUnit XML report (a <testcase> with a <failure> or an
+ * <error> failed, one with <skipped> skipped) into cases, and how many
+ * failed; or -1 with a note saying why the report was not used: absent,
  * older than the attempt, not well-formed.
  */
 static long
-junit_failures(const char *path, const struct timespec *since,
-	       struct ci_buf *note)
+junit_read(const char *path, const struct timespec *since, struct ci_buf *note,
+	   struct ci_cases *cases)
 {
-	struct junit j = { 0 };
+	struct junit j = { .cases = cases };
 	struct stat st;
 	XML_Parser xp;
 	char buf[16384];
@@ -857,6 +999,7 @@ junit_failures(const char *path, const struct timespec *since,
 		ci_die(1, "out of memory");
 	XML_SetUserData(xp, &j);
 	XML_SetElementHandler(xp, junit_start, junit_end);
+	XML_SetCharacterDataHandler(xp, junit_text);
 	while (!done) {
 		while ((n = read(fd, buf, sizeof buf)) < 0 && errno == EINTR)
 			;
@@ -876,7 +1019,31 @@ junit_failures(const char *path, const struct timespec *since,
 	}
 	XML_ParserFree(xp);
 	close(fd);
-	return note->len ? -1 : j.failures;
+	ci_buf_free(&j.text);
+	if (note->len) {
+		ci_cases_free(cases);
+		return -1;
+	}
+	return ci_cases_failed(cases) + cases->omitted_failed;
+}
+
+/* "; failing: a, b, ... and N more": the first 10 failed cases. */
+static void
+failing_names(struct ci_buf *b, const struct ci_cases *c)
+{
+	long shown = 0, failed = ci_cases_failed(c) + c->omitted_failed;
+
+	if (failed == 0)
+		return;
+	ci_buf_str(b, "; failing: ");
+	for (size_t i = 0; i < c->n && shown < 10; i++) {
+		if (c->v[i].status != CI_CASE_FAILED)
+			continue;
+		ci_buf_str(b, shown++ ? ", " : "");
+		ci_case_fullname(b, &c->v[i]);
+	}
+	if (failed > shown)
+		ci_buf_printf(b, " and %ld more", failed - shown);
 }
 
 /*
@@ -964,7 +1131,7 @@ record_skipped(struct suite *s)
 	e.duration_ms = 0;
 	emit(msg.s, msg.len, NULL);
 	record(&e, 1, "skipped", 0, e.when.tv_sec, R.parallel,
-	       R.start_why != NULL);
+	       R.start_why != NULL, NULL);
 	R.skipped++;
 	ci_buf_free(&msg);
 }
@@ -972,7 +1139,7 @@ record_skipped(struct suite *s)
 /* Append the entry with its Test Execution, ending at e->when. */
 static void
 record(struct ci_entry *e, int number, const char *status, long count,
-       time_t started, int parallel, int fallback)
+       time_t started, int parallel, int fallback, const struct ci_cases *cases)
 {
 	struct ci_buf extra = { 0 };
 	cJSON *te = cJSON_CreateObject();
@@ -990,7 +1157,11 @@ record(struct ci_entry *e, int number, const char *status, long count,
 	cJSON_AddBoolToObject(te, "fallback_to_serial", fallback);
 	if (!(js = cJSON_PrintUnformatted(te)))
 		ci_die(1, "out of memory");
-	ci_buf_printf(&extra, "\"test_execution\":%s", js);
+	ci_buf_printf(&extra, "\"test_execution\":%.*s", (int)strlen(js) - 1,
+		      js);
+	if (cases)
+		ci_cases_json(&extra, cases);
+	ci_buf_str(&extra, "}");
 	e->extra = extra.s;
 	log_entry(e);
 	free(js);
@@ -1062,6 +1233,7 @@ cleanup(struct attempt *a)
 	if (a->spool >= 0)
 		close(a->spool);
 	ci_lines_free(&a->lines);
+	ci_cases_free(&a->tap);
 	ci_buf_free(&a->mem);
 	a->used = 0;
 	R.running--;
