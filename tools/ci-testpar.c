@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <expat.h>
 
 #include "ci.h"
@@ -1141,31 +1140,26 @@ static void
 record(struct ci_entry *e, int number, const char *status, long count,
        time_t started, int parallel, int fallback, const struct ci_cases *cases)
 {
+	struct ci_test_exec t = { .attempt_number = number };
 	struct ci_buf extra = { 0 };
-	cJSON *te = cJSON_CreateObject();
-	char *js;
 
-	cJSON_AddStringToObject(te, "test_type", e->step_name + 5);
-	cJSON_AddNumberToObject(te, "attempt_number", number);
-	cJSON_AddStringToObject(te, "status", status);
-	cJSON_AddNumberToObject(te, "duration",
-				(double)(e->when.tv_sec - started));
-	cJSON_AddNumberToObject(te, "failure_count", (double)count);
-	cJSON_AddNumberToObject(te, "started_at", (double)started);
-	cJSON_AddNumberToObject(te, "completed_at", (double)e->when.tv_sec);
-	cJSON_AddBoolToObject(te, "run_in_parallel", parallel);
-	cJSON_AddBoolToObject(te, "fallback_to_serial", fallback);
-	if (!(js = cJSON_PrintUnformatted(te)))
-		ci_die(1, "out of memory");
-	ci_buf_printf(&extra, "\"test_execution\":%.*s", (int)strlen(js) - 1,
-		      js);
-	if (cases)
+	snprintf(t.test_type, sizeof t.test_type, "%s", e->step_name + 5);
+	snprintf(t.status, sizeof t.status, "%s", status);
+	t.duration = (long long)(e->when.tv_sec - started);
+	t.failure_count = count;
+	t.started_at = (long long)started;
+	t.completed_at = (long long)e->when.tv_sec;
+	t.run_in_parallel = parallel;
+	t.fallback_to_serial = fallback;
+	ci_buf_str(&extra, "\"test_execution\":");
+	ci_test_exec_json(&extra, &t);
+	if (cases) { /* into the object: its last byte is its } */
+		extra.len--;
 		ci_cases_json(&extra, cases);
-	ci_buf_str(&extra, "}");
+		ci_buf_str(&extra, "}");
+	}
 	e->extra = extra.s;
 	log_entry(e);
-	free(js);
-	cJSON_Delete(te);
 	ci_buf_free(&extra);
 }
 
