@@ -151,10 +151,16 @@ ci_cases_json(struct ci_buf *b, const struct ci_cases *c)
 	ci_buf_printf(b, "],\"cases_omitted\":%lld", c->omitted);
 }
 
-/* The cases of a valid test_execution's "cases" array, added to c. */
+/*
+ * The cases of a valid test_execution object (its "cases" array and
+ * "cases_omitted"), added to c.
+ */
 void
-ci_cases_read(struct ci_cases *c, const cJSON *arr)
+ci_cases_read(struct ci_cases *c, const cJSON *te)
 {
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(te, "cases");
+	const cJSON *om = cJSON_GetObjectItemCaseSensitive(te, "cases_omitted");
+
 	const cJSON *o, *v;
 	struct ci_case *k;
 	const char *name, *cls;
@@ -184,6 +190,26 @@ ci_cases_read(struct ci_cases *c, const cJSON *arr)
 			cJSON_GetObjectItemCaseSensitive(o, "message_cut")))
 			k->message_cut = 1;
 	}
+	if (cJSON_IsNumber(om) && om->valuedouble > 0 && om->valuedouble < 1e15)
+		c->omitted += (long long)om->valuedouble;
+}
+
+void
+ci_cases_copy(struct ci_cases *dst, const struct ci_cases *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		const struct ci_case *s = &src->v[i];
+		struct ci_case *k =
+		    ci_cases_add(dst, s->name, strlen(s->name), s->classname,
+				 s->classname ? strlen(s->classname) : 0,
+				 s->status, s->duration_ms);
+		if (k && s->message)
+			ci_case_message(dst, k, s->message, strlen(s->message));
+		if (k)
+			k->message_cut |= s->message_cut;
+	}
+	dst->omitted += src->omitted;
+	dst->omitted_failed += src->omitted_failed;
 }
 
 /* A case's full name: classname.name, or name alone. */

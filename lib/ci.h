@@ -323,7 +323,8 @@ void ci_case_message(struct ci_cases *c, struct ci_case *k, const char *s,
 		     size_t n);
 long ci_cases_failed(const struct ci_cases *c);
 void ci_cases_json(struct ci_buf *b, const struct ci_cases *c);
-void ci_cases_read(struct ci_cases *c, const struct cJSON *arr);
+void ci_cases_read(struct ci_cases *c, const struct cJSON *te);
+void ci_cases_copy(struct ci_cases *dst, const struct ci_cases *src);
 void ci_case_fullname(struct ci_buf *b, const struct ci_case *k);
 void ci_cases_free(struct ci_cases *c);
 
@@ -353,8 +354,8 @@ struct ci_view { /* what one valid entry says */
 	int outcome; /* ci_step_outcome */
 	const struct ci_run_start *start;
 	const struct ci_test_exec *test;
-	const struct cJSON *cases; /* test's cases array, or NULL */
-	long long cases_omitted;
+	const struct cJSON *cases_json; /* test's cases array, or NULL */
+	const struct ci_cases *cases; /* what the reader made of it, or NULL */
 	const struct ci_pipeline *pipeline;
 	unsigned file; /* where it was read: input number and line */
 	unsigned long long line;

@@ -112,8 +112,7 @@ ci_view_of(struct ci_view *v, const cJSON *e, struct ci_view_store *st)
 		t->fallback_to_serial = cJSON_IsTrue(
 		    cJSON_GetObjectItemCaseSensitive(o, "fallback_to_serial"));
 		v->test = t;
-		v->cases = cJSON_GetObjectItemCaseSensitive(o, "cases");
-		v->cases_omitted = num(o, "cases_omitted");
+		v->cases_json = cJSON_GetObjectItemCaseSensitive(o, "cases");
 	}
 	if ((o = cJSON_GetObjectItemCaseSensitive(e, "pipeline_run"))) {
 		struct ci_pipeline *p = &st->pipeline;
@@ -258,9 +257,7 @@ completion(struct ci_runs *rs, struct ci_run *r, const struct ci_view *v)
 		a->end_ms = v->ts_ms;
 		if (v->cases) {
 			a->has_cases = 1;
-			ci_cases_read(&a->cases, v->cases);
-			if (v->cases_omitted > 0)
-				a->cases.omitted += v->cases_omitted;
+			ci_cases_copy(&a->cases, v->cases);
 		}
 	}
 	return s;

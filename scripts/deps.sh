@@ -8,7 +8,7 @@ case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 root=$(cd "$here/.." && pwd)
 
 pkgs="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev git jq
-bats bats-assert bats-support python3 python3-jsonschema python3-yaml python3-pytest mandoc
+bats bats-assert bats-support python3 python3-jsonschema python3-yaml python3-pytest python3-junitparser mandoc
 procps time libxml2-utils clang-format"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -529,6 +529,124 @@ EOF
 
 # --- junit -----------------------------------------------------------------
 
+# A real run of a bats suite (TAP) and a pytest suite (JUnit) with failing,
+# skipped and flaky cases, retried N times, into the log $CI_LOG_FILE.
+cases_run() {
+	/usr/bin/python3 -c 'import pytest' 2>/dev/null ||
+		skip "needs python3-pytest (Debian package)"
+	cp "$FIXTURES/ci-testpar/cases.bats" "$FIXTURES/ci-testpar/test_cases.py" .
+	ci-testpar --max-load 0 --min-free-mb 0 --retries "$1" --junit py=py.xml \
+		unit='env -i PATH=/usr/bin:/bin CI_TEST_ATTEMPT=$CI_TEST_ATTEMPT /usr/bin/bats --tap --timing cases.bats' \
+		py='/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml=py.xml test_cases.py' > /dev/null || true
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+# Each testcase of a JUnit report as junitparser (python3-junitparser) reads
+# it: suite classname name result, sorted (suites come in the order they
+# ended).
+junitparser_cases() {
+	/usr/bin/python3 -c 'import junitparser' 2>/dev/null ||
+		skip "needs python3-junitparser (Debian package)"
+	/usr/bin/python3 - "$1" <<'EOF'
+import sys
+from junitparser import JUnitXml
+out = []
+for suite in JUnitXml.fromfile(sys.argv[1]):
+    for case in suite:
+        kinds = [type(r).__name__ for r in case.result] or ["passed"]
+        out.append(" ".join([suite.name, case.classname, case.name, ",".join(kinds)]))
+print("\n".join(sorted(out)))
+EOF
+}
+
+@test "junit: a testcase per real case; without retries it is valid Ant JUnit XML, read by junitparser" {
+	new_run
+	cases_run 0
+	run --separate-stderr ci-report --format junit "$CI_LOG_FILE"
+	assert_success
+	printf '%s\n' "$output" > junit.xml
+	run xmllint --noout --schema "$F/junit-ant.xsd" junit.xml
+	assert_success
+	run junitparser_cases junit.xml
+	assert_success
+	assert_output "py test_cases test_fetches Skipped
+py test_cases test_opens_db Failure
+py test_cases test_races_the_clock Failure
+py test_cases.TestMath test_adds passed
+py test_cases.TestMath test_divides Failure
+unit unit adds passed
+unit unit divides by zero Failure
+unit unit needs a network Skipped
+unit unit races the clock Failure"
+	run xmllint --xpath 'string(//testcase[@name="test_divides"]/failure/@message)' junit.xml
+	assert_output "AssertionError: 4 / 2 is not 3"
+	run xmllint --xpath 'concat(/testsuites/@tests, " ", /testsuites/@failures, " ", /testsuites/@skipped)' junit.xml
+	assert_output "9 5 2"
+}
+
+@test "junit: reruns as Surefire writes them, flakyFailure and rerunFailure, valid against its schema" {
+	new_run
+	cases_run 1
+	run --separate-stderr ci-report --format junit "$CI_LOG_FILE"
+	assert_success
+	printf '%s\n' "$output" > junit.xml
+	run xmllint --noout --schema "$F/junit-surefire.xsd" junit.xml
+	assert_success
+	# Reruns are not Ant's: its schema refuses them, so the check above means something.
+	run xmllint --noout --schema "$F/junit-ant.xsd" junit.xml
+	assert_failure
+	run /usr/bin/python3 - junit.xml <<'EOF'
+import sys, xml.etree.ElementTree as ET
+print("\n".join(sorted(c.get("name") + " " + (" ".join(e.tag for e in c if e.tag != "system-out") or "-")
+                       for c in ET.parse(sys.argv[1]).getroot().iter("testcase"))))
+EOF
+	assert_output "adds -
+divides by zero failure rerunFailure
+needs a network skipped
+races the clock flakyFailure
+test_adds -
+test_divides failure rerunFailure
+test_fetches skipped
+test_opens_db failure rerunFailure
+test_races_the_clock flakyFailure"
+	run junitparser_cases junit.xml
+	assert_line "unit unit races the clock passed"
+	assert_line "py test_cases.TestMath test_divides Failure"
+}
+
+@test "junit: a suite that failed with no failed case also has its attempt as a testcase" {
+	new_run
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='printf "1..1\nok 1 fine\n"; exit 2' > /dev/null || true
+	ci-report --format junit "$CI_LOG_FILE" > junit.xml
+	xmllint --noout --schema "$F/junit-ant.xsd" junit.xml
+	run xmllint --xpath 'concat(count(//testcase), " ", //testcase[2]/@name, " ", /testsuites/@failures)' junit.xml
+	assert_output "2 unit attempt 1 1"
+}
+
+@test "text and markdown name each failed attempt's failing tests, the first 10 then a count" {
+	new_run
+	cases_run 1
+	run --separate-stderr ci-report "$CI_LOG_FILE"
+	assert_success
+	assert_line "    failing: divides by zero, races the clock"
+	assert_line "    failing: divides by zero"
+	assert_line "    failing: test_cases.TestMath.test_divides, test_cases.test_opens_db"
+	run --separate-stderr ci-report --format markdown "$CI_LOG_FILE"
+	assert_success
+	assert_line "**Failing tests**"
+	assert_line "- unit attempt 1 failing: divides by zero, races the clock"
+	assert_line '- py attempt 2 failing: test\_cases.TestMath.test\_divides, test\_cases.test\_opens\_db'
+	rm "$CI_LOG_FILE"
+	new_run
+	{ echo 1..12; for i in $(seq 12); do echo "not ok $i case $i"; done; } > tap
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1' > /dev/null || true
+	run ci-report "$CI_LOG_FILE"
+	assert_line "    failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more"
+	run ci-report --format markdown "$CI_LOG_FILE"
+	assert_line "- unit attempt 1 failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more"
+}
+
+
 @test "junit: one testsuite per test type, every attempt a testcase, flaky marked" {
 	run --separate-stderr ci-report --format junit "$F/seed-run.log" "$F/tests-failed.log"
 	assert_success
@@ -566,7 +684,7 @@ import sys, xml.etree.ElementTree as ET
 for c in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     f = c.find("flakyFailure")
     if f is not None:
-        print(c.get("name"), "|", f.get("message"), "|", f.text.splitlines()[0])' junit.xml
+        print(c.get("name"), "|", f.get("message"), "|", f.find("stackTrace").text.splitlines()[0])' junit.xml
 	assert_line --index 0 "e2e attempt 1 | attempt 1 failed: 3 failures; passed on a later attempt | tests/e2e/checkout.spec.ts:88 (checkout flow): checkout flow timed out after 30 s"
 }
 

@@ -23,6 +23,7 @@
 
 #define MSG_CAP 50 /* messages kept per run; the rest counted */
 #define BAD_SHOWN 5 /* malformed lines shown in a report */
+#define FAILING_SHOWN 10 /* failed test cases named per attempt */
 
 /* A status and how each format shows it. */
 enum status {
@@ -110,6 +111,8 @@ const char *flat(struct ci_buf *b, const char *s, size_t max);
 const char *report_file(const struct report *rp, unsigned file);
 void report_bad(struct ci_buf *b, const struct report *rp, const char *prefix,
 		const char *indent);
+long failing_cases(struct ci_buf *names, const struct ci_attempt *a,
+		   void (*put)(struct ci_buf *b, const char *name));
 
 /* One file per format. */
 void text_write(struct ci_buf *out, const struct report *rp);
