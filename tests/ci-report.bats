@@ -857,3 +857,73 @@ ci-report: cannot read .: Is a directory"
 	run -0 ci-report --format markdown "$F/skipped-attempt.ndjson"
 	assert_line '| e2e | 2 | ⚠️ skipped | 0 | 59s | parallel |'
 }
+# --- trends ------------------------------------------------------------------
+
+@test "--trends over 200 generated runs finds the planted flaky tests, regression and new failure, nothing else" {
+	/usr/bin/python3 "$F/gen-history.py" 200 > history.log
+	validate log-schema.json history.log
+	run --separate-stderr ci-report --trends --format json history.log
+	assert_success
+	printf '%s\n' "$output" > trends.json
+	validate report-schema.json trends.json
+	run jq -r '.trends | [.runs, .regression_rule.min_earlier_runs, .regression_rule.above_median_ratio] | @text' trends.json
+	assert_output '[200,5,1.2]'
+	# Only build is a regression.
+	run jq -r '.trends | [(.steps, .suites)[] | select(.regression) | .name] | join(" ")' trends.json
+	assert_output "build"
+	# The flaky ones: the two planted tests, their suites and test steps.
+	run jq -r '.trends | [(.steps, .suites)[] | select(.flaky > 0) | "\(.name)=\(.flaky)"] | join(" ")' trends.json
+	assert_output "test-unit=20 test-py=28 unit=20 py=28"
+	run jq -r '.trends.flakiest_cases | map("\(.suite):\(.name)=\(.flaky)/\(.runs)") | join(" ")' trends.json
+	assert_output "py:test_cases.test_net=28/200 unit:races the clock=20/200"
+	# Failures: only the new one, in the latest run.
+	run jq -r '.trends | [(.steps, .suites)[] | select(.failed > 0) | "\(.name)=\(.failed)"] | join(" ")' trends.json
+	assert_output "test-py=1 py=1"
+	run jq -r '.trends.failed_in_latest | map("\(.suite):\(.name):\(.kind)") | join(" ")' trends.json
+	assert_output "py:test_cases.TestApi.test_post:new failure"
+	run jq -r '.trends.slowest_cases[0] | "\(.name) \(.p50_ms > 4800)"' trends.json
+	assert_output "test_cases.test_slow true"
+	run --separate-stderr ci-report --trends history.log
+	assert_success
+	assert_line --regexp '^  build +200 +0\.0% +0\.0% +40s +41s +1m20s  regression$'
+	assert_equal "$(grep -c ' regression$' <<< "$output")" 1
+	assert_line "  py       test_cases.TestApi.test_post: new failure"
+	assert_line "  unit     races the clock: flaky in 20 of 200 runs (10.0%), failed in 0, p50 49ms"
+	run --separate-stderr ci-report --trends --format markdown history.log
+	assert_success
+	assert_line --regexp '^\| build \| 200 \| 0\.0% \| 0\.0% \| 40s \| 41s \| 1m20s \| ⚠️ regression \|$'
+	assert_line '- py: test\_cases.TestApi.test\_post: new failure'
+}
+
+@test "--trends tells a new failure from one already failing and a flaky one" {
+	/usr/bin/python3 "$F/gen-history.py" 30 > history.log
+	# Run 28 (the one before the latest) fails test_post too: already failing.
+	jq -c 'if (.run_id | endswith("h00028")) and .test_execution.test_type == "py" then
+		.test_execution.cases |= map(if .name == "test_post" then .status = "failed" | .message = "x" else . end) |
+		.test_execution.status = "failed" | .test_execution.failure_count = 1 | .level = "error" | .exit_code = 1
+		else . end' history.log > already.log
+	validate log-schema.json already.log
+	run -0 ci-report --trends --format json already.log
+	printf '%s\n' "$output" > t.json
+	validate report-schema.json t.json
+	run jq -r '.trends.failed_in_latest | map(.kind) | join(",")' t.json
+	assert_output "already failing"
+	# Run 20 fails it once, run 21 passes: then failing again is flaky.
+	jq -c 'if (.run_id | endswith("h00020")) and .test_execution.test_type == "py" then
+		.test_execution.cases |= map(if .name == "test_post" then .status = "failed" | .message = "x" else . end) |
+		.test_execution.status = "failed" | .test_execution.failure_count = 1 | .level = "error" | .exit_code = 1
+		else . end' history.log > flaky.log
+	run -0 ci-report --trends --format json flaky.log
+	run jq -r '.trends.failed_in_latest | map(.kind) | join(",")' <<< "$output"
+	assert_output "flaky"
+}
+
+@test "--trends refuses --run, --last and --format junit" {
+	run --separate-stderr ci-report --trends --last x.log
+	assert_failure 2
+	assert_equal "$stderr" "ci-report: --trends reads every run: it takes no --run or --last (see 'ci-report --help')"
+	run --separate-stderr ci-report --trends --format junit x.log
+	assert_failure 2
+	assert_equal "$stderr" "ci-report: --trends: --format junit is not text, markdown or json (see 'ci-report --help')"
+}
+

@@ -19,12 +19,13 @@ static const struct report_format formats[] = {
 	{ "json", json_write, NULL, 0 },
 	{ "markdown", markdown_write, NULL, 1 },
 	{ "junit", junit_write, NULL, 0 },
+	{ "trends", trends_write, NULL, 0 },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
 static struct {
 	const struct report_format *format;
-	int last, check;
+	int last, check, trends;
 	long long since_ms;
 	const char *run;
 	const char **files;
@@ -36,6 +37,7 @@ static struct bad_line shown[BAD_SHOWN];
 static unsigned long long nbad;
 static struct ci_buf out;
 static int exit_status;
+static const char *rp_style = "text";
 
 static const struct report_format *parse_format(const char *s);
 static long long parse_since(const char *s);
@@ -50,6 +52,8 @@ usage(FILE *f)
 {
 	fputs("usage: ci-report [--format FORMAT] [--run ID | --last] "
 	      "[--level LEVEL] [--step NAME] [--since TIME] [FILE ...]\n"
+	      "       ci-report --trends [--format text | markdown | json] "
+	      "[--since TIME] [FILE ...]\n"
 	      "       ci-report --check [FILE ...]\n",
 	      f);
 }
@@ -66,6 +70,7 @@ main(int argc, char **argv)
 		{ "run", required_argument, NULL, 'r' },
 		{ "since", required_argument, NULL, 's' },
 		{ "step", required_argument, NULL, 'S' },
+		{ "trends", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -119,6 +124,9 @@ main(int argc, char **argv)
 			step = optarg;
 			filtered = 1;
 			break;
+		case 't':
+			opt.trends = 1;
+			break;
 		case 'V':
 			ci_version();
 		default:
@@ -130,6 +138,19 @@ main(int argc, char **argv)
 	if (opt.check && (filtered || format))
 		ci_usage_error("--check reads every line: it takes no "
 			       "--format and no filter");
+	if (opt.trends) {
+		if (opt.run || opt.last)
+			ci_usage_error("--trends reads every run: it takes no "
+				       "--run or --last");
+		if (strcmp(opt.format->name, "text") != 0 &&
+		    strcmp(opt.format->name, "markdown") != 0 &&
+		    strcmp(opt.format->name, "json") != 0)
+			ci_usage_error("--trends: --format %s is not text, "
+				       "markdown or json",
+				       opt.format->name);
+		rp_style = opt.format->name;
+		opt.format = parse_format("trends");
+	}
 	opt.files = optind < argc ? (const char **)argv + optind : stdin_only;
 	opt.nfiles = optind < argc ? (unsigned)(argc - optind) : 1;
 
@@ -304,7 +325,10 @@ select_runs(size_t *n)
 static void
 report(void)
 {
-	struct report rp = { .nbad = nbad, .bad = shown, .files = opt.files };
+	struct report rp = { .nbad = nbad,
+			     .bad = shown,
+			     .files = opt.files,
+			     .style = rp_style };
 	struct ci_buf err = { 0 };
 
 	rp.v = select_runs(&rp.n);

@@ -35,7 +35,7 @@ md_put(struct md *d, struct ci_buf *b)
 }
 
 /* Text safe inside a Markdown paragraph or table cell. */
-static void
+void
 md_text(struct ci_buf *b, const char *s, size_t max)
 {
 	size_t n = strlen(s);

@@ -84,6 +84,7 @@ struct report {
 	unsigned long long nbad; /* malformed lines */
 	const struct bad_line *bad; /* the first BAD_SHOWN of them */
 	const char *const *files; /* input names by number; "-": stdin */
+	const char *style; /* for trends: text, markdown or json */
 };
 
 struct report_format {
@@ -118,6 +119,8 @@ long failing_cases(struct ci_buf *names, const struct ci_attempt *a,
 void text_write(struct ci_buf *out, const struct report *rp);
 void json_write(struct ci_buf *out, const struct report *rp);
 void markdown_write(struct ci_buf *out, const struct report *rp);
+void md_text(struct ci_buf *b, const char *s, size_t max);
 void junit_write(struct ci_buf *out, const struct report *rp);
+void trends_write(struct ci_buf *out, const struct report *rp);
 
 #endif
