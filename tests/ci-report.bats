@@ -893,6 +893,16 @@ ci-report: cannot read .: Is a directory"
 	assert_success
 	assert_line --regexp '^\| build \| 200 \| 0\.0% \| 0\.0% \| 40s \| 41s \| 1m20s \| ⚠️ regression \|$'
 	assert_line '- py: test\_cases.TestApi.test\_post: new failure'
+	# --compare of the last two runs: the same regression and new failure.
+	a=$(jq -r 'select(.run_id | endswith("h00198")) | .run_id' history.log | head -1)
+	b=$(jq -r 'select(.run_id | endswith("h00199")) | .run_id' history.log | head -1)
+	run --separate-stderr ci-report --compare "$a" "$b" history.log
+	assert_success
+	assert_equal "${#lines[@]}" 6
+	assert_line --index 2 "Slower"
+	assert_line --index 3 --regexp '^  step build: (39|40|41)s -> 1m20s '
+	assert_line --index 4 "Newly failing"
+	assert_line --index 5 "  py: test_cases.TestApi.test_post"
 }
 
 @test "--trends tells a new failure from one already failing and a flaky one" {
@@ -927,3 +937,57 @@ ci-report: cannot read .: Is a directory"
 	assert_equal "$stderr" "ci-report: --trends: --format junit is not text, markdown or json (see 'ci-report --help')"
 }
 
+# --- compare -----------------------------------------------------------------
+
+@test "--compare finds exactly the planted slower and faster steps and the case changes between two runs" {
+	/usr/bin/python3 "$F/gen-history.py" 30 > history.log
+	# Run 28: adds and divides fail. Run 29 (the latest, where build is twice
+	# as slow and test_post newly fails): divides still fails, lint takes
+	# 5 s instead of 12, and "parses dates" is renamed "parses times".
+	jq -c 'def fail(n): .test_execution.cases |= map(if .name == n then .status = "failed" | .message = "x" else . end);
+		if (.run_id | endswith("h00028")) and .test_execution.test_type == "unit" then fail("adds") | fail("divides")
+		elif (.run_id | endswith("h00029")) and .test_execution.test_type == "unit" then
+			fail("divides") | .test_execution.cases |= map(if .name == "parses dates" then .name = "parses times" else . end)
+		elif (.run_id | endswith("h00029")) and .step_name == "lint" then .duration_ms = 5000
+		else . end' history.log > two.log
+	validate log-schema.json two.log
+	a=$(jq -r 'select(.run_id | endswith("h00028")) | .run_id' two.log | head -1)
+	b=$(jq -r 'select(.run_id | endswith("h00029")) | .run_id' two.log | head -1)
+	run --separate-stderr ci-report --compare "$a" "$b" two.log
+	assert_success
+	# Nothing else: each section has its one planted line (lines skips the blank ones).
+	assert_equal "${#lines[@]}" 16
+	assert_line --index 0 "Compare $a with $b"
+	assert_line --index 1 "  a duration changed when it moved by more than 20% and at least 1s"
+	assert_line --index 2 "Slower"
+	assert_line --index 3 --regexp '^  step build: (39|40|41)s -> 1m20s \(\+(9[5-9]|10[0-5])%\)$'
+	assert_line --index 4 "Faster"
+	assert_line --index 5 --regexp '^  step lint: 12s -> 5\.0s \(-(5[7-9]|60)%\)$'
+	assert_line --index 6 "Newly failing"
+	assert_line --index 7 "  py: test_cases.TestApi.test_post"
+	assert_line --index 8 "Still failing"
+	assert_line --index 9 "  unit: divides"
+	assert_line --index 10 "Fixed"
+	assert_line --index 11 "  unit: adds"
+	assert_line --index 12 "New tests"
+	assert_line --index 13 "  unit: parses times"
+	assert_line --index 14 "Removed tests"
+	assert_line --index 15 "  unit: parses dates"
+	run --separate-stderr ci-report --compare "$a" "$b" --format markdown two.log
+	assert_success
+	assert_line "- py: test\_cases.TestApi.test\_post"
+	assert_line "**Removed tests**"
+}
+
+@test "--compare exits 2 naming a run that is not in the input, or a malformed id" {
+	/usr/bin/python3 "$F/gen-history.py" 3 > h.log
+	a=$(jq -r 'select(.run_id | endswith("h00000")) | .run_id' h.log | head -1)
+	run --separate-stderr ci-report --compare "$a" run-20200101-000000-nosuch h.log
+	assert_failure 2
+	assert_equal "$stderr" "ci-report: --compare: no run run-20200101-000000-nosuch in the input"
+	run --separate-stderr ci-report --compare "$a" bogus h.log
+	assert_failure 2
+	[[ $stderr == "ci-report: --compare: \"bogus\" "* ]]
+	run --separate-stderr ci-report --compare "$a"
+	assert_failure 2
+}

@@ -20,6 +20,7 @@ static const struct report_format formats[] = {
 	{ "markdown", markdown_write, NULL, 1 },
 	{ "junit", junit_write, NULL, 0 },
 	{ "trends", trends_write, NULL, 0 },
+	{ "compare", compare_write, NULL, 0 },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
@@ -27,7 +28,7 @@ static struct {
 	const struct report_format *format;
 	int last, check, trends;
 	long long since_ms;
-	const char *run;
+	const char *run, *cmp[2];
 	const char **files;
 	unsigned nfiles;
 } opt = { .format = &formats[0], .since_ms = -1 };
@@ -54,6 +55,8 @@ usage(FILE *f)
 	      "[--level LEVEL] [--step NAME] [--since TIME] [FILE ...]\n"
 	      "       ci-report --trends [--format text | markdown | json] "
 	      "[--since TIME] [FILE ...]\n"
+	      "       ci-report --compare RUN_A RUN_B [--format text | "
+	      "markdown] [FILE ...]\n"
 	      "       ci-report --check [FILE ...]\n",
 	      f);
 }
@@ -63,6 +66,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'c' },
+		{ "compare", required_argument, NULL, 'C' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "last", no_argument, NULL, 'l' },
@@ -86,6 +90,18 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			opt.check = 1;
+			break;
+		case 'C':
+			if (optind >= argc)
+				ci_usage_error("--compare: expected two run "
+					       "ids, RUN_A RUN_B");
+			opt.cmp[0] = optarg;
+			opt.cmp[1] = argv[optind++];
+			for (int k = 0; k < 2; k++)
+				if ((why = ci_runid_check(opt.cmp[k])))
+					ci_usage_error(
+					    "--compare: \"%.64s\" %s",
+					    opt.cmp[k], why);
 			break;
 		case 'f':
 			format = optarg;
@@ -138,6 +154,18 @@ main(int argc, char **argv)
 	if (opt.check && (filtered || format))
 		ci_usage_error("--check reads every line: it takes no "
 			       "--format and no filter");
+	if (opt.cmp[0]) {
+		if (opt.run || opt.last || opt.trends)
+			ci_usage_error("--compare takes no --run, --last or "
+				       "--trends");
+		if (strcmp(opt.format->name, "text") != 0 &&
+		    strcmp(opt.format->name, "markdown") != 0)
+			ci_usage_error("--compare: --format %s is not text or "
+				       "markdown",
+				       opt.format->name);
+		rp_style = opt.format->name;
+		opt.format = parse_format("compare");
+	}
 	if (opt.trends) {
 		if (opt.run || opt.last)
 			ci_usage_error("--trends reads every run: it takes no "
@@ -322,6 +350,31 @@ select_runs(size_t *n)
 	return m;
 }
 
+/* --compare: RUN_A, then RUN_B, of the runs read; either missing: 2. */
+static void
+pick_two(struct report *rp)
+{
+	struct run_report two[2];
+
+	for (int k = 0; k < 2; k++) {
+		size_t i = 0;
+		while (i < rp->n && strcmp(rp->v[i].r->id, opt.cmp[k]) != 0)
+			i++;
+		if (i == rp->n)
+			ci_die(CI_EXIT_USAGE,
+			       "--compare: no run %s in the input", opt.cmp[k]);
+		two[k] = rp->v[i];
+	}
+	for (size_t i = 0; i < rp->n; i++)
+		if (rp->v[i].r != two[0].r && rp->v[i].r != two[1].r)
+			free(rp->v[i].done);
+	if (two[0].r == two[1].r)
+		two[1].done = NULL; /* freed once */
+	rp->v[0] = two[0];
+	rp->v[1] = two[1];
+	rp->n = 2;
+}
+
 static void
 report(void)
 {
@@ -332,6 +385,8 @@ report(void)
 	struct ci_buf err = { 0 };
 
 	rp.v = select_runs(&rp.n);
+	if (opt.cmp[0])
+		pick_two(&rp);
 	if (opt.run && rp.n == 0) {
 		report_bad(&err, &rp, "ci-report: ", "");
 		fputs(err.s ? err.s : "", stderr);

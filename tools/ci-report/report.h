@@ -122,5 +122,6 @@ void markdown_write(struct ci_buf *out, const struct report *rp);
 void md_text(struct ci_buf *b, const char *s, size_t max);
 void junit_write(struct ci_buf *out, const struct report *rp);
 void trends_write(struct ci_buf *out, const struct report *rp);
+void compare_write(struct ci_buf *out, const struct report *rp);
 
 #endif
