@@ -41,6 +41,7 @@ static int exit_status;
 static const char *rp_style = "text";
 
 static const struct report_format *parse_format(const char *s);
+static const struct report_format *format_row(const char *s);
 static long long parse_since(const char *s);
 static void on_bad(void *arg, unsigned file, unsigned long long line,
 		   const char *why);
@@ -164,7 +165,7 @@ main(int argc, char **argv)
 				       "markdown",
 				       opt.format->name);
 		rp_style = opt.format->name;
-		opt.format = parse_format("compare");
+		opt.format = format_row("compare");
 	}
 	if (opt.trends) {
 		if (opt.run || opt.last)
@@ -177,7 +178,7 @@ main(int argc, char **argv)
 				       "markdown or json",
 				       opt.format->name);
 		rp_style = opt.format->name;
-		opt.format = parse_format("trends");
+		opt.format = format_row("trends");
 	}
 	opt.files = optind < argc ? (const char **)argv + optind : stdin_only;
 	opt.nfiles = optind < argc ? (unsigned)(argc - optind) : 1;
@@ -213,21 +214,48 @@ main(int argc, char **argv)
 	return exit_status;
 }
 
+/*
+ * A row of the table by name. The views --trends and --compare are rows
+ * too, but chosen by their options: --format names only the others, and
+ * the message lists those.
+ */
+static int
+is_view(const struct report_format *f)
+{
+	return f->write == trends_write || f->write == compare_write;
+}
+
+static const struct report_format *
+format_row(const char *s)
+{
+	for (size_t i = 0; i < NFORMATS; i++)
+		if (strcmp(s, formats[i].name) == 0)
+			return &formats[i];
+	return NULL;
+}
+
 /* --format: a name of the table; the message lists them all. */
 static const struct report_format *
 parse_format(const char *s)
 {
+	const struct report_format *f = format_row(s);
 	struct ci_buf names = { 0 };
+	size_t n = 0, k = 0;
 
+	if (f && !is_view(f))
+		return f;
 	for (size_t i = 0; i < NFORMATS; i++)
-		if (strcmp(s, formats[i].name) == 0)
-			return &formats[i];
-	for (size_t i = 0; i < NFORMATS; i++)
+		n += !is_view(&formats[i]);
+	for (size_t i = 0; i < NFORMATS; i++) {
+		if (is_view(&formats[i]))
+			continue;
 		ci_buf_printf(&names, "%s%s",
-			      i == 0                  ? ""
-				  : i + 1 == NFORMATS ? " or "
-						      : ", ",
+			      k == 0           ? ""
+				  : k + 1 == n ? " or "
+					       : ", ",
 			      formats[i].name);
+		k++;
+	}
 	ci_usage_error("--format: \"%s\" is not %s", s, names.s);
 }
 
