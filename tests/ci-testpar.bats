@@ -667,3 +667,15 @@ b"
 	assert_success
 	[[ $output =~ ^ci-testpar\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
 }
+
+@test "--fail-on-flaky exits 3 when a suite passed only on a retry, and 0 when every suite passed at once" {
+	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --fail-on-flaky \
+		unit='[ "$CI_TEST_ATTEMPT" = 2 ]' e2e=true
+	assert_failure 3
+	run records
+	assert_success
+	assert_line "unit 2 passed true false warn"
+	rm "$CI_LOG_FILE"
+	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --fail-on-flaky unit=true e2e=true
+	assert_success
+}
