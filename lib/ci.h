@@ -246,8 +246,8 @@ void ci_arena_free(void);
  * is a table of fields; an object has each field at most once, no field the
  * table does not name, and every required one. A field's kind says what its
  * value may be:
- *   CI_STR      a string
- *   CI_STR1     a non-empty string
+ *   CI_STR      a string (of at most max characters when max > 0)
+ *   CI_STR1     a non-empty string (likewise)
  *   CI_INT      an integer from min to max (max CI_NO_MAX: no maximum)
  *   CI_ENUM     one of the strings of values (NULL-terminated)
  *   CI_PATTERN  a string for which match() is true; expect says what was
@@ -325,6 +325,36 @@ enum { /* an entry's fields, in the schema's order */
 int ci_entry_fields(const struct cJSON *entry, const struct cJSON *f[CI_F_N],
 		    struct ci_buf *why);
 
+/* cases.c: a suite attempt's test cases, bounded as log-schema.json says. */
+#define CI_CASES_MAX 10000 /* cases per attempt; more are counted */
+#define CI_CASES_BYTES (4u << 20) /* of names and messages, per attempt */
+#define CI_CASE_NAME 512 /* bytes of a name or classname */
+#define CI_CASE_TEXT 1024 /* bytes of a failure's message */
+enum { CI_CASE_PASSED, CI_CASE_FAILED, CI_CASE_SKIPPED };
+extern const char *const ci_case_statuses[]; /* by status, then NULL */
+struct ci_case {
+	char *name, *classname, *message; /* classname, message: or NULL */
+	int status, message_cut;
+	long long duration_ms; /* < 0: not known */
+};
+struct ci_cases {
+	struct ci_case *v;
+	size_t n, bytes;
+	long long omitted; /* past the bounds */
+	long omitted_failed; /* of them, failed: for counts */
+};
+struct ci_case *ci_cases_add(struct ci_cases *c, const char *name, size_t nlen,
+			     const char *classname, size_t clen, int status,
+			     long long duration_ms);
+void ci_case_message(struct ci_cases *c, struct ci_case *k, const char *s,
+		     size_t n);
+long ci_cases_failed(const struct ci_cases *c);
+void ci_cases_json(struct ci_buf *b, const struct ci_cases *c);
+void ci_cases_read(struct ci_cases *c, const struct cJSON *te);
+void ci_cases_copy(struct ci_cases *dst, const struct ci_cases *src);
+void ci_case_fullname(struct ci_buf *b, const struct ci_case *k);
+void ci_cases_free(struct ci_cases *c);
+
 /* runs.c: Pipeline Runs, steps and Test Executions rebuilt from entries. */
 struct ci_run_start {
 	long long start_time;
@@ -354,6 +384,8 @@ struct ci_view { /* what one valid entry says */
 	int continued; /* the next entry continues the message */
 	const struct ci_run_start *start;
 	const struct ci_test_exec *test;
+	const struct cJSON *cases_json; /* test's cases array, or NULL */
+	const struct ci_cases *cases; /* what the reader made of it, or NULL */
 	const struct ci_pipeline *pipeline;
 	unsigned file; /* where it was read: input number and line */
 	unsigned long long line;
@@ -389,6 +421,8 @@ struct ci_attempt {
 	long long start_ms, end_ms;
 	const char *step; /* its step's name, and the span it ran in */
 	size_t span;
+	int has_cases; /* the entry had cases (maybe none) */
+	struct ci_cases cases;
 };
 struct ci_msg {
 	int level;

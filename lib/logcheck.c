@@ -155,6 +155,15 @@ static const struct ci_field pipeline_f[] = {
 	{ "triggered_by", CI_ENUM, .required = 1, .values = triggers },
 	{ "steps_completed", CI_STRS, .required = 1 },
 };
+static const struct ci_field case_f[] = {
+	{ "name", CI_STR1, .required = 1, .max = CI_CASE_NAME },
+	{ "classname", CI_STR1, .max = CI_CASE_NAME },
+	{ "status", CI_ENUM, .required = 1, .values = statuses },
+	{ "duration_ms", CI_INT, .max = BIG },
+	{ "message", CI_STR, .max = CI_CASE_TEXT },
+	{ "message_cut", CI_TRUE, .required = 0 },
+};
+static const struct ci_shape case_s = CI_SHAPE(case_f, NULL);
 static const struct ci_field test_f[] = {
 	{ "test_type", TTYPE },
 	{ "attempt_number", CI_INT, .required = 1, .min = 1, .max = BIG },
@@ -165,6 +174,8 @@ static const struct ci_field test_f[] = {
 	{ "completed_at", CI_INT, .required = 1, .max = BIG },
 	{ "run_in_parallel", CI_BOOL, .required = 1 },
 	{ "fallback_to_serial", CI_BOOL, .required = 1 },
+	{ "cases", CI_OBJS, .max = CI_CASES_MAX, .sub = &case_s },
+	{ "cases_omitted", CI_INT, .max = BIG },
 };
 
 /* A passed attempt has no failures. */
@@ -267,6 +278,17 @@ sub_path(char *dst, size_t n, const char *path, const char *name, int i)
 		snprintf(dst + w, n - w, "[%d]", i);
 }
 
+/* Characters of valid UTF-8: the bytes that do not continue one. */
+static long long
+chars(const char *s)
+{
+	long long n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 static int
 check_value(const cJSON *v, const struct ci_field *f, const char *path,
 	    struct ci_buf *why)
@@ -283,6 +305,11 @@ check_value(const cJSON *v, const struct ci_field *f, const char *path,
 					     "is not a string");
 		if (f->kind == CI_STR1 && !*v->valuestring)
 			return ci_shape_fail(why, path, f->name, v, "is empty");
+		if (f->max > 0 && chars(v->valuestring) > f->max) {
+			snprintf(range, sizeof range,
+				 "is longer than %lld characters", f->max);
+			return ci_shape_fail(why, path, f->name, v, range);
+		}
 		return 0;
 	case CI_INT:
 		if (!is_integer(v))

@@ -34,6 +34,7 @@ struct rec {
 	char run_id[CI_RUNID_LEN + 1];
 	uint32_t step, msg, src, fn, steps, ts;
 	int32_t start, test, pipe; /* offsets of nested objects, or -1 */
+	int cases; /* test has cases: apply reads them from raw */
 };
 
 /* Lines [p, end) parsed by one thread into recs. */
@@ -161,6 +162,7 @@ keep_view(struct ci_read_batch *b, struct rec *r, const struct ci_view *v)
 	}
 	r->start = v->start ? keep_obj(b, v->start, sizeof *v->start) : -1;
 	r->test = v->test ? keep_obj(b, v->test, sizeof *v->test) : -1;
+	r->cases = v->cases_json != NULL;
 	r->pipe = -1;
 	if (v->pipeline) {
 		r->pipe = keep_obj(b, v->pipeline, sizeof *v->pipeline);
@@ -271,12 +273,32 @@ parse_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The test cases of a line that was valid: parsed again, on the thread
+ * that applies, since the recs keep only what every entry has. Few lines
+ * have cases, and they are read once.
+ */
+static const struct ci_cases *
+read_cases(struct ci_cases *c, const char *raw, size_t len)
+{
+	cJSON *e = cJSON_ParseWithLength(raw, len);
+
+	memset(c, 0, sizeof *c);
+	if (e)
+		ci_cases_read(
+		    c, cJSON_GetObjectItemCaseSensitive(e, "test_execution"));
+	cJSON_Delete(e);
+	ci_arena_reset();
+	return c;
+}
+
 /* Take a batch's recs to the caller, in input order. */
 static void
 apply(struct ci_read_batch *b)
 {
 	struct ci_view v;
 	struct ci_pipeline pl;
+	struct ci_cases cases = { 0 };
 	const struct ci_reader *rd = b->rd;
 	const char *s;
 
@@ -317,10 +339,14 @@ apply(struct ci_read_batch *b)
 		}
 		v.file = rd->file;
 		v.line = r->line;
+		if (r->cases)
+			v.cases = read_cases(&cases, r->raw, r->rawlen);
 		if (rd->runs)
 			ci_runs_add(rd->runs, &v);
 		if (rd->entry)
 			rd->entry(rd->arg, &v, r->raw, r->rawlen);
+		if (r->cases)
+			ci_cases_free(&cases);
 	}
 }
 

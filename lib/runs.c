@@ -105,6 +105,7 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 		t->fallback_to_serial = cJSON_IsTrue(
 		    cJSON_GetObjectItemCaseSensitive(o, "fallback_to_serial"));
 		v->test = t;
+		v->cases_json = cJSON_GetObjectItemCaseSensitive(o, "cases");
 	}
 	if ((o = f[CI_F_PIPELINE_RUN])) {
 		struct ci_pipeline *p = &st->pipeline;
@@ -310,11 +311,17 @@ completion(struct ci_runs *rs, struct ci_run *r, struct ci_step *s,
 			r->tests = xrealloc(r->tests,
 					    (r->ntests ? r->ntests * 2 : 4) *
 						sizeof *r->tests);
-		r->tests[r->ntests].t = *v->test;
-		r->tests[r->ntests].start_ms = start;
-		r->tests[r->ntests].step = s->name;
-		r->tests[r->ntests].span = span;
-		r->tests[r->ntests++].end_ms = v->ts_ms;
+		struct ci_attempt *a = &r->tests[r->ntests++];
+		memset(a, 0, sizeof *a);
+		a->t = *v->test;
+		a->start_ms = start;
+		a->end_ms = v->ts_ms;
+		a->step = s->name;
+		a->span = span;
+		if (v->cases) {
+			a->has_cases = 1;
+			ci_cases_copy(&a->cases, v->cases);
+		}
 	}
 }
 
@@ -465,6 +472,8 @@ ci_runs_free(struct ci_runs *rs)
 		}
 		free((char *)r->pipeline.steps);
 		free(r->steps);
+		for (size_t k = 0; k < r->ntests; k++)
+			ci_cases_free(&r->tests[k].cases);
 		free(r->tests);
 		free(r->msgs);
 		free(r);

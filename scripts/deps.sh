@@ -17,6 +17,7 @@ git jq curl"
 # name what they run; manpages-dev has the system calls' pages that ours
 # refer to, which the man page test looks up.
 tests="bats bats-assert bats-support python3 python3-jsonschema python3-yaml
+python3-pytest python3-junitparser
 mandoc procps time libxml2-utils util-linux bsdutils manpages-dev
 clickhouse-server clickhouse-client clang-format clang lnav"
 case ${1-} in

@@ -360,6 +360,40 @@ EOF
 	assert_success
 }
 
+@test "--check agrees with python-jsonschema on broken test cases and their bounds" {
+	/usr/bin/python3 - "$FIXTURES/contracts/valid/log-with-test-execution.json" > cases.ndjson <<'EOF'
+import copy, json, sys
+b = json.load(open(sys.argv[1]))
+b["test_execution"]["cases"] = [{"name": "adds", "classname": "math", "status": "failed",
+                                 "duration_ms": 12, "message": "boom", "message_cut": True}]
+b["test_execution"]["cases_omitted"] = 0
+values = [None, True, False, 0, -1, 1.5, "", "x", "passed", "failed", [], {}, "x" * 512, "x" * 513,
+          "\u00e9" * 512, "\u00e9" * 513, "x" * 1024, "x" * 1025, "\u00e9" * 1024, "\u00e9" * 1025]
+out = [json.dumps(b)]
+for k in b["test_execution"]["cases"][0]:
+    c = copy.deepcopy(b); del c["test_execution"]["cases"][0][k]; out.append(json.dumps(c))
+    for v in values:
+        c = copy.deepcopy(b); c["test_execution"]["cases"][0][k] = v; out.append(json.dumps(c))
+for v in values:
+    c = copy.deepcopy(b); c["test_execution"]["cases_omitted"] = v; out.append(json.dumps(c))
+    c = copy.deepcopy(b); c["test_execution"]["cases"] = v; out.append(json.dumps(c))
+    c = copy.deepcopy(b); c["test_execution"]["cases"][0]["extra"] = v; out.append(json.dumps(c))
+for n in (10000, 10001):
+    c = copy.deepcopy(b); c["test_execution"]["cases"] = [{"name": "t", "status": "passed"}] * n
+    out.append(json.dumps(c))
+print("\n".join(out))
+EOF
+	[ "$(wc -l < cases.ndjson)" -gt 150 ]
+	/usr/bin/python3 "$REPO/tests/helpers/validate.py" --lines "$REPO/contracts/log-schema.json" cases.ndjson |
+		cut -d: -f2 | sort -un > python.bad
+	ci-report --check cases.ndjson | cut -d: -f2 | sort -un > ours.bad
+	[ "$(wc -l < python.bad)" -gt 100 ]
+	run grep -cx 1 python.bad
+	assert_output 0
+	run diff python.bad ours.bad
+	assert_success
+}
+
 @test "malformed lines are counted and shown, and the rest is still reported" {
 	run --separate-stderr ci-report "$F/malformed.log"
 	assert_success
@@ -514,6 +548,124 @@ EOF
 
 # --- junit -----------------------------------------------------------------
 
+# A real run of a bats suite (TAP) and a pytest suite (JUnit) with failing,
+# skipped and flaky cases, retried N times, into the log $CI_LOG_FILE.
+cases_run() {
+	/usr/bin/python3 -c 'import pytest' 2>/dev/null ||
+		skip "needs python3-pytest (Debian package)"
+	cp "$FIXTURES/ci-testpar/cases.bats" "$FIXTURES/ci-testpar/test_cases.py" .
+	ci-testpar --max-load 0 --min-free-mb 0 --retries "$1" --junit py=py.xml \
+		unit='env -i PATH=/usr/bin:/bin CI_TEST_ATTEMPT=$CI_TEST_ATTEMPT /usr/bin/bats --tap --timing cases.bats' \
+		py='/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml=py.xml test_cases.py' > /dev/null || true
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+# Each testcase of a JUnit report as junitparser (python3-junitparser) reads
+# it: suite classname name result, sorted (suites come in the order they
+# ended).
+junitparser_cases() {
+	/usr/bin/python3 -c 'import junitparser' 2>/dev/null ||
+		skip "needs python3-junitparser (Debian package)"
+	/usr/bin/python3 - "$1" <<'EOF'
+import sys
+from junitparser import JUnitXml
+out = []
+for suite in JUnitXml.fromfile(sys.argv[1]):
+    for case in suite:
+        kinds = [type(r).__name__ for r in case.result] or ["passed"]
+        out.append(" ".join([suite.name, case.classname, case.name, ",".join(kinds)]))
+print("\n".join(sorted(out)))
+EOF
+}
+
+@test "junit: a testcase per real case; without retries it is valid Ant JUnit XML, read by junitparser" {
+	new_run
+	cases_run 0
+	run --separate-stderr ci-report --format junit "$CI_LOG_FILE"
+	assert_success
+	printf '%s\n' "$output" > junit.xml
+	run xmllint --noout --schema "$F/junit-ant.xsd" junit.xml
+	assert_success
+	run junitparser_cases junit.xml
+	assert_success
+	assert_output "py test_cases test_fetches Skipped
+py test_cases test_opens_db Failure
+py test_cases test_races_the_clock Failure
+py test_cases.TestMath test_adds passed
+py test_cases.TestMath test_divides Failure
+unit unit adds passed
+unit unit divides by zero Failure
+unit unit needs a network Skipped
+unit unit races the clock Failure"
+	run xmllint --xpath 'string(//testcase[@name="test_divides"]/failure/@message)' junit.xml
+	assert_output "AssertionError: 4 / 2 is not 3"
+	run xmllint --xpath 'concat(/testsuites/@tests, " ", /testsuites/@failures, " ", /testsuites/@skipped)' junit.xml
+	assert_output "9 5 2"
+}
+
+@test "junit: reruns as Surefire writes them, flakyFailure and rerunFailure, valid against its schema" {
+	new_run
+	cases_run 1
+	run --separate-stderr ci-report --format junit "$CI_LOG_FILE"
+	assert_success
+	printf '%s\n' "$output" > junit.xml
+	run xmllint --noout --schema "$F/junit-surefire.xsd" junit.xml
+	assert_success
+	# Reruns are not Ant's: its schema refuses them, so the check above means something.
+	run xmllint --noout --schema "$F/junit-ant.xsd" junit.xml
+	assert_failure
+	run /usr/bin/python3 - junit.xml <<'EOF'
+import sys, xml.etree.ElementTree as ET
+print("\n".join(sorted(c.get("name") + " " + (" ".join(e.tag for e in c if e.tag != "system-out") or "-")
+                       for c in ET.parse(sys.argv[1]).getroot().iter("testcase"))))
+EOF
+	assert_output "adds -
+divides by zero failure rerunFailure
+needs a network skipped
+races the clock flakyFailure
+test_adds -
+test_divides failure rerunFailure
+test_fetches skipped
+test_opens_db failure rerunFailure
+test_races_the_clock flakyFailure"
+	run junitparser_cases junit.xml
+	assert_line "unit unit races the clock passed"
+	assert_line "py test_cases.TestMath test_divides Failure"
+}
+
+@test "junit: a suite that failed with no failed case also has its attempt as a testcase" {
+	new_run
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='printf "1..1\nok 1 fine\n"; exit 2' > /dev/null || true
+	ci-report --format junit "$CI_LOG_FILE" > junit.xml
+	xmllint --noout --schema "$F/junit-ant.xsd" junit.xml
+	run xmllint --xpath 'concat(count(//testcase), " ", //testcase[2]/@name, " ", /testsuites/@failures)' junit.xml
+	assert_output "2 unit attempt 1 1"
+}
+
+@test "text and markdown name each failed attempt's failing tests, the first 10 then a count" {
+	new_run
+	cases_run 1
+	run --separate-stderr ci-report "$CI_LOG_FILE"
+	assert_success
+	assert_line "    failing: divides by zero, races the clock"
+	assert_line "    failing: divides by zero"
+	assert_line "    failing: test_cases.TestMath.test_divides, test_cases.test_opens_db"
+	run --separate-stderr ci-report --format markdown "$CI_LOG_FILE"
+	assert_success
+	assert_line "**Failing tests**"
+	assert_line "- unit attempt 1 failing: divides by zero, races the clock"
+	assert_line '- py attempt 2 failing: test\_cases.TestMath.test\_divides, test\_cases.test\_opens\_db'
+	rm "$CI_LOG_FILE"
+	new_run
+	{ echo 1..12; for i in $(seq 12); do echo "not ok $i case $i"; done; } > tap
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1' > /dev/null || true
+	run ci-report "$CI_LOG_FILE"
+	assert_line "    failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more"
+	run ci-report --format markdown "$CI_LOG_FILE"
+	assert_line "- unit attempt 1 failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more"
+}
+
+
 @test "junit: one testsuite per test type, every attempt a testcase, flaky marked" {
 	run --separate-stderr ci-report --format junit "$F/seed-run.log" "$F/tests-failed.log"
 	assert_success
@@ -551,7 +703,7 @@ import sys, xml.etree.ElementTree as ET
 for c in ET.parse(sys.argv[1]).getroot().iter("testcase"):
     f = c.find("flakyFailure")
     if f is not None:
-        print(c.get("name"), "|", f.get("message"), "|", f.text.splitlines()[0])' junit.xml
+        print(c.get("name"), "|", f.get("message"), "|", f.find("stackTrace").text.splitlines()[0])' junit.xml
 	assert_line --index 0 "e2e attempt 1 | attempt 1 failed: 3 failures; passed on a later attempt | tests/e2e/checkout.spec.ts:88 (checkout flow): checkout flow timed out after 30 s"
 }
 
@@ -893,7 +1045,9 @@ span() {
 	run --separate-stderr ci-report -h
 	assert_success
 	assert_line --index 0 "usage: ci-report [--format FORMAT] [--run ID | --last] [--level LEVEL] [--step NAME] [--since TIME] [FILE ...]"
-	assert_line --index 1 "       ci-report --check [FILE ...]"
+	assert_line --index 1 "       ci-report --trends [--format text | markdown | json] [--since TIME] [FILE ...]"
+	assert_line --index 2 "       ci-report --compare RUN_A RUN_B [--format text | markdown] [FILE ...]"
+	assert_line --index 3 "       ci-report --check [FILE ...]"
 	assert_equal "$stderr" ""
 	run ci-report --help
 	assert_success
@@ -1121,4 +1275,139 @@ print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
 	ci-step complete --exit-code 1 >/dev/null
 	run ci-report --run "$CI_RUN_ID" --format json "$CI_LOG_FILE"
 	assert_equal "$(jq -r '.steps[] | select(.name == "configure") | .status' <<<"$output")" unfinished
+}
+
+# --- trends ------------------------------------------------------------------
+
+@test "--trends over 200 generated runs finds the planted flaky tests, regression and new failure, nothing else" {
+	/usr/bin/python3 "$F/gen-history.py" 200 > history.log
+	validate log-schema.json history.log
+	run --separate-stderr ci-report --trends --format json history.log
+	assert_success
+	printf '%s\n' "$output" > trends.json
+	validate report-schema.json trends.json
+	run jq -r '.trends | [.runs, .regression_rule.min_earlier_runs, .regression_rule.above_median_ratio] | @text' trends.json
+	assert_output '[200,5,1.2]'
+	# Only build is a regression.
+	run jq -r '.trends | [(.steps, .suites)[] | select(.regression) | .name] | join(" ")' trends.json
+	assert_output "build"
+	# The flaky ones: the two planted tests, their suites and test steps.
+	run jq -r '.trends | [(.steps, .suites)[] | select(.flaky > 0) | "\(.name)=\(.flaky)"] | join(" ")' trends.json
+	assert_output "test-unit=20 test-py=28 unit=20 py=28"
+	run jq -r '.trends.flakiest_cases | map("\(.suite):\(.name)=\(.flaky)/\(.runs)") | join(" ")' trends.json
+	assert_output "py:test_cases.test_net=28/200 unit:races the clock=20/200"
+	# Failures: only the new one, in the latest run.
+	run jq -r '.trends | [(.steps, .suites)[] | select(.failed > 0) | "\(.name)=\(.failed)"] | join(" ")' trends.json
+	assert_output "test-py=1 py=1"
+	run jq -r '.trends.failed_in_latest | map("\(.suite):\(.name):\(.kind)") | join(" ")' trends.json
+	assert_output "py:test_cases.TestApi.test_post:new failure"
+	run jq -r '.trends.slowest_cases[0] | "\(.name) \(.p50_ms > 4800)"' trends.json
+	assert_output "test_cases.test_slow true"
+	run --separate-stderr ci-report --trends history.log
+	assert_success
+	assert_line --regexp '^  build +200 +0\.0% +0\.0% +40s +41s +1m20s  regression$'
+	assert_equal "$(grep -c ' regression$' <<< "$output")" 1
+	assert_line "  py       test_cases.TestApi.test_post: new failure"
+	assert_line "  unit     races the clock: flaky in 20 of 200 runs (10.0%), failed in 0, p50 49ms"
+	run --separate-stderr ci-report --trends --format markdown history.log
+	assert_success
+	assert_line --regexp '^\| build \| 200 \| 0\.0% \| 0\.0% \| 40s \| 41s \| 1m20s \| ⚠️ regression \|$'
+	assert_line '- py: test\_cases.TestApi.test\_post: new failure'
+	# --compare of the last two runs: the same regression and new failure.
+	a=$(jq -r 'select(.run_id | endswith("h00198")) | .run_id' history.log | head -1)
+	b=$(jq -r 'select(.run_id | endswith("h00199")) | .run_id' history.log | head -1)
+	run --separate-stderr ci-report --compare "$a" "$b" history.log
+	assert_success
+	assert_equal "${#lines[@]}" 6
+	assert_line --index 2 "Slower"
+	assert_line --index 3 --regexp '^  step build: (39|40|41)s -> 1m20s '
+	assert_line --index 4 "Newly failing"
+	assert_line --index 5 "  py: test_cases.TestApi.test_post"
+}
+
+@test "--trends tells a new failure from one already failing and a flaky one" {
+	/usr/bin/python3 "$F/gen-history.py" 30 > history.log
+	# Run 28 (the one before the latest) fails test_post too: already failing.
+	jq -c 'if (.run_id | endswith("h00028")) and .test_execution.test_type == "py" then
+		.test_execution.cases |= map(if .name == "test_post" then .status = "failed" | .message = "x" else . end) |
+		.test_execution.status = "failed" | .test_execution.failure_count = 1 | .level = "error" | .exit_code = 1
+		else . end' history.log > already.log
+	validate log-schema.json already.log
+	run -0 ci-report --trends --format json already.log
+	printf '%s\n' "$output" > t.json
+	validate report-schema.json t.json
+	run jq -r '.trends.failed_in_latest | map(.kind) | join(",")' t.json
+	assert_output "already failing"
+	# Run 20 fails it once, run 21 passes: then failing again is flaky.
+	jq -c 'if (.run_id | endswith("h00020")) and .test_execution.test_type == "py" then
+		.test_execution.cases |= map(if .name == "test_post" then .status = "failed" | .message = "x" else . end) |
+		.test_execution.status = "failed" | .test_execution.failure_count = 1 | .level = "error" | .exit_code = 1
+		else . end' history.log > flaky.log
+	run -0 ci-report --trends --format json flaky.log
+	run jq -r '.trends.failed_in_latest | map(.kind) | join(",")' <<< "$output"
+	assert_output "flaky"
+}
+
+@test "--trends refuses --run, --last and --format junit" {
+	run --separate-stderr ci-report --trends --last x.log
+	assert_failure 2
+	assert_equal "$stderr" "ci-report: --trends reads every run: it takes no --run or --last (see 'ci-report --help')"
+	run --separate-stderr ci-report --trends --format junit x.log
+	assert_failure 2
+	assert_equal "$stderr" "ci-report: --trends: --format junit is not text, markdown or json (see 'ci-report --help')"
+}
+
+# --- compare -----------------------------------------------------------------
+
+@test "--compare finds exactly the planted slower and faster steps and the case changes between two runs" {
+	/usr/bin/python3 "$F/gen-history.py" 30 > history.log
+	# Run 28: adds and divides fail. Run 29 (the latest, where build is twice
+	# as slow and test_post newly fails): divides still fails, lint takes
+	# 5 s instead of 12, and "parses dates" is renamed "parses times".
+	jq -c 'def fail(n): .test_execution.cases |= map(if .name == n then .status = "failed" | .message = "x" else . end);
+		if (.run_id | endswith("h00028")) and .test_execution.test_type == "unit" then fail("adds") | fail("divides")
+		elif (.run_id | endswith("h00029")) and .test_execution.test_type == "unit" then
+			fail("divides") | .test_execution.cases |= map(if .name == "parses dates" then .name = "parses times" else . end)
+		elif (.run_id | endswith("h00029")) and .step_name == "lint" then .duration_ms = 5000
+		else . end' history.log > two.log
+	validate log-schema.json two.log
+	a=$(jq -r 'select(.run_id | endswith("h00028")) | .run_id' two.log | head -1)
+	b=$(jq -r 'select(.run_id | endswith("h00029")) | .run_id' two.log | head -1)
+	run --separate-stderr ci-report --compare "$a" "$b" two.log
+	assert_success
+	# Nothing else: each section has its one planted line (lines skips the blank ones).
+	assert_equal "${#lines[@]}" 16
+	assert_line --index 0 "Compare $a with $b"
+	assert_line --index 1 "  a duration changed when it moved by more than 20% and at least 1s"
+	assert_line --index 2 "Slower"
+	assert_line --index 3 --regexp '^  step build: (39|40|41)s -> 1m20s \(\+(9[5-9]|10[0-5])%\)$'
+	assert_line --index 4 "Faster"
+	assert_line --index 5 --regexp '^  step lint: 12s -> 5\.0s \(-(5[7-9]|60)%\)$'
+	assert_line --index 6 "Newly failing"
+	assert_line --index 7 "  py: test_cases.TestApi.test_post"
+	assert_line --index 8 "Still failing"
+	assert_line --index 9 "  unit: divides"
+	assert_line --index 10 "Fixed"
+	assert_line --index 11 "  unit: adds"
+	assert_line --index 12 "New tests"
+	assert_line --index 13 "  unit: parses times"
+	assert_line --index 14 "Removed tests"
+	assert_line --index 15 "  unit: parses dates"
+	run --separate-stderr ci-report --compare "$a" "$b" --format markdown two.log
+	assert_success
+	assert_line "- py: test\_cases.TestApi.test\_post"
+	assert_line "**Removed tests**"
+}
+
+@test "--compare exits 2 naming a run that is not in the input, or a malformed id" {
+	/usr/bin/python3 "$F/gen-history.py" 3 > h.log
+	a=$(jq -r 'select(.run_id | endswith("h00000")) | .run_id' h.log | head -1)
+	run --separate-stderr ci-report --compare "$a" run-20200101-000000-nosuch h.log
+	assert_failure 2
+	assert_equal "$stderr" "ci-report: --compare: no run run-20200101-000000-nosuch in the input"
+	run --separate-stderr ci-report --compare "$a" bogus h.log
+	assert_failure 2
+	[[ $stderr == "ci-report: --compare: \"bogus\" "* ]]
+	run --separate-stderr ci-report --compare "$a"
+	assert_failure 2
 }

@@ -292,13 +292,93 @@ unit 2 passed false false warn"
 	cp "$FIXTURES/ci-testpar/junit-three-failed.xml" old.xml
 	touch -d '2020-01-01' old.xml
 	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 --junit a=bad.xml --junit b=none.xml --junit c=old.xml \
+}
+
+	run ci-testpar --max-load 0 --min-free-mb 0 --retries 0 --junit a=bad.xml --junit b=none.xml --junit c=old.xml \
 		a='touch bad.xml; exit 1' b='exit 1' c='echo "not ok 1 x"; exit 1'
 	assert_failure 3
 	run jq -r '[.test_execution.test_type, .test_execution.failure_count, .message] | map(tostring) | join(" | ")' "$CI_LOG_FILE"
 	assert_line --regexp '^a \| 1 \| .*; JUnit report bad.xml: line [0-9]+: mismatched tag$'
 	assert_line --regexp '^b \| 1 \| .*; JUnit report none.xml: No such file or directory$'
-	assert_line --regexp '^c \| 1 \| .*1 test failed; JUnit report old.xml: not written by this attempt$'
+	assert_line --regexp '^c \| 1 \| .*1 test failed; JUnit report old.xml: not written by this attempt; failing: x$'
 	validate log-schema.json "$CI_LOG_FILE"
+}
+
+# The cases of the Nth entry, one line each: name status duration? message?
+cases() {
+	sed -n "${1}p" "$CI_LOG_FILE" | jq -r '.test_execution.cases[] |
+		[(if .classname then .classname + "." else "" end) + .name,
+		 .status, (.duration_ms != null), ((.message // "") | split("\n")[0] // "")] |
+		map(tostring) | join(" | ")'
+}
+
+@test "a real bats suite's TAP cases are recorded with status, duration and message, and retried" {
+	cp "$FIXTURES/ci-testpar/cases.bats" .
+	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 1 \
+		unit='env -i PATH=/usr/bin:/bin CI_TEST_ATTEMPT=$CI_TEST_ATTEMPT /usr/bin/bats --tap --timing cases.bats'
+	assert_failure 3
+	validate log-schema.json "$CI_LOG_FILE"
+	run cases 1
+	assert_output "adds | passed | true | 
+divides by zero | failed | true | (in test file cases.bats, line 12)
+needs a network | skipped | true | 
+races the clock | failed | true | (in test file cases.bats, line 20)"
+	run field 1 '.test_execution.cases[1].message'
+	assert_output --partial "4 / 2 is not 3"
+	run field 1 '[.test_execution.failure_count, .test_execution.cases_omitted] | @text'
+	assert_output '[2,0]'
+	run cases 2
+	assert_line --index 3 "races the clock | passed | true | "
+	run field 2 .message
+	assert_output --regexp '1 test failed; failing: divides by zero$'
+}
+
+@test "a real pytest JUnit report's cases are recorded with their class, time and failure message" {
+	[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import pytest' ||
+		skip "needs python3-pytest (Debian package)"
+	cp "$FIXTURES/ci-testpar/test_cases.py" .
+	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 0 --junit py=py.xml \
+		py='/usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml=py.xml test_cases.py'
+	assert_failure 3
+	validate log-schema.json "$CI_LOG_FILE"
+	run cases 1
+	assert_output "test_cases.TestMath.test_adds | passed | true | 
+test_cases.TestMath.test_divides | failed | true | AssertionError: 4 / 2 is not 3
+test_cases.test_opens_db | failed | true | RuntimeError: no database
+test_cases.test_fetches | skipped | true | 
+test_cases.test_races_the_clock | failed | true | assert 1 > 1"
+	run field 1 .test_execution.failure_count
+	assert_output 3
+	run field 1 .message
+	assert_output --regexp '3 tests failed; failing: test_cases\.TestMath\.test_divides, test_cases\.test_opens_db, test_cases\.test_races_the_clock$'
+}
+
+@test "the final failure's annotation names the first 10 failing tests, then a count" {
+	{ echo 1..12; for i in $(seq 12); do echo "not ok $i case $i"; done; } > tap
+	printf '%s\n' "ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1'" > suites.sh
+	GITHUB_ACTIONS=true run --separate-stderr bash ./suites.sh
+	assert_failure 3
+	assert_line --regexp '^::error file=\./suites\.sh,line=1,title=test-unit::unit failed .*, 12 tests failed; failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more$'
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
+@test "cases stop at 10,000 per attempt and messages at 1 KiB, the rest counted" {
+	awk 'BEGIN { print "1..10050"; print "not ok 1 t1"
+		for (i = 0; i < 300; i++) print "# line " i " of a long diagnostic"
+		for (i = 2; i <= 10050; i++) print "ok " i " t" i }' > tap
+	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1'
+	assert_failure 3
+	validate log-schema.json "$CI_LOG_FILE"
+	run field 1 '.test_execution | [(.cases | length), .cases_omitted, .cases[0].message_cut] | @text'
+	assert_output '[10000,50,true]'
+	run field 1 '.test_execution.cases[0].message | utf8bytelength <= 1024'
+	assert_output true
+}
+
+@test "a suite that writes neither TAP nor JUnit has no cases" {
+	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='echo plain; exit 1'
+	run field 1 '.test_execution | has("cases")'
+	assert_output false
 }
 
 @test "--timeout stops an attempt's process group and records it failed, timed out" {
@@ -650,4 +730,16 @@ b"
 	assert_success
 	run cat "$GITHUB_OUTPUT"
 	assert_output "$(printf 'result=success\nflaky=')"
+}
+
+@test "--fail-on-flaky exits 3 when a suite passed only on a retry, and 0 when every suite passed at once" {
+	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --fail-on-flaky \
+		unit='[ "$CI_TEST_ATTEMPT" = 2 ]' e2e=true
+	assert_failure 3
+	run records
+	assert_success
+	assert_line "unit 2 passed true false warn"
+	rm "$CI_LOG_FILE"
+	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --fail-on-flaky unit=true e2e=true
+	assert_success
 }

@@ -1,11 +1,16 @@
 /*
- * junit.c: JUnit XML, a testsuite per test type of each run, a testcase
- * per attempt. A failed attempt that a later one made good is a
- * flakyFailure (the Surefire form Jenkins reads), so the suite counts as
- * passed and is marked flaky; the attempts of a suite that never passed
- * are failures.
+ * junit.c: JUnit XML, a testsuite per test type of each run. When the
+ * log has the suite's cases, a testcase per case, as Maven Surefire and
+ * nextest write reruns: a case that failed, then passed on a later attempt
+ * has a flakyFailure per failure; one that failed on its last attempt has a
+ * failure, then a rerunFailure per later failure. Otherwise a testcase per
+ * attempt: a failed attempt that a later one made good is a flakyFailure,
+ * so the suite counts as passed and is marked flaky; the attempts of a
+ * suite that never passed are failures. Without retries the report is
+ * plain Ant JUnit XML.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
@@ -81,8 +86,13 @@ testcase(struct ci_buf *o, struct ci_buf *scratch, const struct ci_run *r,
 			      passed ? "; passed on a later attempt" : "");
 		scratch->len = 0;
 		xml_messages(scratch, r, a);
+		/* Surefire's flakyFailure holds its text in a stackTrace. */
+		if (passed)
+			ci_buf_str(o, "<stackTrace>");
 		if (scratch->len)
 			xml_text(o, scratch->s);
+		if (passed)
+			ci_buf_str(o, "</stackTrace>");
 		ci_buf_printf(o, "</%s>\n",
 			      passed ? "flakyFailure" : "failure");
 	} else if (st == ST_SKIPPED)
@@ -98,10 +108,160 @@ testcase(struct ci_buf *o, struct ci_buf *scratch, const struct ci_run *r,
 						 : "serial");
 }
 
+/* A case of a suite across its attempts: its last run, its failures. */
+struct run_case {
+	const struct ci_case *last;
+	const struct ci_case **fails;
+	size_t nfails;
+	char *key;
+};
+
+struct case_table {
+	struct run_case *v;
+	size_t n, cap;
+	size_t *slot; /* index + 1, open addressing; 0: empty */
+	size_t nslot;
+};
+
+static size_t
+key_hash(const char *s)
+{
+	size_t h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+static struct run_case *
+case_of(struct case_table *t, const struct ci_case *k, struct ci_buf *key)
+{
+	size_t i;
+
+	key->len = 0;
+	ci_case_fullname(key, k);
+	if ((t->n + 1) * 2 > t->nslot) {
+		free(t->slot);
+		t->nslot = t->nslot ? t->nslot * 2 : 64;
+		t->slot = calloc(t->nslot, sizeof *t->slot);
+		if (!t->slot)
+			ci_die(1, "out of memory");
+		for (size_t j = 0; j < t->n; j++) {
+			i = key_hash(t->v[j].key) & (t->nslot - 1);
+			while (t->slot[i])
+				i = (i + 1) & (t->nslot - 1);
+			t->slot[i] = j + 1;
+		}
+	}
+	for (i = key_hash(key->s) & (t->nslot - 1); t->slot[i];
+	     i = (i + 1) & (t->nslot - 1))
+		if (strcmp(t->v[t->slot[i] - 1].key, key->s) == 0)
+			return &t->v[t->slot[i] - 1];
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->v = xrealloc(t->v, t->cap * sizeof *t->v);
+	}
+	memset(&t->v[t->n], 0, sizeof t->v[t->n]);
+	t->v[t->n].key = xstrdup(key->s);
+	t->slot[i] = ++t->n;
+	return &t->v[t->n - 1];
+}
+
+/* The first line of a message, for a message attribute. */
+static void
+first_line(struct ci_buf *b, const char *m)
+{
+	size_t n = strcspn(m, "\n");
+	char *s = xmalloc(n + 1);
+
+	memcpy(s, m, n);
+	s[n] = '\0';
+	xml_text(b, s);
+	free(s);
+}
+
+static void
+case_failure(struct ci_buf *o, const char *el, const struct ci_case *k)
+{
+	const char *m = k->message ? k->message : "failed";
+	int nested = strcmp(el, "failure") != 0;
+
+	ci_buf_printf(o, "      <%s message=\"", el);
+	first_line(o, m);
+	ci_buf_str(o, "\" type=\"failed\">");
+	ci_buf_str(o, nested ? "<stackTrace>" : "");
+	xml_text(o, m);
+	ci_buf_printf(o, "%s</%s>\n", nested ? "</stackTrace>" : "", el);
+}
+
+/*
+ * The suite's cases as testcases; how many into *tests, *failures and
+ * *skipped. 0 when the last attempt failed with no failed case (a crash
+ * after its tests), which the caller reports as an attempt too.
+ */
+static int
+case_testcases(struct ci_buf *o, const struct suite_report *su,
+	       unsigned long long *tests, unsigned long long *failures,
+	       unsigned long long *skipped)
+{
+	struct case_table t = { 0 };
+	struct ci_buf key = { 0 };
+	int last_failed = 0;
+
+	for (size_t j = 0; j < su->n; j++) {
+		const struct ci_cases *c = &su->a[j]->cases;
+		for (size_t i = 0; i < c->n; i++) {
+			struct run_case *rc = case_of(&t, &c->v[i], &key);
+			rc->last = &c->v[i];
+			if (c->v[i].status != CI_CASE_FAILED)
+				continue;
+			rc->fails = xrealloc(
+			    rc->fails, (rc->nfails + 1) * sizeof *rc->fails);
+			rc->fails[rc->nfails++] = &c->v[i];
+		}
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		const struct run_case *rc = &t.v[i];
+		const struct ci_case *k = rc->last;
+		long long ms = k->duration_ms > 0 ? k->duration_ms : 0;
+
+		ci_buf_str(o, "    <testcase name=\"");
+		xml_text(o, k->name);
+		ci_buf_str(o, "\" classname=\"");
+		xml_text(o, k->classname ? k->classname : su->type);
+		ci_buf_printf(o, "\" time=\"%lld.%03lld\">\n", ms / 1000,
+			      ms % 1000);
+		(*tests)++;
+		if (k->status == CI_CASE_FAILED) {
+			(*failures)++;
+			last_failed = 1;
+			case_failure(o, "failure", rc->fails[0]);
+			for (size_t f = 1; f < rc->nfails; f++)
+				case_failure(o, "rerunFailure", rc->fails[f]);
+		} else {
+			for (size_t f = 0; f < rc->nfails; f++)
+				case_failure(o, "flakyFailure", rc->fails[f]);
+			if (k->status == CI_CASE_SKIPPED) {
+				(*skipped)++;
+				ci_buf_str(o, "      <skipped/>\n");
+			}
+		}
+		ci_buf_str(o, "    </testcase>\n");
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		free(t.v[i].fails);
+		free(t.v[i].key);
+	}
+	free(t.v);
+	free(t.slot);
+	ci_buf_free(&key);
+	return last_failed || su->status != ST_FAILED;
+}
+
 void
 junit_write(struct ci_buf *out, const struct report *rp)
 {
-	struct ci_buf b = { 0 }, suites = { 0 };
+	struct ci_buf b = { 0 }, suites = { 0 }, cases = { 0 };
 	unsigned long long tests = 0, failures = 0, skipped = 0;
 	long long total_ms = 0;
 	char ts[32];
@@ -111,15 +271,25 @@ junit_write(struct ci_buf *out, const struct report *rp)
 		struct suite_report *su;
 		size_t ns = suites_of(r, &su);
 		for (size_t k = 0; k < ns; k++) {
-			unsigned long long f = 0, sk = 0;
-			int passed = su[k].status == ST_PASSED;
-			for (size_t j = 0; j < su[k].n; j++) {
+			unsigned long long f = 0, sk = 0, nt = 0;
+			int passed = su[k].status == ST_PASSED, by_case = 0;
+			size_t first = 0;
+			cases.len = 0;
+			for (size_t j = 0; j < su[k].n; j++)
+				by_case |= su[k].a[j]->has_cases;
+			if (by_case &&
+			    case_testcases(&cases, &su[k], &nt, &f, &sk))
+				first = su[k].n; /* no attempt testcases */
+			else if (by_case)
+				first = su[k].n - 1; /* the last one only */
+			for (size_t j = first; j < su[k].n; j++) {
 				enum status st =
 				    status_of(su[k].a[j]->t.status);
 				f += !passed && st == ST_FAILED;
 				sk += st == ST_SKIPPED;
+				nt++;
 			}
-			tests += su[k].n;
+			tests += nt;
 			failures += f;
 			skipped += sk;
 			total_ms += su[k].time_ms;
@@ -130,7 +300,7 @@ junit_write(struct ci_buf *out, const struct report *rp)
 				      "failures=\"%llu\" errors=\"0\" "
 				      "skipped=\"%llu\" time=\"%lld.%03lld\" "
 				      "timestamp=\"%s\">\n    <properties>\n",
-				      su[k].type, su[k].n, f, sk,
+				      su[k].type, (size_t)nt, f, sk,
 				      su[k].time_ms / 1000,
 				      su[k].time_ms % 1000, ts);
 			ci_buf_printf(&suites,
@@ -141,7 +311,9 @@ junit_write(struct ci_buf *out, const struct report *rp)
 				      "value=\"%s\"/>\n    </properties>\n",
 				      r->id, su[k].flaky ? "true" : "false",
 				      su[k].fallback ? "true" : "false");
-			for (size_t j = 0; j < su[k].n; j++)
+			if (cases.len)
+				ci_buf_add(&suites, cases.s, cases.len);
+			for (size_t j = first; j < su[k].n; j++)
 				testcase(&suites, &b, r, &su[k], su[k].a[j]);
 			ci_buf_str(&suites, "  </testsuite>\n");
 		}
@@ -159,4 +331,5 @@ junit_write(struct ci_buf *out, const struct report *rp)
 	ci_buf_str(out, "</testsuites>\n");
 	ci_buf_free(&b);
 	ci_buf_free(&suites);
+	ci_buf_free(&cases);
 }

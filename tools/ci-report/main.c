@@ -22,14 +22,16 @@ static const struct report_format formats[] = {
 	{ "junit", junit_write, NULL, 0 },
 	{ "otlp", otlp_write, NULL, 0 },
 	{ "clickhouse", NULL, clickhouse_entry, 0 },
+	{ "trends", trends_write, NULL, 0 },
+	{ "compare", compare_write, NULL, 0 },
 };
 #define NFORMATS (sizeof formats / sizeof formats[0])
 
 static struct {
 	const struct report_format *format;
-	int last, check;
+	int last, check, trends;
 	long long since_ms;
-	const char *run;
+	const char *run, *cmp[2];
 	const char **files;
 	unsigned nfiles;
 } opt = { .format = &formats[0], .since_ms = -1 };
@@ -39,8 +41,10 @@ static struct bad_line shown[BAD_SHOWN];
 static unsigned long long nbad;
 static struct ci_buf out;
 static int exit_status;
+static const char *rp_style = "text";
 
 static const struct report_format *parse_format(const char *s);
+static const struct report_format *format_row(const char *s);
 static long long parse_since(const char *s);
 static void on_bad(void *arg, unsigned file, unsigned long long line,
 		   const char *why);
@@ -53,6 +57,10 @@ usage(FILE *f)
 {
 	fputs("usage: ci-report [--format FORMAT] [--run ID | --last] "
 	      "[--level LEVEL] [--step NAME] [--since TIME] [FILE ...]\n"
+	      "       ci-report --trends [--format text | markdown | json] "
+	      "[--since TIME] [FILE ...]\n"
+	      "       ci-report --compare RUN_A RUN_B [--format text | "
+	      "markdown] [FILE ...]\n"
 	      "       ci-report --check [FILE ...]\n",
 	      f);
 }
@@ -62,6 +70,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'c' },
+		{ "compare", required_argument, NULL, 'C' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "last", no_argument, NULL, 'l' },
@@ -69,6 +78,7 @@ main(int argc, char **argv)
 		{ "run", required_argument, NULL, 'r' },
 		{ "since", required_argument, NULL, 's' },
 		{ "step", required_argument, NULL, 'S' },
+		{ "trends", no_argument, NULL, 't' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -84,6 +94,18 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			opt.check = 1;
+			break;
+		case 'C':
+			if (optind >= argc)
+				ci_usage_error("--compare: expected two run "
+					       "ids, RUN_A RUN_B");
+			opt.cmp[0] = optarg;
+			opt.cmp[1] = argv[optind++];
+			for (int k = 0; k < 2; k++)
+				if ((why = ci_runid_check(opt.cmp[k])))
+					ci_usage_error(
+					    "--compare: \"%.64s\" %s",
+					    opt.cmp[k], why);
 			break;
 		case 'f':
 			format = optarg;
@@ -122,6 +144,9 @@ main(int argc, char **argv)
 			step = optarg;
 			filtered = 1;
 			break;
+		case 't':
+			opt.trends = 1;
+			break;
 		case 'V':
 			ci_version();
 		default:
@@ -137,6 +162,31 @@ main(int argc, char **argv)
 		ci_usage_error("--format %s writes every entry: it takes no "
 			       "filter",
 			       opt.format->name);
+	if (opt.cmp[0]) {
+		if (opt.run || opt.last || opt.trends)
+			ci_usage_error("--compare takes no --run, --last or "
+				       "--trends");
+		if (strcmp(opt.format->name, "text") != 0 &&
+		    strcmp(opt.format->name, "markdown") != 0)
+			ci_usage_error("--compare: --format %s is not text or "
+				       "markdown",
+				       opt.format->name);
+		rp_style = opt.format->name;
+		opt.format = format_row("compare");
+	}
+	if (opt.trends) {
+		if (opt.run || opt.last)
+			ci_usage_error("--trends reads every run: it takes no "
+				       "--run or --last");
+		if (strcmp(opt.format->name, "text") != 0 &&
+		    strcmp(opt.format->name, "markdown") != 0 &&
+		    strcmp(opt.format->name, "json") != 0)
+			ci_usage_error("--trends: --format %s is not text, "
+				       "markdown or json",
+				       opt.format->name);
+		rp_style = opt.format->name;
+		opt.format = format_row("trends");
+	}
 	opt.files = optind < argc ? (const char **)argv + optind : stdin_only;
 	opt.nfiles = optind < argc ? (unsigned)(argc - optind) : 1;
 
@@ -174,21 +224,48 @@ main(int argc, char **argv)
 	return exit_status;
 }
 
+/*
+ * A row of the table by name. The views --trends and --compare are rows
+ * too, but chosen by their options: --format names only the others, and
+ * the message lists those.
+ */
+static int
+is_view(const struct report_format *f)
+{
+	return f->write == trends_write || f->write == compare_write;
+}
+
+static const struct report_format *
+format_row(const char *s)
+{
+	for (size_t i = 0; i < NFORMATS; i++)
+		if (strcmp(s, formats[i].name) == 0)
+			return &formats[i];
+	return NULL;
+}
+
 /* --format: a name of the table; the message lists them all. */
 static const struct report_format *
 parse_format(const char *s)
 {
+	const struct report_format *f = format_row(s);
 	struct ci_buf names = { 0 };
+	size_t n = 0, k = 0;
 
+	if (f && !is_view(f))
+		return f;
 	for (size_t i = 0; i < NFORMATS; i++)
-		if (strcmp(s, formats[i].name) == 0)
-			return &formats[i];
-	for (size_t i = 0; i < NFORMATS; i++)
+		n += !is_view(&formats[i]);
+	for (size_t i = 0; i < NFORMATS; i++) {
+		if (is_view(&formats[i]))
+			continue;
 		ci_buf_printf(&names, "%s%s",
-			      i == 0                  ? ""
-				  : i + 1 == NFORMATS ? " or "
-						      : ", ",
+			      k == 0           ? ""
+				  : k + 1 == n ? " or "
+					       : ", ",
 			      formats[i].name);
+		k++;
+	}
 	ci_usage_error("--format: \"%s\" is not %s", s, names.s);
 }
 
@@ -311,13 +388,43 @@ select_runs(size_t *n)
 	return m;
 }
 
+/* --compare: RUN_A, then RUN_B, of the runs read; either missing: 2. */
+static void
+pick_two(struct report *rp)
+{
+	struct run_report two[2];
+
+	for (int k = 0; k < 2; k++) {
+		size_t i = 0;
+		while (i < rp->n && strcmp(rp->v[i].r->id, opt.cmp[k]) != 0)
+			i++;
+		if (i == rp->n)
+			ci_die(CI_EXIT_USAGE,
+			       "--compare: no run %s in the input", opt.cmp[k]);
+		two[k] = rp->v[i];
+	}
+	for (size_t i = 0; i < rp->n; i++)
+		if (rp->v[i].r != two[0].r && rp->v[i].r != two[1].r)
+			free(rp->v[i].done);
+	if (two[0].r == two[1].r)
+		two[1].done = NULL; /* freed once */
+	rp->v[0] = two[0];
+	rp->v[1] = two[1];
+	rp->n = 2;
+}
+
 static void
 report(void)
 {
-	struct report rp = { .nbad = nbad, .bad = shown, .files = opt.files };
+	struct report rp = { .nbad = nbad,
+			     .bad = shown,
+			     .files = opt.files,
+			     .style = rp_style };
 	struct ci_buf err = { 0 };
 
 	rp.v = select_runs(&rp.n);
+	if (opt.cmp[0])
+		pick_two(&rp);
 	if (opt.run && rp.n == 0) {
 		report_bad(&err, &rp, "ci-report: ", "");
 		fputs(err.s ? err.s : "", stderr);

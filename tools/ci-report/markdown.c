@@ -35,7 +35,7 @@ md_put(struct md *d, struct ci_buf *b)
 }
 
 /* Text safe inside a Markdown paragraph or table cell. */
-static void
+void
 md_text(struct ci_buf *b, const char *s, size_t max)
 {
 	size_t n = strlen(s);
@@ -217,10 +217,17 @@ steps(struct md *d, const struct ci_run *r)
 }
 
 static void
+md_name(struct ci_buf *b, const char *name)
+{
+	md_text(b, name, 200);
+}
+
+static void
 attempts(struct md *d, const struct suite_report *su, size_t ns)
 {
-	struct ci_buf *it = &d->item;
+	struct ci_buf *it = &d->item, names = { 0 };
 	char t[32];
+	int first = 0;
 
 	if (ns) {
 		ci_buf_str(it,
@@ -243,6 +250,19 @@ attempts(struct md *d, const struct suite_report *su, size_t ns)
 						       : "serial");
 			md_put(d, it);
 		}
+	for (size_t k = 0; k < ns; k++)
+		for (size_t j = 0; j < su[k].n; j++) {
+			const struct ci_attempt *a = su[k].a[j];
+			names.len = 0;
+			if (status_of(a->t.status) != ST_FAILED ||
+			    failing_cases(&names, a, md_name) == 0)
+				continue;
+			ci_buf_printf(it, "%s- %s attempt %lld failing: %s\n",
+				      first++ ? "" : "\n**Failing tests**\n\n",
+				      su[k].type, a->t.attempt_number, names.s);
+			md_put(d, it);
+		}
+	ci_buf_free(&names);
 }
 
 static void

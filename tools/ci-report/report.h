@@ -24,6 +24,7 @@
 #define MSG_CAP 50 /* messages kept per run; the rest counted */
 #define OTLP_EVENTS 10000 /* the same for otlp, whose events they are */
 #define BAD_SHOWN 5 /* malformed lines shown in a report */
+#define FAILING_SHOWN 10 /* failed test cases named per attempt */
 
 /* A status and how each format shows it. */
 enum status {
@@ -85,6 +86,7 @@ struct report {
 	unsigned long long nbad; /* malformed lines */
 	const struct bad_line *bad; /* the first BAD_SHOWN of them */
 	const char *const *files; /* input names by number; "-": stdin */
+	const char *style; /* for trends: text, markdown or json */
 };
 
 struct report_format {
@@ -113,14 +115,19 @@ const char *flat(struct ci_buf *b, const char *s, size_t max);
 const char *report_file(const struct report *rp, unsigned file);
 void report_bad(struct ci_buf *b, const struct report *rp, const char *prefix,
 		const char *indent);
+long failing_cases(struct ci_buf *names, const struct ci_attempt *a,
+		   void (*put)(struct ci_buf *b, const char *name));
 
 /* One file per format. */
 void text_write(struct ci_buf *out, const struct report *rp);
 void json_write(struct ci_buf *out, const struct report *rp);
 void markdown_write(struct ci_buf *out, const struct report *rp);
+void md_text(struct ci_buf *b, const char *s, size_t max);
 void junit_write(struct ci_buf *out, const struct report *rp);
 void otlp_write(struct ci_buf *out, const struct report *rp);
 void clickhouse_entry(struct ci_buf *out, const struct ci_view *v,
 		      const char *line, size_t len);
+void trends_write(struct ci_buf *out, const struct report *rp);
+void compare_write(struct ci_buf *out, const struct report *rp);
 
 #endif

@@ -317,3 +317,31 @@ report_bad(struct ci_buf *b, const struct report *rp, const char *prefix,
 		ci_buf_printf(b, "%s%s... and %llu more\n", prefix, indent,
 			      n - BAD_SHOWN);
 }
+
+/*
+ * The failed cases of an attempt: how many, and in names the first
+ * FAILING_SHOWN of them, each through put (which escapes it for the
+ * format), joined by ", ", then " and N more".
+ */
+long
+failing_cases(struct ci_buf *names, const struct ci_attempt *a,
+	      void (*put)(struct ci_buf *b, const char *name))
+{
+	struct ci_buf full = { 0 };
+	long failed = 0, shown = 0;
+
+	for (size_t i = 0; i < a->cases.n; i++) {
+		if (a->cases.v[i].status != CI_CASE_FAILED)
+			continue;
+		if (failed++ >= FAILING_SHOWN)
+			continue;
+		full.len = 0;
+		ci_case_fullname(&full, &a->cases.v[i]);
+		ci_buf_str(names, shown++ ? ", " : "");
+		put(names, full.s);
+	}
+	if (failed > shown)
+		ci_buf_printf(names, " and %ld more", failed - shown);
+	ci_buf_free(&full);
+	return failed;
+}

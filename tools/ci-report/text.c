@@ -86,8 +86,18 @@ timeline(struct ci_buf *o, const struct run_report *m,
 }
 
 static void
+text_name(struct ci_buf *b, const char *name)
+{
+	struct ci_buf f = { 0 };
+
+	ci_buf_str(b, flat(&f, name, 200));
+	ci_buf_free(&f);
+}
+
+static void
 attempts(struct ci_buf *o, const struct suite_report *su, size_t ns)
 {
+	struct ci_buf names = { 0 };
 	char d[32], t[32];
 
 	ci_buf_printf(o, "\n%s  %-22s %-10s %9s %8s  %s%s\n", BOLD,
@@ -109,7 +119,12 @@ attempts(struct ci_buf *o, const struct suite_report *su, size_t ns)
 			    j + 1 == su[k].n && su[k].flaky
 				? ", flaky: passed on retry"
 				: "");
+			names.len = 0;
+			if (st == ST_FAILED &&
+			    failing_cases(&names, a, text_name) > 0)
+				ci_buf_printf(o, "    failing: %s\n", names.s);
 		}
+	ci_buf_free(&names);
 }
 
 static void

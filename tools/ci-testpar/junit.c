@@ -1,6 +1,7 @@
-/* junit.c: failed test cases in a suite's JUnit XML report. */
+/* junit.c: the test cases of a suite's JUnit XML report. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,21 +11,58 @@
 #include "testpar.h"
 
 struct junit {
-	long failures;
-	int in_case, case_failed;
+	struct ci_cases *cases;
+	struct ci_case *k; /* the case being read, or NULL */
+	int in_case, in_text; /* in a <testcase>; in its failure's text */
+	struct ci_buf text; /* of the failure, its first bytes */
 };
+
+static const char *
+attr(const XML_Char **attrs, const char *name)
+{
+	for (; attrs[0]; attrs += 2)
+		if (strcmp(attrs[0], name) == 0)
+			return attrs[1];
+	return NULL;
+}
 
 static void XMLCALL
 junit_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 {
 	struct junit *j = arg;
+	const char *n, *c, *t;
+	char *end;
+	double sec;
+	long long ms = -1;
 
-	(void)attrs;
-	if (strcmp(name, "testcase") == 0)
-		j->in_case = 1, j->case_failed = 0;
-	else if (j->in_case &&
-		 (strcmp(name, "failure") == 0 || strcmp(name, "error") == 0))
-		j->case_failed = 1;
+	if (strcmp(name, "testcase") == 0) {
+		n = attr(attrs, "name");
+		if (!(c = attr(attrs, "classname")))
+			c = attr(attrs, "file");
+		if ((t = attr(attrs, "time"))) {
+			sec = strtod(t, &end);
+			if (end != t && !*end && sec >= 0 && sec < 1e9)
+				ms = (long long)(sec * 1000 + 0.5);
+		}
+		j->in_case = 1;
+		j->k = ci_cases_add(j->cases, n ? n : "", n ? strlen(n) : 0, c,
+				    c ? strlen(c) : 0, CI_CASE_PASSED, ms);
+	} else if (j->in_case &&
+		   (strcmp(name, "failure") == 0 ||
+		    strcmp(name, "error") == 0)) {
+		if (!j->k) {
+			j->cases->omitted_failed++;
+			return;
+		}
+		if (j->k->status != CI_CASE_FAILED &&
+		    (n = attr(attrs, "message")))
+			ci_case_message(j->cases, j->k, n, strlen(n));
+		j->k->status = CI_CASE_FAILED;
+		j->in_text = 1;
+	} else if (j->in_case && j->k && strcmp(name, "skipped") == 0 &&
+		   j->k->status != CI_CASE_FAILED) {
+		j->k->status = CI_CASE_SKIPPED;
+	}
 }
 
 static void XMLCALL
@@ -32,22 +70,36 @@ junit_end(void *arg, const XML_Char *name)
 {
 	struct junit *j = arg;
 
-	if (strcmp(name, "testcase") == 0 && j->in_case) {
-		j->failures += j->case_failed;
-		j->in_case = 0;
+	if (strcmp(name, "testcase") == 0)
+		j->in_case = 0, j->k = NULL;
+	else if (j->in_text &&
+		 (strcmp(name, "failure") == 0 || strcmp(name, "error") == 0)) {
+		ci_case_message(j->cases, j->k, j->text.s, j->text.len);
+		j->text.len = 0;
+		j->in_text = 0;
 	}
 }
 
+static void XMLCALL
+junit_text(void *arg, const XML_Char *s, int len)
+{
+	struct junit *j = arg;
+
+	if (j->in_text && j->k && j->text.len < 2 * CI_CASE_TEXT)
+		ci_buf_add(&j->text, s, (size_t)len);
+}
+
 /*
- * Failed test cases in a JUnit XML report (a <testcase> with a <failure> or
- * an <error>), or -1 with a note saying why the report was not used: absent,
+ * The cases of a JUnit XML report (a <testcase> with a <failure> or an
+ * <error> failed, one with <skipped> skipped) into cases, and how many
+ * failed; or -1 with a note saying why the report was not used: absent,
  * older than the attempt, not well-formed.
  */
 long
-junit_failures(const char *path, const struct timespec *since,
-	       struct ci_buf *note)
+junit_read(const char *path, const struct timespec *since, struct ci_buf *note,
+	   struct ci_cases *cases)
 {
-	struct junit j = { 0 };
+	struct junit j = { .cases = cases };
 	struct stat st;
 	XML_Parser xp;
 	char buf[16384];
@@ -73,6 +125,7 @@ junit_failures(const char *path, const struct timespec *since,
 		ci_die(1, "out of memory");
 	XML_SetUserData(xp, &j);
 	XML_SetElementHandler(xp, junit_start, junit_end);
+	XML_SetCharacterDataHandler(xp, junit_text);
 	while (!done) {
 		while ((n = read(fd, buf, sizeof buf)) < 0 && errno == EINTR)
 			;
@@ -92,5 +145,10 @@ junit_failures(const char *path, const struct timespec *since,
 	}
 	XML_ParserFree(xp);
 	close(fd);
-	return note->len ? -1 : j.failures;
+	ci_buf_free(&j.text);
+	if (note->len) {
+		ci_cases_free(cases);
+		return -1;
+	}
+	return ci_cases_failed(cases) + cases->omitted_failed;
 }

@@ -20,7 +20,8 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: ci-testpar [--check] [-j N] [--retries N] [--serial] "
-	      "[--timeout SEC] [--min-free-mb MB] [--max-load X] "
+	      "[--fail-on-flaky] [--timeout SEC] [--min-free-mb MB] "
+	      "[--max-load X] "
 	      "[--output grouped|prefixed|quiet] [--junit TYPE=PATH ...] "
 	      "TYPE=COMMAND ...\n",
 	      f);
@@ -28,6 +29,7 @@ usage(FILE *f)
 
 enum {
 	OPT_CHECK = 256,
+	OPT_FAILFLAKY,
 	OPT_JUNIT,
 	OPT_MAXLOAD,
 	OPT_MINFREE,
@@ -44,6 +46,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "help", no_argument, NULL, 'h' },
+		{ "fail-on-flaky", no_argument, NULL, OPT_FAILFLAKY },
 		{ "junit", required_argument, NULL, OPT_JUNIT },
 		{ "max-load", required_argument, NULL, OPT_MAXLOAD },
 		{ "min-free-mb", required_argument, NULL, OPT_MINFREE },
@@ -58,7 +61,7 @@ main(int argc, char **argv)
 	long long min_mb = 512;
 	double max_load = 2.0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int c, njunit = 0, serial = 0, check = 0;
+	int c, njunit = 0, serial = 0, check = 0, fail_flaky = 0;
 
 	ci_init(argv[0]);
 	tp.jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (int)cpus;
@@ -74,6 +77,9 @@ main(int argc, char **argv)
 			return xfinish_stdout();
 		case 'j':
 			tp.jobs = (int)xnum("-j", optarg, 1, MAX_JOBS);
+			break;
+		case OPT_FAILFLAKY:
+			fail_flaky = 1;
 			break;
 		case OPT_JUNIT:
 			junit = xrealloc(junit, (njunit + 1) * sizeof *junit);
@@ -158,7 +164,7 @@ main(int argc, char **argv)
 	}
 	if (tp.log_failed)
 		return CI_EXIT_ENV;
-	if (tp.failed > 0 || tp.skipped > 0)
+	if (tp.failed > 0 || tp.skipped > 0 || (fail_flaky && tp.flaky > 0))
 		return CI_EXIT_TESTS;
 	return tp.out_failed ? 1 : 0;
 }

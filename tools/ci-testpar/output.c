@@ -95,7 +95,7 @@ record_skipped(struct suite *s)
 	e.duration_ms = 0;
 	emit(msg.s, msg.len, NULL);
 	record(&e, 1, "skipped", 0, e.when.tv_sec, tp.parallel,
-	       tp.start_why != NULL);
+	       tp.start_why != NULL, NULL);
 	tp.skipped++;
 	ci_buf_free(&msg);
 }
@@ -103,7 +103,7 @@ record_skipped(struct suite *s)
 /* Append the entry with its Test Execution, ending at e->when. */
 void
 record(struct ci_entry *e, int number, const char *status, long count,
-       time_t started, int parallel, int fallback)
+       time_t started, int parallel, int fallback, const struct ci_cases *cases)
 {
 	struct ci_test_exec t = { .attempt_number = number };
 	struct ci_buf extra = { 0 };
@@ -118,6 +118,11 @@ record(struct ci_entry *e, int number, const char *status, long count,
 	t.fallback_to_serial = fallback;
 	ci_buf_str(&extra, "\"test_execution\":");
 	ci_test_exec_json(&extra, &t);
+	if (cases) { /* into the object: its last byte is its } */
+		extra.len--;
+		ci_cases_json(&extra, cases);
+		ci_buf_str(&extra, "}");
+	}
 	e->extra = extra.s;
 	log_entry(e);
 	ci_buf_free(&extra);

@@ -10,6 +10,8 @@
 
 #include "testpar.h"
 
+static void tap_case(struct attempt *a, const char *line, size_t len);
+
 /* One poll loop: output, signals, exits and deadlines. */
 void
 run(void)
@@ -293,6 +295,7 @@ on_line(void *arg, const char *line, size_t len, int continued)
 	const char *hash;
 
 	if (!a->in_long) {
+		tap_case(a, line, len);
 		if (len >= 6 && memcmp(line, "not ok", 6) == 0 &&
 		    (len == 6 || line[6] == ' ')) {
 			hash = memchr(line, '#', len);
@@ -314,6 +317,81 @@ on_line(void *arg, const char *line, size_t len, int continued)
 		ci_buf_add(&a->mem, line, len);
 		ci_buf_add(&a->mem, "\n", 1);
 	}
+}
+
+/* Whether s[0..n) starts with word w, then a space or its end. */
+static int
+word(const char *s, size_t n, const char *w)
+{
+	size_t k = strlen(w);
+
+	return n >= k && strncasecmp(s, w, k) == 0 && (n == k || s[k] == ' ');
+}
+
+/*
+ * A TAP test line, "ok N - name # SKIP why" or "not ok N name", is a case;
+ * bats --timing's " in 12ms" is its duration. The diagnostics after a
+ * failed one (lines of "#" or of YAML, indented) are its message.
+ */
+static void
+tap_case(struct attempt *a, const char *line, size_t len)
+{
+	const char *p = line, *end = line + len, *h, *dir = NULL;
+	int failed, status;
+	long long ms = -1;
+
+	if (!word(p, len, "ok") && !word(p, len, "not ok")) {
+		size_t skip = len && line[0] == '#';
+		skip += skip && len > 1 && line[1] == ' ';
+		if (a->tap_failed && len && (line[0] == '#' || line[0] == ' '))
+			ci_case_message(&a->tap, a->tap_failed, line + skip,
+					len - skip);
+		else
+			a->tap_failed = NULL;
+		return;
+	}
+	failed = line[0] == 'n';
+	p += failed ? 6 : 2;
+	while (p < end && *p == ' ')
+		p++;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	while (p < end && *p == ' ')
+		p++;
+	if (end - p >= 2 && p[0] == '-' && p[1] == ' ')
+		p += 2;
+	/* The directive: the last " # SKIP" or " # TODO". */
+	for (h = end; h > p; h--)
+		if (h[-1] == '#' && (h - 1 == p || h[-2] == ' ')) {
+			const char *w = h;
+			while (w < end && *w == ' ')
+				w++;
+			if (end - w >= 4 &&
+			    (strncasecmp(w, "skip", 4) == 0 ||
+			     strncasecmp(w, "todo", 4) == 0)) {
+				dir = h - 1;
+				break;
+			}
+		}
+	status = dir ? CI_CASE_SKIPPED
+	    : failed ? CI_CASE_FAILED
+		     : CI_CASE_PASSED;
+	h = dir ? dir : end;
+	while (h > p && h[-1] == ' ')
+		h--;
+	if (h - p > 6 && h[-1] == 's' && h[-2] == 'm') {
+		const char *d = h - 2;
+		while (d > p && d[-1] >= '0' && d[-1] <= '9')
+			d--;
+		if (d < h - 2 && d - p > 4 && memcmp(d - 4, " in ", 4) == 0) {
+			ms = strtoll(d, NULL, 10);
+			h = d - 4;
+		}
+	}
+	a->tap_failed =
+	    ci_cases_add(&a->tap, p, (size_t)(h - p), NULL, 0, status, ms);
+	if (status != CI_CASE_FAILED)
+		a->tap_failed = NULL;
 }
 
 /* Timeouts, and the next signal for suites being stopped. */
@@ -345,6 +423,25 @@ deadlines(long long now)
 	}
 }
 
+/* "; failing: a, b, ... and N more": the first 10 failed cases. */
+static void
+failing_names(struct ci_buf *b, const struct ci_cases *c)
+{
+	long shown = 0, failed = ci_cases_failed(c) + c->omitted_failed;
+
+	if (failed == 0)
+		return;
+	ci_buf_str(b, "; failing: ");
+	for (size_t i = 0; i < c->n && shown < 10; i++) {
+		if (c->v[i].status != CI_CASE_FAILED)
+			continue;
+		ci_buf_str(b, shown++ ? ", " : "");
+		ci_case_fullname(b, &c->v[i]);
+	}
+	if (failed > shown)
+		ci_buf_printf(b, " and %ld more", failed - shown);
+}
+
 /* The attempt is over: its record, its output, and what comes next. */
 void
 finish(struct attempt *a)
@@ -352,6 +449,7 @@ finish(struct attempt *a)
 	struct suite *s = a->s;
 	struct ci_entry e;
 	struct ci_buf msg = { 0 }, how = { 0 }, note = { 0 };
+	struct ci_cases junit = { 0 }, *cases = NULL;
 	struct timespec end;
 	long long ms;
 	int sig = 0, code = -1, ok, contention, retry, counted = 1;
@@ -385,10 +483,16 @@ finish(struct attempt *a)
 	contention = !ok && !a->timed_out && !a->intr &&
 	    (a->start_errno == EAGAIN || a->start_errno == ENOMEM ||
 	     sig == SIGKILL || code == 137 || a->forkfail);
+	/* The cases of the report, else of TAP, else none. */
+	if (s->junit && !a->start_errno &&
+	    junit_read(s->junit, &a->rt0, &note, &junit) >= 0)
+		cases = &junit;
+	else if (a->tap.n > 0 || a->tap.omitted > 0)
+		cases = &a->tap;
 	if (!ok) {
 		/* The report, else TAP, else the suite itself: 1. */
-		if (s->junit)
-			count = junit_failures(s->junit, &a->rt0, &note);
+		if (cases == &junit)
+			count = ci_cases_failed(&junit) + junit.omitted_failed;
 		if (count <= 0 && a->notok > 0)
 			count = (long)a->notok;
 		if (count <= 0)
@@ -413,8 +517,10 @@ finish(struct attempt *a)
 	}
 	if (a->fallback && a->why)
 		ci_buf_printf(&msg, "; serial fallback: %s", a->why);
-	if (note.len)
+	if (note.len && !ok)
 		ci_buf_printf(&msg, "; %s", note.s);
+	if (!ok && cases)
+		failing_names(&msg, cases);
 	if (retry && contention && tp.parallel && !tp.phase2) {
 		ci_buf_str(&msg, "; will retry alone after the parallel batch");
 		if (!s->alone)
@@ -440,7 +546,7 @@ finish(struct attempt *a)
 	e.exit_code = code;
 	emit(msg.s, msg.len, a);
 	record(&e, a->number, ok ? "passed" : "failed", ok ? 0 : count,
-	       a->rt0.tv_sec, a->parallel, a->fallback);
+	       a->rt0.tv_sec, a->parallel, a->fallback, cases);
 
 	if (ok) {
 		s->passed = 1;
@@ -454,6 +560,7 @@ finish(struct attempt *a)
 	ci_buf_free(&msg);
 	ci_buf_free(&how);
 	ci_buf_free(&note);
+	ci_cases_free(&junit);
 	cleanup(a);
 }
 
@@ -465,6 +572,7 @@ cleanup(struct attempt *a)
 	if (a->spool >= 0)
 		close(a->spool);
 	ci_lines_free(&a->lines);
+	ci_cases_free(&a->tap);
 	ci_buf_free(&a->mem);
 	a->used = 0;
 	tp.running--;

@@ -42,6 +42,8 @@ struct attempt {
 	struct ci_lines lines;
 	int in_long; /* inside a line longer than CI_LINE_MAX */
 	unsigned long notok; /* TAP "not ok" lines */
+	struct ci_cases tap; /* the cases of its TAP lines */
+	struct ci_case *tap_failed; /* the last, when it failed: diagnostics */
 	int forkfail; /* output says a fork failed for lack of resources */
 	struct ci_buf mem; /* grouped output, or prefixed lines to write */
 	int spool; /* grouped output past SPOOL_MEM, or -1 */
@@ -83,13 +85,14 @@ int read_output(struct attempt *a);
 void on_line(void *arg, const char *line, size_t len, int continued);
 void deadlines(long long now);
 void finish(struct attempt *a);
-long junit_failures(const char *path, const struct timespec *since,
-		    struct ci_buf *note);
+long junit_read(const char *path, const struct timespec *since,
+		struct ci_buf *note, struct ci_cases *cases);
 void emit(const char *msg, size_t msglen, struct attempt *a);
 void log_entry(struct ci_entry *e);
 void record_skipped(struct suite *s);
 void record(struct ci_entry *e, int number, const char *status, long count,
-	    time_t started, int parallel, int fallback);
+	    time_t started, int parallel, int fallback,
+	    const struct ci_cases *cases);
 void out_write(const void *p, size_t n);
 void status_line(long long now);
 void cleanup(struct attempt *a);
