@@ -360,3 +360,23 @@ SH
 	run entries
 	assert_output "warn main s.sh:2 f from f"
 }
+
+@test "ci-step, ci-testpar and ci-deploy called through the library name the caller's file and line, and their commands do not inherit it" {
+	git init -q .
+	mkdir ci
+	cat > ci/build.sh <<-SH
+	source "$LIB"
+	build() {
+		ci-step build -- sh -c 'echo "\${CI_CALLER_FILE-none}" > inherited'
+	}
+	build
+	ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit=true
+	SH
+	run bash ci/build.sh
+	assert_success
+	run jq -r '"\(.step_name) \(.source_file):\(.line_number) \(.function_name)"' "$CI_LOG_FILE"
+	assert_line --index 0 "build ci/build.sh:3 ci-step"
+	assert_line --index 1 "build ci/build.sh:3 ci-step"
+	assert_line --index 2 "test-unit ci/build.sh:6 ci-testpar"
+	assert_equal "$(cat inherited)" none
+}

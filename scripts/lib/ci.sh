@@ -262,11 +262,18 @@ ci__stop() {
 	return 0
 }
 
-# The tools that append to or read the log see every entry logged before.
+# The tools that append to or read the log see every entry logged before;
+# those that write entries for their caller are told the caller's own file
+# and line (CI_CALLER_FILE, CI_CALLER_LINE), not the script's line 1.
+ci__caller() {
+	local f=${BASH_SOURCE[2]:-} n=${BASH_LINENO[1]:-}
+	[[ -n $f && $f != /* ]] && f=$ci__pwd0/$f
+	CI_CALLER_FILE=$f CI_CALLER_LINE=$n command "$@"
+}
 if [[ :$SHELLOPTS: != *:posix:* ]]; then
 	eval 'ci-log() { ci_flush; command ci-log "$@"; }
-ci-step() { ci_flush; command ci-step "$@"; }
-ci-testpar() { ci_flush; command ci-testpar "$@"; }
-ci-deploy() { ci_flush; command ci-deploy "$@"; }
+ci-step() { ci_flush; ci__caller ci-step "$@"; }
+ci-testpar() { ci_flush; ci__caller ci-testpar "$@"; }
+ci-deploy() { ci_flush; ci__caller ci-deploy "$@"; }
 ci-report() { ci_flush; command ci-report "$@"; }'
 fi
