@@ -45,6 +45,8 @@ struct ci_reader {
 void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
 int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
 int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
+void ci_read_lines(struct ci_reader *rd, char *p, size_t n, unsigned file,
+		   unsigned long long *line);
 void ci_reader_free(struct ci_reader *rd);
 
 #endif
@@ -417,6 +419,8 @@ struct ci_reader {
 void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
 int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
 int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
+void ci_read_lines(struct ci_reader *rd, char *p, size_t n, unsigned file,
+		   unsigned long long *line);
 void ci_reader_free(struct ci_reader *rd);
 
 #endif

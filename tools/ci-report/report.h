@@ -111,6 +111,15 @@ const char *report_file(const struct report *rp, unsigned file);
 void report_bad(struct ci_buf *b, const struct report *rp, const char *prefix,
 		const char *indent);
 
+/* follow.c: --follow, the live view of a run. */
+struct follow_opt {
+	const char **files;
+	unsigned nfiles;
+	const char *run; /* NULL: the newest run not over yet */
+	const char *output; /* NULL, or the folder of the steps' STEP.out */
+};
+int follow(const struct follow_opt *o);
+
 /* One file per format. */
 void text_write(struct ci_buf *out, const struct report *rp);
 void json_write(struct ci_buf *out, const struct report *rp);
