@@ -52,7 +52,7 @@ static struct {
 	unsigned long long nev, shown_ev; /* events, and those printed */
 	struct recent recent[RECENT];
 	unsigned nrecent;
-	int started, redraw, color, keys, finished, view;
+	int done_known, started, reload, redraw, color, keys, finished, view;
 	struct termios saved;
 } F;
 
@@ -63,6 +63,7 @@ static void on_entry(void *arg, const struct ci_view *v, const char *line,
 static void on_bad(void *arg, unsigned file, unsigned long long line,
 		   const char *why);
 static int poll_sources(void);
+static void reload(void);
 static void rebuild(void);
 static void pick_target(void);
 static void draw(void);
@@ -107,22 +108,10 @@ follow(const struct follow_opt *o)
 	sigaction(SIGWINCH, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* What is there already: which runs were over before, and which
-	 * one to follow; then read again with the target known. */
-	rebuild();
-	poll_sources();
-	for (size_t i = 0; i < F.runs.n; i++)
-		if (F.runs.v[i]->has_pipeline &&
-		    strcmp(F.runs.v[i]->id, F.target) != 0) {
-			F.done =
-			    xrealloc(F.done, (F.ndone + 1) * sizeof *F.done);
-			F.done[F.ndone++] = xstrdup(F.runs.v[i]->id);
-		}
-	if (!*F.target)
-		pick_target();
-	F.started = 1;
-	rebuild();
-	poll_sources();
+	/* What is there already, then what is added. */
+	F.reload = 1;
+	while (F.reload)
+		reload();
 	if (F.redraw)
 		term_start();
 	while (!F.finished && !got_signal) {
@@ -144,6 +133,8 @@ follow(const struct follow_opt *o)
 		}
 		if (poll_sources())
 			last_draw = 0;
+		while (F.reload)
+			reload();
 	}
 	if (F.redraw)
 		term_end();
@@ -151,10 +142,44 @@ follow(const struct follow_opt *o)
 		final_report();
 	else if (!F.redraw)
 		xfinish_stdout();
-	return got_signal ? 128 + got_signal : 0;
+	return got_signal ? 128 + got_signal : F.finished ? 0 : 1;
 }
 
-/* Read every file from its start again, into new runs. */
+/*
+ * Read every file from its start: once to find the run to follow (the one
+ * given, else the newest not over before, even after its file was
+ * replaced), then again with its events told, each only once.
+ */
+static void
+reload(void)
+{
+	char was[CI_RUNID_LEN + 1];
+
+	F.reload = 0;
+	F.started = 0;
+	rebuild();
+	poll_sources();
+	for (size_t i = 0; i < F.runs.n && !F.done_known; i++)
+		if (F.runs.v[i]->has_pipeline &&
+		    strcmp(F.runs.v[i]->id, F.target) != 0) {
+			F.done =
+			    xrealloc(F.done, (F.ndone + 1) * sizeof *F.done);
+			F.done[F.ndone++] = xstrdup(F.runs.v[i]->id);
+		}
+	F.done_known = 1;
+	memcpy(was, F.target, sizeof was);
+	if (!F.o->run && (!*F.target || !ci_runs_find(&F.runs, F.target, 0))) {
+		*F.target = '\0';
+		pick_target();
+	}
+	if (strcmp(was, F.target) != 0)
+		F.shown_ev = 0;
+	F.started = 1;
+	rebuild();
+	poll_sources();
+}
+
+/* Empty runs, and every file to be read from its start. */
 static void
 rebuild(void)
 {
@@ -259,8 +284,8 @@ poll_sources(void)
 			continue; /* gone: what is open is still read */
 		if (st.st_dev != s->dev || st.st_ino != s->ino ||
 		    st.st_size < s->off) {
-			rebuild();
-			return poll_sources() | 1;
+			F.reload = 1;
+			return 1;
 		}
 	}
 	return got;
