@@ -9,7 +9,7 @@ root=$(cd "$here/.." && pwd)
 
 pkgs="gcc make pkg-config libcjson-dev libgit2-dev libexpat1-dev git jq
 bats bats-assert bats-support python3 python3-jsonschema python3-yaml mandoc
-procps time libxml2-utils clang-format lnav"
+procps time libxml2-utils clang-format lnav tmux"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	echo "deps: not a Debian system; install the equivalents of:" $pkgs nodejs npm >&2

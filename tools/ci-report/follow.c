@@ -31,6 +31,8 @@ struct src {
 	ino_t ino;
 	off_t off;
 	struct ci_buf part; /* a line not ended yet */
+	char head[64]; /* its first bytes: another file when they change */
+	size_t nhead;
 	unsigned long long line;
 };
 
@@ -49,7 +51,11 @@ static struct {
 	char **done; /* runs complete before following began */
 	size_t ndone;
 	struct ci_buf seen; /* the target's steps seen, "\n" after each */
-	unsigned long long nev, shown_ev; /* events, and those printed */
+	/* The events told, by a hash of their entry's line and their number
+	 * in it: each is told once, however often the files are read. */
+	unsigned long long *told, line_hash;
+	size_t ntold, told_cap;
+	unsigned nev; /* events of the current entry */
 	struct recent recent[RECENT];
 	unsigned nrecent;
 	int done_known, started, reload, redraw, color, keys, finished, view;
@@ -173,7 +179,7 @@ reload(void)
 		pick_target();
 	}
 	if (strcmp(was, F.target) != 0)
-		F.shown_ev = 0;
+		F.ntold = 0, memset(F.told, 0, F.told_cap * sizeof *F.told);
 	F.started = 1;
 	rebuild();
 	poll_sources();
@@ -191,7 +197,6 @@ rebuild(void)
 	F.rd.entry = on_entry;
 	F.rd.bad = on_bad;
 	F.seen.len = 0;
-	F.nev = 0;
 	for (unsigned i = 0; i < F.o->nfiles; i++) {
 		struct src *s = &F.src[i];
 		if (s->fd > 0)
@@ -200,6 +205,7 @@ rebuild(void)
 			s->fd = -1;
 		s->off = 0;
 		s->line = 0;
+		s->nhead = 0;
 		s->part.len = 0;
 	}
 	for (unsigned i = 0; i < F.nrecent; i++) {
@@ -254,6 +260,25 @@ read_more(struct src *s, unsigned file)
 }
 
 /*
+ * Whether the first bytes of the file changed: truncated and written
+ * again between two looks, which its size alone does not tell.
+ */
+static int
+changed_head(struct src *s)
+{
+	char buf[sizeof s->head];
+	ssize_t n;
+
+	if (s->nhead < sizeof s->head) {
+		n = pread(s->fd, s->head, sizeof s->head, 0);
+		s->nhead = n > 0 ? (size_t)n : 0;
+		return 0;
+	}
+	n = pread(s->fd, buf, sizeof buf, 0);
+	return n != (ssize_t)sizeof buf || memcmp(buf, s->head, sizeof buf);
+}
+
+/*
  * Look at every file: open one that has appeared, read what was added,
  * and start again when one was replaced (another inode at its name) or
  * truncated. 1 when something was read.
@@ -283,7 +308,7 @@ poll_sources(void)
 		if (stat(s->path, &st) < 0)
 			continue; /* gone: what is open is still read */
 		if (st.st_dev != s->dev || st.st_ino != s->ino ||
-		    st.st_size < s->off) {
+		    st.st_size < s->off || changed_head(s)) {
 			F.reload = 1;
 			return 1;
 		}
@@ -300,6 +325,34 @@ on_bad(void *arg, unsigned file, unsigned long long line, const char *why)
 			line, why);
 }
 
+/* 1 the first time h is seen (a set of hashes, open addressing). */
+static int
+first_time(unsigned long long h)
+{
+	size_t i, cap;
+	unsigned long long *old;
+
+	h |= 1; /* 0: an empty slot */
+	if (2 * (F.ntold + 1) > F.told_cap) {
+		old = F.told;
+		cap = F.told_cap;
+		F.told_cap = cap ? cap * 2 : 256;
+		F.told = xmalloc(F.told_cap * sizeof *F.told);
+		memset(F.told, 0, F.told_cap * sizeof *F.told);
+		F.ntold = 0;
+		for (i = 0; i < cap; i++)
+			if (old[i])
+				first_time(old[i]);
+		free(old);
+	}
+	for (i = h % F.told_cap; F.told[i]; i = (i + 1) % F.told_cap)
+		if (F.told[i] == h)
+			return 0;
+	F.told[i] = h;
+	F.ntold++;
+	return 1;
+}
+
 /* One line of the event list, once even when the files are read again. */
 static void event(const struct ci_view *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -309,9 +362,8 @@ event(const struct ci_view *v, const char *fmt, ...)
 	char t[32], *s = NULL;
 	va_list ap;
 
-	if (++F.nev <= F.shown_ev)
+	if (!first_time(F.line_hash + 0x9e3779b97f4a7c15ULL * ++F.nev))
 		return;
-	F.shown_ev = F.nev;
 	if (F.redraw)
 		return;
 	va_start(ap, fmt);
@@ -357,9 +409,14 @@ on_entry(void *arg, const struct ci_view *v, const char *line, size_t len)
 	char d[32];
 	size_t k;
 
-	(void)arg, (void)line, (void)len;
+	(void)arg;
 	if (!F.started)
 		return;
+	F.line_hash = 14695981039346656037ULL; /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		F.line_hash =
+		    (F.line_hash ^ (unsigned char)line[i]) * 1099511628211ULL;
+	F.nev = 0;
 	if (!*F.target) {
 		for (k = 0; k < F.ndone; k++)
 			if (strcmp(F.done[k], v->run_id) == 0)
