@@ -1,5 +1,5 @@
 # ci-tools: small C tools for structured, correlated CI pipeline logs.
-# make [all] | demo | check | lint | sanitize | deps | install | uninstall | clean
+# make [all] | demo | check | lint | sanitize | bench | deps | install | uninstall | clean
 
 VERSION = 0.1.0
 PREFIX ?= /usr/local
@@ -58,6 +58,10 @@ demo: deps
 	@PATH="$(abspath $(B)):$$PATH" scripts/local-ci/run.sh --profile $(PROFILE)
 PROFILE = dev
 
+# Every bench/ script; one table of ratios in bench/results.md.
+bench: all
+	@bench/run.sh
+
 lint:
 	clang-format --dry-run --Werror lib/*.[ch] $(wildcard tools/*.c tools/*/*.[ch])
 	mandoc -Tlint -Wwarning man/*.1 man/*.7
@@ -91,4 +95,4 @@ uninstall:
 clean:
 	rm -rf build build-sanitize
 
-.PHONY: all check demo lint sanitize deps install uninstall clean
+.PHONY: all bench check demo lint sanitize deps install uninstall clean

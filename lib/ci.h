@@ -13,42 +13,6 @@
 
 #ifndef CI_VERSION
 #define CI_VERSION "0.0.0"
-
-/*
- * readlog.c: the one log reader: lines, text and schema checks, entry
- * views, runs. Every tool that reads a log back reads it here, so every
- * tool agrees on which lines count. Set the fields after ci_reader_init.
- */
-struct ci_read_batch;
-struct ci_reader {
-	struct ci_runs *runs; /* valid entries are added here; may be NULL */
-	struct ci_runs *before; /* since_ms: runs seen before it, by id */
-	const char *run; /* only this run's entries */
-	const char *step; /* only this step's, with init and complete */
-	int level; /* > 0: only this level and above, and completions */
-	long long since_ms; /* >= 0: entries before it only go to before */
-	int check; /* check every line, build nothing: only bad is called */
-	int threads; /* parse on two cores (the default when there are) */
-	/* A line that is not a valid entry: input number, line, reason. */
-	void (*bad)(void *arg, unsigned file, unsigned long long line,
-		    const char *why);
-	/* A valid entry that passes the filters, in input order, with its
-	 * line as read (not NUL-terminated); after it went to runs. */
-	void (*entry)(void *arg, const struct ci_view *v, const char *line,
-		      size_t len);
-	void *arg;
-	/* the reader's own */
-	unsigned file;
-	char since19[20];
-	struct ci_read_batch *b;
-};
-void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
-int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
-int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
-void ci_read_lines(struct ci_reader *rd, char *p, size_t n, unsigned file,
-		   unsigned long long *line);
-void ci_reader_free(struct ci_reader *rd);
-
 #endif
 
 /* Exit codes of contracts/exit-codes.md. */
@@ -216,7 +180,7 @@ char *ci_dirname(const char *path);
 
 /* outcome.c: whether a completion entry's step succeeded (entries.md). */
 struct cJSON;
-int ci_step_outcome(const struct cJSON *entry);
+int ci_step_outcome(const struct cJSON *const *f);
 
 /* ndjson.c: NDJSON read in large blocks; a per-thread arena for cJSON. */
 #define CI_ND_LINE_MAX (8u << 20) /* longer lines are read past, not held */
@@ -299,6 +263,25 @@ int ci_shape_fail(struct ci_buf *why, const char *path, const char *name,
 		  const struct cJSON *v, const char *what);
 int ci_text_check(const char *s, size_t n, struct ci_buf *why);
 int ci_entry_check(const struct cJSON *entry, struct ci_buf *why);
+enum { /* an entry's fields, in the schema's order */
+       CI_F_TIMESTAMP,
+       CI_F_LEVEL,
+       CI_F_MESSAGE,
+       CI_F_RUN_ID,
+       CI_F_SOURCE_FILE,
+       CI_F_LINE_NUMBER,
+       CI_F_FUNCTION_NAME,
+       CI_F_STEP_NAME,
+       CI_F_DURATION_MS,
+       CI_F_EXIT_CODE,
+       CI_F_CONTINUED,
+       CI_F_RUN_START,
+       CI_F_TEST_EXECUTION,
+       CI_F_PIPELINE_RUN,
+       CI_F_N
+};
+int ci_entry_fields(const struct cJSON *entry, const struct cJSON *f[CI_F_N],
+		    struct ci_buf *why);
 
 /* runs.c: Pipeline Runs, steps and Test Executions rebuilt from entries. */
 struct ci_run_start {
@@ -377,7 +360,7 @@ struct ci_runs {
 	size_t msg_cap; /* at most this many per run; the rest counted */
 	unsigned long long seq;
 };
-void ci_view_of(struct ci_view *v, const struct cJSON *entry,
+void ci_view_of(struct ci_view *v, const struct cJSON *const *f,
 		struct ci_view_store *st);
 void ci_runs_init(struct ci_runs *rs, int list_level, size_t msg_cap);
 struct ci_run *ci_runs_find(struct ci_runs *rs, const char *id, int create);

@@ -200,6 +200,8 @@ static const struct ci_field entry_f[] = {
 	{ "pipeline_run", CI_OBJ, .sub = &pipeline_s },
 };
 static const struct ci_shape entry_s = CI_SHAPE(entry_f, NULL);
+_Static_assert(sizeof entry_f / sizeof entry_f[0] == CI_F_N,
+	       "entry_f is in the order of CI_F_");
 
 /* A short, printable rendering of a value for a message. */
 static void
@@ -252,7 +254,8 @@ is_integer(const cJSON *v)
 }
 
 static int check_object(const cJSON *o, const struct ci_shape *s,
-			const char *path, struct ci_buf *why);
+			const char *path, struct ci_buf *why,
+			const cJSON **found);
 
 /* Where a field's object lives: path.name, or path.name[i] in an array. */
 static void
@@ -333,7 +336,7 @@ check_value(const cJSON *v, const struct ci_field *f, const char *path,
 			return ci_shape_fail(why, path, f->name, v,
 					     "is not an object");
 		sub_path(sub, sizeof sub, path, f->name, -1);
-		return check_object(v, f->sub, sub, why);
+		return check_object(v, f->sub, sub, why, NULL);
 	case CI_OBJS:
 		if (!cJSON_IsArray(v))
 			return ci_shape_fail(why, path, f->name, v,
@@ -350,7 +353,7 @@ check_value(const cJSON *v, const struct ci_field *f, const char *path,
 			if (!cJSON_IsObject(o))
 				return ci_shape_fail(why, sub, "", o,
 						     "is not an object");
-			if (check_object(o, f->sub, sub, why) < 0)
+			if (check_object(o, f->sub, sub, why, NULL) < 0)
 				return -1;
 		}
 		return 0;
@@ -369,9 +372,10 @@ check_value(const cJSON *v, const struct ci_field *f, const char *path,
 	return 0;
 }
 
+/* With found, the value of each field goes to found[its index], or NULL. */
 static int
 check_object(const cJSON *o, const struct ci_shape *s, const char *path,
-	     struct ci_buf *why)
+	     struct ci_buf *why, const cJSON **found)
 {
 	uint32_t seen = 0;
 	const cJSON *v;
@@ -398,6 +402,8 @@ check_object(const cJSON *o, const struct ci_shape *s, const char *path,
 		}
 		seen |= 1u << i;
 		hint = i + 1;
+		if (found)
+			found[i] = v;
 		if (check_value(v, &s->f[i], path, why) < 0)
 			return -1;
 	}
@@ -426,7 +432,7 @@ ci_shape_check(const cJSON *v, const struct ci_shape *s, const char *path,
 		show(why, v);
 		return -1;
 	}
-	return check_object(v, s, path, why);
+	return check_object(v, s, path, why, NULL);
 }
 
 /* 0 when a parsed line is a valid entry, else -1 with the reason in why. */
@@ -434,4 +440,17 @@ int
 ci_entry_check(const cJSON *entry, struct ci_buf *why)
 {
 	return ci_shape_check(entry, &entry_s, "", why);
+}
+
+/*
+ * ci_entry_check, and in the same pass over the entry's fields, the value
+ * of each (f[CI_F_...]; NULL when absent), for ci_view_of.
+ */
+int
+ci_entry_fields(const cJSON *entry, const cJSON *f[CI_F_N], struct ci_buf *why)
+{
+	memset(f, 0, CI_F_N * sizeof *f);
+	if (!cJSON_IsObject(entry))
+		return ci_shape_check(entry, &entry_s, "", why);
+	return check_object(entry, &entry_s, "", why, f);
 }

@@ -192,6 +192,7 @@ parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 	struct ci_view v;
 	const char *end = NULL;
 	const struct ci_reader *rd = b->rd;
+	const cJSON *f[CI_F_N];
 	cJSON *e;
 	int kept = 0;
 
@@ -215,9 +216,9 @@ parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 	if (!e) {
 		ci_buf_printf(&b->why, "not JSON (syntax error at column %zu)",
 			      end ? (size_t)(end - p) + 1 : 1);
-	} else if (ci_entry_check(e, &b->why) == 0) {
+	} else if (ci_entry_fields(e, f, &b->why) == 0) {
 		if (!rd->check) {
-			ci_view_of(&v, e, &b->vs);
+			ci_view_of(&v, f, &b->vs);
 			if (rd->since_ms >= 0 && v.ts_ms < rd->since_ms) {
 				memcpy(r->run_id, v.run_id, CI_RUNID_LEN + 1);
 				r->kind = REC_OLD;

@@ -46,51 +46,34 @@ copy(char *dst, size_t n, const char *s)
 }
 
 /*
- * Read what an entry that passed ci_entry_check says. Strings point into
- * the entry, nested objects into st; the file and line are left to the
- * caller.
+ * Read what a valid entry says, from its fields as ci_entry_fields found
+ * them. Strings point into the entry, nested objects into st; the file and
+ * line are left to the caller.
  */
 void
-ci_view_of(struct ci_view *v, const cJSON *e, struct ci_view_store *st)
+ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 {
-	enum { TS, LEVEL, MSG, RUN, SRC, LINE, FN, STEP, DUR, EXIT, N };
-	static const char *const names[N] = {
-		"timestamp",   "level",       "message",       "run_id",
-		"source_file", "line_number", "function_name", "step_name",
-		"duration_ms", "exit_code",
-	};
-	const cJSON *f[N] = { 0 }, *o, *i;
+	const cJSON *o, *i;
 	const char *level;
-	size_t hint = 0, k, j;
 
-	/* One pass over the fields, in the order entries usually have. */
-	for (i = e->child; i; i = i->next)
-		for (k = 0; k < N; k++) {
-			j = (hint + k) % N;
-			if (strcmp(i->string, names[j]) == 0) {
-				f[j] = i;
-				hint = j + 1;
-				break;
-			}
-		}
 #define S(x) (cJSON_IsString(f[x]) ? f[x]->valuestring : "")
 #define I(x) (cJSON_IsNumber(f[x]) ? clamp(f[x]->valuedouble) : -1)
 	memset(v, 0, sizeof *v);
-	level = S(LEVEL);
-	v->run_id = S(RUN);
-	v->step_name = S(STEP);
-	v->message = S(MSG);
-	v->source_file = S(SRC);
-	v->function_name = S(FN);
-	v->ts_ms = ci_timestamp_ms(S(TS));
-	v->line_number = I(LINE);
-	v->duration_ms = I(DUR);
-	v->exit_code = (int)I(EXIT);
+	level = S(CI_F_LEVEL);
+	v->run_id = S(CI_F_RUN_ID);
+	v->step_name = S(CI_F_STEP_NAME);
+	v->message = S(CI_F_MESSAGE);
+	v->source_file = S(CI_F_SOURCE_FILE);
+	v->function_name = S(CI_F_FUNCTION_NAME);
+	v->ts_ms = ci_timestamp_ms(S(CI_F_TIMESTAMP));
+	v->line_number = I(CI_F_LINE_NUMBER);
+	v->duration_ms = I(CI_F_DURATION_MS);
+	v->exit_code = (int)I(CI_F_EXIT_CODE);
 #undef S
 #undef I
 	v->level = level[0] == 'e' ? 2 : level[0] == 'w';
-	v->outcome = ci_step_outcome(e);
-	if ((o = cJSON_GetObjectItemCaseSensitive(e, "run_start"))) {
+	v->outcome = ci_step_outcome(f);
+	if ((o = f[CI_F_RUN_START])) {
 		st->start.start_time = num(o, "start_time");
 		copy(st->start.profile, sizeof st->start.profile,
 		     str(o, "profile"));
@@ -98,7 +81,7 @@ ci_view_of(struct ci_view *v, const cJSON *e, struct ci_view_store *st)
 		     str(o, "triggered_by"));
 		v->start = &st->start;
 	}
-	if ((o = cJSON_GetObjectItemCaseSensitive(e, "test_execution"))) {
+	if ((o = f[CI_F_TEST_EXECUTION])) {
 		struct ci_test_exec *t = &st->test;
 		copy(t->test_type, sizeof t->test_type, str(o, "test_type"));
 		copy(t->status, sizeof t->status, str(o, "status"));
@@ -113,7 +96,7 @@ ci_view_of(struct ci_view *v, const cJSON *e, struct ci_view_store *st)
 		    cJSON_GetObjectItemCaseSensitive(o, "fallback_to_serial"));
 		v->test = t;
 	}
-	if ((o = cJSON_GetObjectItemCaseSensitive(e, "pipeline_run"))) {
+	if ((o = f[CI_F_PIPELINE_RUN])) {
 		struct ci_pipeline *p = &st->pipeline;
 		p->start_time = num(o, "start_time");
 		p->end_time = num(o, "end_time");

@@ -1,0 +1,467 @@
+/* run.c: start, watch, stop and retry the suites: one poll loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "testpar.h"
+
+/* One poll loop: output, signals, exits and deadlines. */
+void
+run(void)
+{
+	struct pollfd *fds = xmalloc((tp.jobs + 1) * sizeof *fds);
+	struct attempt **who = xmalloc((tp.jobs + 1) * sizeof *who);
+	int sigfd = ci_signal_pipe();
+
+	/* Orphans of a suite become ours: we see them end, and reap them. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	tp.slots = xmalloc(tp.jobs * sizeof *tp.slots);
+	memset(tp.slots, 0, tp.jobs * sizeof *tp.slots);
+	for (;;) {
+		long long now = ci_mono_ms(), next = -1;
+		int nfds = 1, timeout;
+
+		schedule();
+		if (tp.running == 0)
+			break;
+		fds[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+		for (int i = 0; i < tp.jobs; i++) {
+			struct attempt *a = &tp.slots[i];
+			if (!a->used)
+				continue;
+			if (!a->eof) {
+				fds[nfds] = (struct pollfd){ .fd = a->p.out,
+							     .events = POLLIN };
+				who[nfds++] = a;
+			}
+			if (a->timeout_at && (next < 0 || a->timeout_at < next))
+				next = a->timeout_at;
+			if (a->kill_at && (next < 0 || a->kill_at < next))
+				next = a->kill_at;
+		}
+		if (tp.tty && (next < 0 || tp.status_at + 1000 < next))
+			next = tp.status_at + 1000;
+		timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
+		if (poll(fds, nfds, timeout) < 0 && errno != EINTR)
+			ci_die(1, "poll: %s", strerror(errno));
+		if (fds[0].revents)
+			on_signals(sigfd);
+		for (int i = 1; i < nfds; i++)
+			if (fds[i].revents)
+				read_output(who[i]);
+		reap();
+		deadlines(ci_mono_ms());
+		for (int i = 0; i < tp.jobs; i++) {
+			struct attempt *a = &tp.slots[i];
+			if (a->used && a->reaped &&
+			    (a->eof || a->give_up ||
+			     !ci_proc_group_alive(&a->p)))
+				finish(a);
+		}
+		if (tp.tty)
+			status_line(ci_mono_ms());
+	}
+	if (tp.status_shown)
+		out_write("", 0);
+	for (int i = 0; i < tp.nqueue; i++) {
+		if (tp.suites[tp.queue[i]].attempts == 0)
+			record_skipped(&tp.suites[tp.queue[i]]);
+		else
+			tp.failed++; /* its retry never started */
+	}
+	free(fds);
+	free(who);
+	free(tp.slots);
+}
+
+/*
+ * Start what may start. In parallel, the first attempts and ordinary retries
+ * share the job slots; suites that failed for contention wait until that
+ * batch is over, then run one at a time. Otherwise one at a time throughout.
+ */
+void
+schedule(void)
+{
+	while (!tp.interrupted && tp.nqueue > 0) {
+		int k = 0;
+
+		if (tp.parallel && !tp.phase2) {
+			while (k < tp.nqueue && tp.suites[tp.queue[k]].alone)
+				k++;
+			if (k == tp.nqueue) {
+				if (tp.running > 0)
+					return;
+				tp.phase2 = 1;
+				continue;
+			}
+			if (tp.running >= tp.jobs)
+				return;
+		} else if (tp.running > 0) {
+			return;
+		}
+		struct suite *s = &tp.suites[tp.queue[k]];
+		memmove(tp.queue + k, tp.queue + k + 1,
+			(tp.nqueue - k - 1) * sizeof *tp.queue);
+		tp.nqueue--;
+		if (tp.parallel && !tp.phase2)
+			start(s, 1, 0, NULL);
+		else if (tp.parallel)
+			start(s, 0, 1, s->why);
+		else
+			start(s, 0, tp.start_why != NULL, tp.start_why);
+	}
+}
+
+void
+start(struct suite *s, int parallel, int fallback, const char *why)
+{
+	struct attempt *a = tp.slots;
+	struct ci_spawn sp = { 0 };
+
+	while (a->used)
+		a++;
+	memset(a, 0, sizeof *a);
+	a->used = 1;
+	a->s = s;
+	a->number = ++s->attempts;
+	a->parallel = parallel;
+	a->fallback = fallback;
+	a->why = why;
+	a->spool = -1;
+	snprintf(a->env[0], sizeof a->env[0], "CI_TEST_TYPE=%s", s->type);
+	snprintf(a->env[1], sizeof a->env[1], "CI_TEST_ATTEMPT=%d", a->number);
+	snprintf(a->env[2], sizeof a->env[2], "CI_STEP=%s", s->step);
+	for (int i = 0; i < 3; i++)
+		a->envp[i] = a->env[i];
+	sp.shell_cmd = s->cmd;
+	sp.env_add = a->envp;
+	sp.capture = sp.merge = sp.stdin_null = sp.lazy_exec = 1;
+	tp.running++;
+	tp.nattempts++;
+	a->t0 = ci_mono_ms();
+	a->rt0 = ci_now();
+	if (ci_proc_start(&a->p, &sp) < 0) {
+		a->start_errno = errno;
+		a->reaped = a->eof = 1;
+		finish(a);
+		return;
+	}
+	if (tp.timeout_ms > 0)
+		a->timeout_at = a->t0 + tp.timeout_ms;
+	tp.status_at = 0; /* redraw now */
+}
+
+/* Bytes from the self-pipe: exits, and signals to pass on to the suites. */
+void
+on_signals(int fd)
+{
+	unsigned char sigs[64];
+	ssize_t n;
+	long long now = ci_mono_ms();
+
+	while ((n = read(fd, sigs, sizeof sigs)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			int sig = sigs[i];
+			if (sig == SIGCHLD)
+				continue;
+			if (tp.interrupted) {
+				/* Again: the next step of TERM, KILL now. */
+				for (int j = 0; j < tp.jobs; j++)
+					if (tp.slots[j].used &&
+					    tp.slots[j].kill_at)
+						tp.slots[j].kill_at = now;
+				continue;
+			}
+			tp.interrupted = sig;
+			for (int j = 0; j < tp.jobs; j++) {
+				struct attempt *a = &tp.slots[j];
+				if (!a->used || a->reaped)
+					continue;
+				a->intr = sig;
+				ci_proc_kill(&a->p, sig);
+				a->timeout_at = 0;
+				a->next_sig =
+				    sig == SIGTERM ? SIGKILL : SIGTERM;
+				a->kill_at = now + GRACE_MS;
+			}
+		}
+	}
+}
+
+/*
+ * Reap every child that ended: a suite's shell, or an orphan of a suite
+ * that came to us as its subreaper. A suite whose shell ended while
+ * processes of its group live on has them stopped: TERM, then KILL.
+ */
+void
+reap(void)
+{
+	siginfo_t si;
+
+	for (;;) {
+		struct attempt *a = NULL;
+
+		memset(&si, 0, sizeof si);
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+		    si.si_pid == 0)
+			return;
+		for (int i = 0; i < tp.jobs; i++)
+			if (tp.slots[i].used && !tp.slots[i].reaped &&
+			    tp.slots[i].p.pid == si.si_pid)
+				a = &tp.slots[i];
+		if (!a) {
+			waitpid(si.si_pid, NULL, WNOHANG);
+			continue;
+		}
+		ci_proc_reap(&a->p, 1);
+		a->reaped = 1;
+		a->timeout_at = 0;
+		if (ci_proc_group_alive(&a->p)) {
+			ci_proc_kill(&a->p, SIGTERM);
+			a->next_sig = SIGKILL;
+			a->kill_at = ci_mono_ms() + GRACE_MS;
+		}
+	}
+}
+
+/*
+ * Read what a suite wrote: 1 when there was something, 0 when nothing more
+ * is there for now, -1 at the end (or an error) of its output.
+ */
+int
+read_output(struct attempt *a)
+{
+	static char block[64 * 1024];
+	ssize_t n;
+
+	if (a->eof)
+		return -1;
+	while ((n = read(a->p.out, block, sizeof block)) < 0 && errno == EINTR)
+		;
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n <= 0) {
+		close(a->p.out);
+		a->p.out = -1;
+		a->eof = 1;
+		ci_lines_finish(&a->lines, on_line, a);
+	} else {
+		ci_lines_feed(&a->lines, block, (size_t)n, on_line, a);
+	}
+	if (tp.output == OUT_GROUPED && n > 0) {
+		if (a->spool < 0 && a->mem.len + (size_t)n > SPOOL_MEM &&
+		    !a->truncated) {
+			const char *dir = getenv("TMPDIR");
+			char path[4096];
+			snprintf(path, sizeof path, "%s/ci-testpar.XXXXXX",
+				 dir && *dir ? dir : "/tmp");
+			if ((a->spool = mkostemp(path, O_CLOEXEC)) >= 0)
+				unlink(path);
+			else
+				a->truncated = 1;
+		}
+		if (a->spool >= 0) {
+			if (ci_write_all(a->spool, block, (size_t)n) < 0) {
+				close(a->spool);
+				a->spool = -1;
+				a->truncated = 1;
+			}
+		} else if (!a->truncated) {
+			ci_buf_add(&a->mem, block, (size_t)n);
+		}
+	} else if (tp.output == OUT_PREFIXED && a->mem.len > 0) {
+		out_write(a->mem.s, a->mem.len);
+		a->mem.len = 0;
+	}
+	return n > 0 ? 1 : -1;
+}
+
+/*
+ * Each line of a suite's output: TAP's "not ok" lines (less # TODO and
+ * # SKIP) are failed tests; a fork that failed for lack of resources is a
+ * sign of contention; in prefixed mode, the line is queued whole.
+ */
+void
+on_line(void *arg, const char *line, size_t len, int continued)
+{
+	struct attempt *a = arg;
+	const char *hash;
+
+	if (!a->in_long) {
+		if (len >= 6 && memcmp(line, "not ok", 6) == 0 &&
+		    (len == 6 || line[6] == ' ')) {
+			hash = memchr(line, '#', len);
+			if (!hash ||
+			    (strncasecmp(hash + 1 + strspn(hash + 1, " "),
+					 "todo", 4) != 0 &&
+			     strncasecmp(hash + 1 + strspn(hash + 1, " "),
+					 "skip", 4) != 0))
+				a->notok++;
+		}
+		if (memmem(line, len, "Cannot fork", 11) ||
+		    (memmem(line, len, "fork", 4) &&
+		     memmem(line, len, "Resource temporarily unavailable", 32)))
+			a->forkfail = 1;
+	}
+	a->in_long = continued;
+	if (tp.output == OUT_PREFIXED) {
+		ci_buf_printf(&a->mem, "[%s] ", a->s->type);
+		ci_buf_add(&a->mem, line, len);
+		ci_buf_add(&a->mem, "\n", 1);
+	}
+}
+
+/* Timeouts, and the next signal for suites being stopped. */
+void
+deadlines(long long now)
+{
+	for (int i = 0; i < tp.jobs; i++) {
+		struct attempt *a = &tp.slots[i];
+		if (!a->used)
+			continue;
+		if (a->timeout_at && now >= a->timeout_at) {
+			a->timed_out = 1;
+			a->timeout_at = 0;
+			ci_proc_kill(&a->p, SIGTERM);
+			a->next_sig = SIGKILL;
+			a->kill_at = now + GRACE_MS;
+		} else if (a->kill_at && now >= a->kill_at) {
+			if (a->next_sig) {
+				ci_proc_kill(&a->p, a->next_sig);
+				a->next_sig =
+				    a->next_sig == SIGKILL ? 0 : SIGKILL;
+				a->kill_at = now + GRACE_MS;
+			} else {
+				/* Past KILL: let the pipe go once reaped. */
+				a->give_up = 1;
+				a->kill_at = 0;
+			}
+		}
+	}
+}
+
+/* The attempt is over: its record, its output, and what comes next. */
+void
+finish(struct attempt *a)
+{
+	struct suite *s = a->s;
+	struct ci_entry e;
+	struct ci_buf msg = { 0 }, how = { 0 }, note = { 0 };
+	struct timespec end;
+	long long ms;
+	int sig = 0, code = -1, ok, contention, retry, counted = 1;
+	long count = 0;
+
+	while (read_output(a) > 0)
+		;
+	if (!a->eof) { /* the pipe is held by a process we let go */
+		ci_lines_finish(&a->lines, on_line, a);
+		a->eof = 1;
+	}
+	end = ci_now();
+	ms = ci_mono_ms() - a->t0;
+	if (a->start_errno) {
+		ci_buf_printf(&how, "cannot start: %s",
+			      strerror(a->start_errno));
+	} else {
+		code = ci_exit_code(&a->p);
+		sig = WIFSIGNALED(a->p.status) ? WTERMSIG(a->p.status) : 0;
+		if (a->timed_out)
+			ci_buf_printf(&how, "timed out after %lld s, ",
+				      tp.timeout_ms / 1000);
+		else if (a->intr)
+			ci_buf_printf(&how, "interrupted by SIG%s, ",
+				      sigabbrev_np(a->intr));
+		ci_describe_status(&how, &a->p);
+		if (a->forkfail && code != 0)
+			ci_buf_str(&how, " after a fork failed");
+	}
+	ok = code == 0 && !a->timed_out && !a->intr;
+	contention = !ok && !a->timed_out && !a->intr &&
+	    (a->start_errno == EAGAIN || a->start_errno == ENOMEM ||
+	     sig == SIGKILL || code == 137 || a->forkfail);
+	if (!ok) {
+		/* The report, else TAP, else the suite itself: 1. */
+		if (s->junit)
+			count = junit_failures(s->junit, &a->rt0, &note);
+		if (count <= 0 && a->notok > 0)
+			count = (long)a->notok;
+		if (count <= 0)
+			count = 1, counted = 0;
+	}
+	retry = !ok && !tp.interrupted && a->number <= tp.retries;
+
+	/* "unit failed (attempt 1 of 2, 0.4 s, in parallel): exited ..." */
+	ci_buf_printf(&msg, "%s %s (attempt %d of %d, %lld.%lld s, %s)",
+		      s->type, ok ? "passed" : "failed", a->number,
+		      tp.retries + 1, ms / 1000, ms % 1000 / 100,
+		      a->parallel ? "in parallel" : "alone");
+	if (ok && a->number > 1)
+		ci_buf_str(&msg, ": flaky, passed on a retry");
+	if (!ok) {
+		ci_buf_printf(&msg, ": %s", how.s);
+		if (counted)
+			ci_buf_printf(&msg, ", %ld test%s failed", count,
+				      count == 1 ? "" : "s");
+		if (contention)
+			ci_buf_str(&msg, ", a sign of contention");
+	}
+	if (a->fallback && a->why)
+		ci_buf_printf(&msg, "; serial fallback: %s", a->why);
+	if (note.len)
+		ci_buf_printf(&msg, "; %s", note.s);
+	if (retry && contention && tp.parallel && !tp.phase2) {
+		ci_buf_str(&msg, "; will retry alone after the parallel batch");
+		if (!s->alone)
+			snprintf(s->why, sizeof s->why,
+				 "attempt %d showed contention: %s", a->number,
+				 how.s);
+		s->alone = 1;
+	} else if (retry) {
+		ci_buf_str(&msg, "; will retry");
+	}
+
+	ci_entry_init(&e, tp.run_id, s->step);
+	CI_FROM_CALLER(&e);
+	e.when = end;
+	e.level = !ok ? "error" : a->number > 1 ? "warn" : "info";
+	e.message = msg.s;
+	e.message_len = msg.len;
+	e.duration_ms = ms;
+	e.exit_code = code;
+	emit(msg.s, msg.len, a);
+	record(&e, a->number, ok ? "passed" : "failed", ok ? 0 : count,
+	       a->rt0.tv_sec, a->parallel, a->fallback);
+
+	if (ok) {
+		s->passed = 1;
+		tp.passed++;
+		tp.flaky += a->number > 1;
+	} else if (retry) {
+		tp.queue[tp.nqueue++] = (int)(s - tp.suites);
+	} else {
+		tp.failed++;
+	}
+	ci_buf_free(&msg);
+	ci_buf_free(&how);
+	ci_buf_free(&note);
+	cleanup(a);
+}
+
+void
+cleanup(struct attempt *a)
+{
+	if (a->p.out >= 0)
+		close(a->p.out);
+	if (a->spool >= 0)
+		close(a->spool);
+	ci_lines_free(&a->lines);
+	ci_buf_free(&a->mem);
+	a->used = 0;
+	tp.running--;
+}
