@@ -175,7 +175,11 @@ view_setup() {
 	ci-step lint -- true
 	CI_STEP=test-unit ci-log -l warn "deprecated call"
 	ci-log "a step that runs" >/dev/null
+	# A suite the run never started, as ci-testpar logs it (entries.md).
+	now=$(date +%s)
+	echo '{"timestamp":"'"$(date -u +%FT%T.000Z)"'","level":"warn","message":"smoke skipped","run_id":"'"$CI_RUN_ID"'","source_file":"run.sh","line_number":1,"function_name":"ci-testpar","step_name":"test-smoke","duration_ms":0,"test_execution":{"test_type":"smoke","attempt_number":1,"status":"skipped","duration":0,"failure_count":0,"started_at":'$now',"completed_at":'$now',"run_in_parallel":true,"fallback_to_serial":false}}' >>"$CI_LOG_FILE"
 	CI_STEP=build ci-log "building"
+	validate log-schema.json "$CI_LOG_FILE"
 	unset NO_COLOR
 	tmux_run "ci-report --follow '$CI_LOG_FILE'"
 	wait_screen '^  build +running +[0-9.]+m?s'
@@ -188,14 +192,18 @@ view_setup() {
 	assert_line --index 0 "Run $CI_RUN_ID  profile dev  triggered by CLI"
 	assert_line --regexp '^Elapsed [0-9.]+m?s \(no earlier dev run to compare\)$'
 	assert_line --regexp '^  lint +passed +[0-9.]+m?s$'
-	assert_line --regexp '^Warnings 1  Errors 0$'
+	assert_line --regexp '^  test-smoke +skipped +0ms$'
+	assert_line --regexp '^  smoke +#1 skipped 0ms$'
+	assert_line --regexp '^Warnings 2  Errors 0$'
 	assert_line --regexp '^  warn +test-unit +[^ ]+:[0-9]+ deprecated call$'
+	assert_line --regexp '^  warn +test-smoke +run\.sh:1 smoke skipped$'
 	run tail -n 1 view.txt
 	assert_output --regexp '^ q quit +o output of the step +e errors'
 	[ "$(tm display -p '#{alternate_on}')" = 1 ]
 	# e shows the errors and warnings; e again the steps.
 	tm send-keys e
-	wait_screen '^Warnings 1, errors 0  \(e: back\)$'
+	wait_screen '^Warnings 2, errors 0  \(e: back\)$'
+	wait_screen '^  warn +test-smoke +run\.sh:1 smoke skipped$'
 	tm send-keys e
 	wait_screen '^Steps$'
 	tm send-keys q
