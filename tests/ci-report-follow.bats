@@ -136,6 +136,25 @@ CONF
 	assert_equal "$(grep -c 'started: profile' out)" 2
 }
 
+@test "--follow: standard input is read as it comes, its first run followed" {
+	begin_run
+	ci-step lint -- true
+	mkfifo pipe
+	ci-report --follow <pipe >out 2>out.err 3>&- &
+	FOLLOW_PID=$!
+	exec 4>pipe
+	cat "$CI_LOG_FILE" >&4
+	wait_grep '^[0-9:]{8} step lint passed' out
+	ci-step complete --exit-code 0 >/dev/null
+	tail -n 1 "$CI_LOG_FILE" >&4
+	exec 4>&-
+	wait_follow
+	assert_equal "$rc" 0
+	run cat out
+	assert_line --index 0 --regexp "^[0-9:]{8} run $CI_RUN_ID started: profile dev, triggered by CLI$"
+	assert_line --regexp "^Run $CI_RUN_ID: passed \(exit 0\)"
+}
+
 @test "--follow off a terminal: one line per event, then the report" {
 	begin_run
 	ci-step lint -- sh -c 'echo linting'

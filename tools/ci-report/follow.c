@@ -58,7 +58,8 @@ static struct {
 	unsigned nev; /* events of the current entry */
 	struct recent recent[RECENT];
 	unsigned nrecent;
-	int done_known, started, reload, redraw, color, keys, finished, view;
+	int pipe, done_known, started, reload, redraw, color, keys, finished,
+	    view;
 	struct termios saved;
 } F;
 
@@ -107,6 +108,14 @@ follow(const struct follow_opt *o)
 	F.redraw = isatty(1) && !(term && strcmp(term, "dumb") == 0);
 	F.color = F.redraw && ci_color(1);
 	F.keys = F.redraw && isatty(0);
+	for (unsigned i = 0; i < o->nfiles; i++)
+		if (F.src[i].fd == 0) {
+			/* Read as it comes, never waited on: the keys are
+			 * not there. */
+			F.keys = 0;
+			F.pipe = 1;
+			fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+		}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -162,6 +171,13 @@ reload(void)
 	char was[CI_RUNID_LEN + 1];
 
 	F.reload = 0;
+	if (F.pipe) {
+		/* Standard input is read once: its first run is followed. */
+		F.started = 1;
+		rebuild();
+		poll_sources();
+		return;
+	}
 	F.started = 0;
 	rebuild();
 	poll_sources();
