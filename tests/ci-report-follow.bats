@@ -182,6 +182,10 @@ CONF
 	run ci-report --follow --format json x.log
 	assert_failure 2
 	assert_output "ci-report: --follow shows one run as text: it takes only --run and --output (see 'ci-report --help')"
+	mkdir logs
+	run ci-report --follow logs
+	assert_failure 2
+	assert_output "ci-report: logs: is a directory, not a log (follow its files: logs/ci-*.log)"
 	run ci-report --output dir x.log
 	assert_failure 2
 	assert_output "ci-report: --output goes with --follow (see 'ci-report --help')"

@@ -100,6 +100,12 @@ follow(const struct follow_opt *o)
 	F.src = xmalloc(o->nfiles * sizeof *F.src);
 	memset(F.src, 0, o->nfiles * sizeof *F.src);
 	for (unsigned i = 0; i < o->nfiles; i++) {
+		struct stat st;
+		if (stat(o->files[i], &st) == 0 && S_ISDIR(st.st_mode))
+			ci_die(CI_EXIT_USAGE,
+			       "%s: is a directory, not a log (follow "
+			       "its files: %s/ci-*.log)",
+			       o->files[i], o->files[i]);
 		F.src[i].path = o->files[i];
 		F.src[i].fd = strcmp(o->files[i], "-") == 0 ? 0 : -1;
 	}
