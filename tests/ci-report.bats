@@ -604,7 +604,8 @@ print([f.text for f in ET.parse(sys.argv[1]).getroot().iter("failure")][0].split
 	run --separate-stderr ci-report -h
 	assert_success
 	assert_line --index 0 "usage: ci-report [--format FORMAT] [--run ID | --last] [--level LEVEL] [--step NAME] [--since TIME] [FILE ...]"
-	assert_line --index 1 "       ci-report --check [FILE ...]"
+	assert_line --index 1 "       ci-report --follow [--run ID] [--output DIR] [FILE ...]"
+	assert_line --index 2 "       ci-report --check [FILE ...]"
 	assert_equal "$stderr" ""
 	run ci-report --help
 	assert_success
