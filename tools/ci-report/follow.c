@@ -200,8 +200,10 @@ reload(void)
 		*F.target = '\0';
 		pick_target();
 	}
-	if (strcmp(was, F.target) != 0)
-		F.ntold = 0, memset(F.told, 0, F.told_cap * sizeof *F.told);
+	if (strcmp(was, F.target) != 0 && F.told) {
+		F.ntold = 0;
+		memset(F.told, 0, F.told_cap * sizeof *F.told);
+	}
 	F.started = 1;
 	rebuild();
 	poll_sources();
