@@ -23,7 +23,8 @@ for b in bench/*.sh; do
 	bash "$b" "${args[@]}" 2>&1 | tee "$rows.one" || status=1
 	grep -F '(goal' "$rows.one" | while IFS= read -r line; do
 		figure=${line%%(goal*}
-		goal=${line##*(goal }
+		goal=${line##*(goal}
+		goal=${goal# }
 		printf '| %s | %s | %s |\n' "$(basename "$b" .sh)" \
 			"$(echo "$figure" | sed 's/ *$//; s/|/\\|/g')" "${goal%)*}"
 	done >> "$rows"
