@@ -496,6 +496,8 @@ struct ci_reader {
 void ci_reader_init(struct ci_reader *rd, struct ci_runs *runs);
 int ci_read_fd(struct ci_reader *rd, int fd, unsigned file);
 int ci_read_path(struct ci_reader *rd, const char *path, unsigned file);
+void ci_read_lines(struct ci_reader *rd, char *p, size_t n, unsigned file,
+		   unsigned long long *line);
 void ci_reader_free(struct ci_reader *rd);
 
 /* trace.c: trace and span ids derived from the log (W3C trace context). */

@@ -426,15 +426,11 @@ ci_reader_init(struct ci_reader *rd, struct ci_runs *runs)
  * the callbacks). 0, or -1 with errno on a read error (what was read
  * before it counts).
  */
-int
-ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
+static struct ci_read_batch *
+prepare(struct ci_reader *rd, unsigned file)
 {
 	struct ci_read_batch *b;
-	unsigned long long line = 0;
-	struct ci_nd nd;
-	ssize_t n;
-	char *p, why[64], buf[32];
-	int rc = 0;
+	char buf[32];
 
 	if (!rd->b) {
 		rd->b = b = xmalloc(2 * sizeof *b);
@@ -456,6 +452,19 @@ ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
 	}
 	rd->file = file;
 	ci_arena_hooks();
+	return b;
+}
+
+int
+ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
+{
+	struct ci_read_batch *b = prepare(rd, file);
+	unsigned long long line = 0;
+	struct ci_nd nd;
+	ssize_t n;
+	char *p, why[64];
+	int rc = 0;
+
 	ci_nd_open(&nd, fd);
 	while ((n = ci_nd_next(&nd, &p)) != 0 || nd.toolong) {
 		if (n < 0) {
@@ -478,6 +487,22 @@ ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
 	ci_arena_free();
 	cJSON_InitHooks(NULL);
 	return rc;
+}
+
+/*
+ * Read the whole lines [p, p + n) of input number file, each ending in a
+ * newline, as its lines *line + 1 and on (*line counts them): for a reader
+ * that reads a log itself as it grows, a block at a time. p is changed.
+ */
+void
+ci_read_lines(struct ci_reader *rd, char *p, size_t n, unsigned file,
+	      unsigned long long *line)
+{
+	struct ci_read_batch *b = prepare(rd, file);
+
+	block(b, p, p + n, line);
+	ci_arena_free();
+	cJSON_InitHooks(NULL);
 }
 
 /* Read the file at path ("-": stdin); as ci_read_fd, -1 if it cannot open. */

@@ -19,7 +19,7 @@ git jq curl"
 tests="bats bats-assert bats-support python3 python3-jsonschema python3-yaml
 python3-pytest python3-junitparser
 mandoc procps time libxml2-utils util-linux bsdutils manpages-dev
-clickhouse-server clickhouse-client clang-format clang lnav"
+clickhouse-server clickhouse-client clang-format clang lnav tmux"
 case ${1-} in
 --build-only) pkgs=$build ;;
 "") pkgs="$build $tests" ;;

@@ -1047,7 +1047,8 @@ span() {
 	assert_line --index 0 "usage: ci-report [--format FORMAT] [--run ID | --last] [--level LEVEL] [--step NAME] [--since TIME] [FILE ...]"
 	assert_line --index 1 "       ci-report --trends [--format text | markdown | json] [--since TIME] [FILE ...]"
 	assert_line --index 2 "       ci-report --compare RUN_A RUN_B [--format text | markdown] [FILE ...]"
-	assert_line --index 3 "       ci-report --check [FILE ...]"
+	assert_line --index 3 "       ci-report --follow [--run ID] [--output DIR] [FILE ...]"
+	assert_line --index 4 "       ci-report --check [FILE ...]"
 	assert_equal "$stderr" ""
 	run ci-report --help
 	assert_success

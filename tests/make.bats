@@ -74,7 +74,7 @@ copy_tree() {
 	run --separate-stderr env PATH="$PWD/bin" /bin/sh "$REPO/scripts/deps.sh"
 	assert_failure 4
 	assert_equal "${#stderr_lines[@]}" 2
-	[[ ${stderr_lines[0]} == "deps: missing Debian packages: gcc make "*" clang-format clang lnav nodejs npm" ]]
+	[[ ${stderr_lines[0]} == "deps: missing Debian packages: gcc make "*" clang-format clang lnav tmux nodejs npm" ]]
 	assert_equal "${stderr_lines[1]}" "deps: run as root: apt-get update && apt-get install -y --no-install-recommends${stderr_lines[0]#deps: missing Debian packages:}"
 }
 

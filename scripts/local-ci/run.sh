@@ -6,6 +6,11 @@
 #
 # usage: scripts/local-ci/run.sh [--profile dev|ui|full] [--trigger CLI|TUI]
 #                                [--config FILE]
+#        scripts/local-ci/run.sh --tui [--config FILE]
+#
+# --tui, on a terminal: choose a profile with the keyboard, then watch the
+# run live (ci-report --follow); the steps' output goes to the log and to
+# files of the view, not over it.
 #
 # What each step runs comes from the config file (by default pipeline.conf
 # next to this script); see its comments, or ci-tools(7), for the format.
@@ -14,10 +19,14 @@
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-profile=dev trigger=CLI config=$here/pipeline.conf
+profile=dev trigger=CLI config=$here/pipeline.conf tui=0
+# Set by --tui for the pipeline it starts, and for it alone.
+tui_out=${_CI_TUI_OUT:-} tui_ids=${_CI_TUI_RUN:-}
+unset _CI_TUI_OUT _CI_TUI_RUN
 
 usage() {
 	echo "usage: scripts/local-ci/run.sh [--profile dev|ui|full] [--trigger CLI|TUI] [--config FILE]"
+	echo "       scripts/local-ci/run.sh --tui [--config FILE]"
 }
 die() { # die CODE MESSAGE: before the run is open
 	echo "run.sh: $2" >&2
@@ -32,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--trigger=*) trigger=${1#*=}; shift ;;
 	--config) [ $# -ge 2 ] || die 2 "--config: missing argument"; config=$2; shift 2 ;;
 	--config=*) config=${1#*=}; shift ;;
+	--tui) tui=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; die 2 "$1: unknown argument" ;;
 	esac
@@ -163,6 +173,96 @@ check_tests() {
 	done
 }
 
+# --- The TUI (--tui) ---------------------------------------------------
+# Plain ANSI sequences, as ci-testpar's status line and ci-report --follow
+# use: every terminal in use understands them, and nothing more is needed.
+
+# to_output STEP COMMAND...: under the TUI, the command's output goes to
+# the view's file of the step, not over the view.
+to_output() {
+	local name=$1
+	shift
+	if [ -n "$tui_out" ]; then
+		"$@" >>"$tui_out/$name.out" 2>&1
+	else
+		"$@"
+	fi
+}
+
+tui_menu() { # draw the profiles, the one chosen (index $1) marked
+	local i=0 p mark on= off=
+	[ -n "${NO_COLOR:-}" ] || { on=$'\e[7m' off=$'\e[0m'; }
+	printf '\e[H\e[J\e[1mci-tools: choose a profile\e[0m  (up/down or 1-3, Enter runs, q quits)\r\n\r\n'
+	for p in dev ui full; do
+		i=$((i + 1)) mark="  "
+		[ "$i" -ne "$1" ] || mark="> "
+		printf '%s%s%d %-5s%s env-check %s cleanup\e[K\r\n' "$mark" "$([ "$i" -ne "$1" ] || echo "$on")" \
+			"$i" "$p" "$off" "${conf[profile.$p]}"
+	done
+	printf '\r\nconfig %s\r\n' "$config"
+}
+
+# Choose a profile on the terminal; 0 and $profile set, or 1 when quit.
+tui_pick() {
+	local sel=1 key rest
+	case $profile in ui) sel=2 ;; full) sel=3 ;; esac
+	if [ "${TERM:-dumb}" = dumb ]; then
+		tui_menu "$sel" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r$//'
+		read -r -p "profile [1-3, q]: " key || return 1
+		case $key in 1 | dev) sel=1 ;; 2 | ui) sel=2 ;; 3 | full) sel=3 ;; *) return 1 ;; esac
+	else
+		printf '\e[?1049h\e[?25l'
+		while :; do
+			tui_menu "$sel"
+			IFS= read -rsn1 key || { key=q; }
+			if [ "$key" = $'\e' ]; then
+				IFS= read -rsn2 -t 0.1 rest || true
+				case $rest in '[A') key=k ;; '[B') key=j ;; *) key= ;; esac
+				[ -n "$key" ] || continue
+			fi
+			case $key in
+			k) [ "$sel" -le 1 ] || sel=$((sel - 1)) ;;
+			j) [ "$sel" -ge 3 ] || sel=$((sel + 1)) ;;
+			[1-3]) sel=$key ;;
+			'') break ;;
+			q | Q) printf '\e[?25h\e[?1049l'; return 1 ;;
+			esac
+		done
+		printf '\e[?25h\e[?1049l'
+	fi
+	profile=$(echo x dev ui full | cut -d' ' -f$((sel + 1)))
+}
+
+# --tui: choose, start the pipeline in the background with --trigger TUI,
+# watch it with ci-report --follow, end on its report and exit code.
+tui_main() {
+	local ids out pid view code logs=() f
+	[ -t 0 ] && [ -t 1 ] || die 2 "--tui: standard input and output must be a terminal"
+	read_config
+	[ -z "$config_error" ] || die 2 "$config_error"
+	tui_pick || exit 0
+	conf=() line=() plan=()
+	ids=$(ci-runid --env) || die 4 "cannot mint a run id"
+	eval "$ids"
+	out=${CI_LOG_FILE%.log}.out
+	mkdir -p "$out" || die 4 "cannot create $out"
+	for f in "$CI_LOG_DIR"/ci-*.log; do
+		[ ! -f "$f" ] || [ "$f" = "$CI_LOG_FILE" ] || logs+=("$f")
+	done
+	_CI_TUI_RUN=$ids _CI_TUI_OUT=$out "$BASH" "$here/run.sh" --profile "$profile" \
+		--trigger TUI --config "$config" </dev/null >"$out/main.out" 2>&1 &
+	pid=$!
+	trap 'kill -TERM "$pid" 2>/dev/null' HUP TERM
+	trap : INT # Ctrl-C ends the view, which then stops the run
+	ci-report --follow --run "$CI_RUN_ID" --output "$out" "${logs[@]}" "$CI_LOG_FILE"
+	view=$?
+	[ "$view" -eq 0 ] || kill -TERM "$pid" 2>/dev/null
+	wait "$pid"
+	code=$?
+	[ "$view" -eq 0 ] || ci-report --run "$CI_RUN_ID" "$CI_LOG_FILE"
+	exit "$code"
+}
+
 # The tools themselves are the first prerequisite.
 for tool in ci-runid ci-log ci-step ci-testpar ci-report; do
 	command -v "$tool" >/dev/null ||
@@ -170,7 +270,8 @@ for tool in ci-runid ci-log ci-step ci-testpar ci-report; do
 done
 
 export CI_LOG_DIR=${CI_LOG_DIR:-logs}
-ids=$(ci-runid --env) || die 4 "cannot mint a run id"
+[ "$tui" = 0 ] || tui_main
+ids=${tui_ids:-$(ci-runid --env)} || die 4 "cannot mint a run id"
 eval "$ids" # quoted by ci-runid where needed
 export CI_RUN_ID CI_LOG_FILE TRACEPARENT
 export CI_STEP=main
@@ -231,19 +332,20 @@ env_check() {
 }
 
 step() { # step NAME: run the configured command of a step
-	CI_STEP=$1 ci-step "$1" --capture -- bash -c "${conf[step.$1]}"
+	CI_STEP=$1 to_output "$1" ci-step "$1" --capture -- bash -c "${conf[step.$1]}"
 }
 
 run_tests() { # run_tests TYPE...: adjacent suites of the plan, side by side
 	local s suites=()
 	for s in "$@"; do suites+=("$s=${conf[test.$s]}"); done
-	ci-testpar "${opts[@]}" "${suites[@]}"
+	[ -z "$tui_out" ] || for s in "${@:2}"; do ln -sf "test-$1.out" "$tui_out/test-$s.out"; done
+	to_output "test-$1" ci-testpar "${opts[@]}" "${suites[@]}"
 }
 
 cleanup() {
 	local cmd="ci-log --prune --keep ${conf[logs.keep]:-10} --max-age ${conf[logs.max_age]:-30}"
 	[ -n "${conf[cleanup]:-}" ] && cmd="${conf[cleanup]} && $cmd"
-	CI_STEP=cleanup ci-step cleanup -- bash -c "$cmd"
+	CI_STEP=cleanup to_output cleanup ci-step cleanup -- bash -c "$cmd"
 }
 
 # The plan in order; a failure skips what follows. Exit codes of the

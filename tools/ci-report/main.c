@@ -29,8 +29,9 @@ static const struct report_format formats[] = {
 
 static struct {
 	const struct report_format *format;
-	int last, check, trends;
+	int last, check, trends, follow;
 	long long since_ms;
+	const char *output;
 	const char *run, *cmp[2];
 	const char **files;
 	unsigned nfiles;
@@ -61,6 +62,7 @@ usage(FILE *f)
 	      "[--since TIME] [FILE ...]\n"
 	      "       ci-report --compare RUN_A RUN_B [--format text | "
 	      "markdown] [FILE ...]\n"
+	      "       ci-report --follow [--run ID] [--output DIR] [FILE ...]\n"
 	      "       ci-report --check [FILE ...]\n",
 	      f);
 }
@@ -71,10 +73,12 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'c' },
 		{ "compare", required_argument, NULL, 'C' },
-		{ "format", required_argument, NULL, 'f' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "format", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "last", no_argument, NULL, 'l' },
 		{ "level", required_argument, NULL, 'L' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "run", required_argument, NULL, 'r' },
 		{ "since", required_argument, NULL, 's' },
 		{ "step", required_argument, NULL, 'S' },
@@ -90,7 +94,7 @@ main(int argc, char **argv)
 
 	ci_init(argv[0]);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":fh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			opt.check = 1;
@@ -108,6 +112,9 @@ main(int argc, char **argv)
 					    opt.cmp[k], why);
 			break;
 		case 'f':
+			opt.follow = 1;
+			break;
+		case 'F':
 			format = optarg;
 			opt.format = parse_format(optarg);
 			break;
@@ -126,6 +133,9 @@ main(int argc, char **argv)
 					       "warn or error",
 					       optarg);
 			filtered = 1;
+			break;
+		case 'o':
+			opt.output = optarg;
 			break;
 		case 'r':
 			if ((why = ci_runid_check(optarg)))
@@ -189,6 +199,16 @@ main(int argc, char **argv)
 	}
 	opt.files = optind < argc ? (const char **)argv + optind : stdin_only;
 	opt.nfiles = optind < argc ? (unsigned)(argc - optind) : 1;
+	if (opt.output && !opt.follow)
+		ci_usage_error("--output goes with --follow");
+	if (opt.follow) {
+		if (opt.check || opt.last || level >= 0 || step ||
+		    opt.since_ms >= 0 || (format && strcmp(format, "text")))
+			ci_usage_error("--follow shows one run as text: it "
+				       "takes only --run and --output");
+		return follow(&(struct follow_opt){ opt.files, opt.nfiles,
+						    opt.run, opt.output });
+	}
 
 	ci_runs_init(&runs, level < 0 ? 1 : level,
 		     opt.format->write == otlp_write ? OTLP_EVENTS : MSG_CAP);

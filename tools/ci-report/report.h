@@ -118,6 +118,15 @@ void report_bad(struct ci_buf *b, const struct report *rp, const char *prefix,
 long failing_cases(struct ci_buf *names, const struct ci_attempt *a,
 		   void (*put)(struct ci_buf *b, const char *name));
 
+/* follow.c: --follow, the live view of a run. */
+struct follow_opt {
+	const char **files;
+	unsigned nfiles;
+	const char *run; /* NULL: the newest run not over yet */
+	const char *output; /* NULL, or the folder of the steps' STEP.out */
+};
+int follow(const struct follow_opt *o);
+
 /* One file per format. */
 void text_write(struct ci_buf *out, const struct report *rp);
 void json_write(struct ci_buf *out, const struct report *rp);
