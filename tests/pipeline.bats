@@ -341,3 +341,59 @@ print("ok")' "$REPO/action.yml"
 		grep -qE "$want" "$REPO/.github/workflows/ci.yml" || fail "ci.yml lacks: $want"
 	done
 }
+
+@test "a real small project under simulated GitHub Actions: ordered steps, located and capped annotations, groups, outputs, nothing on stdout" {
+	git init -q .
+	mkdir -p src tests
+	{
+		echo 'int main(void)'
+		echo '{'
+		for i in $(seq 12); do echo "	int unused$i;"; done
+		echo '	return 0;'
+		echo '}'
+	} > src/app.c
+	cat > tests/app.bats <<-'BATS'
+	@test "the program builds" { [ -s out/app.o ]; }
+	@test "the package is not there yet" { [ ! -e out/app.tar ]; }
+	BATS
+	cat > pipeline.conf <<-'EOF2'
+	requires = gcc bats tar
+	step.configure = mkdir -p out
+	step.build = gcc -fdiagnostics-plain-output -c src/app.c -o out/app.o
+	step.lint = gcc -Wall -fdiagnostics-plain-output -fsyntax-only src/app.c
+	test.unit = env -i PATH=/usr/bin:/bin bats --tap tests/app.bats
+	tests.options = -j 2 --max-load 0 --min-free-mb 0
+	step.package = tar -cf out/app.tar out/app.o
+	profile.dev = configure build lint test-unit package
+	EOF2
+	export GITHUB_ACTIONS=true GITHUB_WORKSPACE=$PWD GITHUB_OUTPUT=$PWD/gh-output
+	run --separate-stderr "$RUN" --config pipeline.conf
+	assert_success
+	# No workflow command on stdout, where $(...) would take it.
+	refute_output --partial "::"
+	run pipeline_run
+	[[ $output == *'"steps_completed": ["init", "env-check", "configure", "build", "lint", "test-unit", "package", "cleanup", "complete"]'* ]] || fail "$output"
+	# The compiler's warnings are entries at their real file and line.
+	run jq -r 'select(.step_name == "lint" and .level == "warn") | "\(.source_file):\(.line_number)"' "$(log_file)"
+	assert_equal "${#lines[@]}" 12
+	assert_equal "$(printf '%s\n' "${lines[@]}" | sort -t: -k2 -n | tr '\n' ' ')" \
+		"$(for i in $(seq 3 14); do printf 'src/app.c:%d ' "$i"; done)"
+	# At most 10 annotations of a step, located, then a notice of the rest.
+	run grep -c '^::warning file=src/app.c,line=[0-9]*,title=lint::unused variable' <<<"$stderr"
+	assert_output 10
+	run grep '^::notice title=lint::2 more warnings of this step are not shown here; every one is in the log: ci-report --run ' <<<"$stderr"
+	assert_success
+	# Each step's output folded under its name.
+	for s in configure build lint package; do
+		grep -qx "::group::$s" <<<"$stderr" || fail "no group for $s"
+	done
+	assert_equal "$(grep -c '^::endgroup::$' <<<"$stderr")" "$(grep -c '^::group::' <<<"$stderr")"
+	# The outputs later steps read.
+	run cat "$GITHUB_OUTPUT"
+	assert_line --regexp '^run-id=run-[0-9]{8}-[0-9]{6}-[a-z0-9]{6}$'
+	assert_line --regexp '^log-file=logs/ci-[0-9]{8}_[0-9]{6}\.log$'
+	assert_line "result=success"
+	assert_line "flaky="
+	assert_line "exit-code=0"
+	validate log-schema.json "$(log_file)"
+}

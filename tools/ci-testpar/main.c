@@ -131,7 +131,9 @@ main(int argc, char **argv)
 
 	tp.run_id = xrunid_env();
 	xlog_open(&tp.log, ci_log_path(NULL), 1);
-	tp.out_fd = tp.log.is_file ? 1 : 2; /* never into the NDJSON */
+	/* Never into the NDJSON; under GitHub Actions, with its groups, never
+	 * on stdout either, where $(...) would take a workflow command. */
+	tp.out_fd = tp.log.is_file && !tp.log.github ? 1 : 2;
 	tp.github = tp.log.github;
 	term = getenv("TERM");
 	tp.tty = isatty(2) && !(term && strcmp(term, "dumb") == 0);
