@@ -1412,3 +1412,16 @@ print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
 	run --separate-stderr ci-report --compare "$a"
 	assert_failure 2
 }
+
+@test "CI_MASK: a secret in a log written without it is *** in every report format" {
+	new_run
+	ci-log -l error -s deploy "push to https://x:tok-77aa11bb@example.com failed"
+	export DEPLOY_TOKEN=tok-77aa11bb CI_MASK=DEPLOY_TOKEN
+	for f in text json markdown junit otlp clickhouse; do
+		run --separate-stderr ci-report --format "$f" "$CI_LOG_FILE"
+		assert_success
+		[[ $output != *tok-77aa11bb* ]] || fail "$f shows the secret"
+		# JUnit has no test here, so no message to show.
+		[[ $f == junit || $output == *'***'* ]] || fail "$f masks nothing: $output"
+	done
+}

@@ -52,6 +52,7 @@ static void on_bad(void *arg, unsigned file, unsigned long long line,
 static void on_entry(void *arg, const struct ci_view *v, const char *line,
 		     size_t len);
 static void report(void);
+static void put_out(const struct ci_buf *b);
 
 static void
 usage(FILE *f)
@@ -363,9 +364,21 @@ on_entry(void *arg, const struct ci_view *v, const char *line, size_t len)
 	(void)arg;
 	opt.format->entry(&out, v, line, len);
 	if (out.len >= 64 * 1024) {
-		xwrite_stdout(out.s, out.len);
+		put_out(&out);
 		out.len = 0;
 	}
+}
+
+/* The report, with the secrets of CI_MASK as ***. */
+static void
+put_out(const struct ci_buf *b)
+{
+	static struct ci_buf masked;
+
+	if (ci_mask(&masked, b->s ? b->s : "", b->len))
+		xwrite_stdout(masked.s, masked.len);
+	else
+		xwrite_stdout(b->s, b->len);
 }
 
 static int
@@ -452,7 +465,7 @@ report(void)
 	}
 	if (opt.format->write)
 		opt.format->write(&out, &rp);
-	xwrite_stdout(out.s, out.len);
+	put_out(&out);
 	if (!opt.format->shows_bad && !opt.format->entry) {
 		report_bad(&err, &rp, "ci-report: ", "");
 		fputs(err.s ? err.s : "", stderr);
