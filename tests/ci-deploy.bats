@@ -1464,7 +1464,7 @@ $C2 success"
 	assert_equal "$(jq -r .step_name entries | sort -u)" deploy
 	assert_equal "$(jq -c 'select(.duration_ms != null)' entries | wc -l)" 1
 	# Entries name the script that ran ci-deploy, and ci-deploy itself.
-	assert_equal "$(jq -r '.source_file + " " + .function_name' entries | sort -u)" "./deploy.sh ci-deploy"
+	assert_equal "$(jq -r '.source_file + " " + .function_name' entries | sort -u)" "deploy.sh ci-deploy"
 }
 
 @test "-h and --help print the usage on stdout and exit 0" {

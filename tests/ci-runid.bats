@@ -108,7 +108,8 @@ github_env() {
 	run github_env <env
 	[[ ${lines[0]} =~ ^CI_RUN_ID=\[run-19700101-000000-[a-z0-9]{6}\]$ ]]
 	assert_line --index 1 "CI_LOG_FILE=[it's \$HOME here/ci-19700101_000000.log]"
-	assert_equal "${#lines[@]}" 2
+	[[ ${lines[2]} =~ ^TRACEPARENT=\[00-[0-9a-f]{32}-[0-9a-f]{16}-01\]$ ]]
+	assert_equal "${#lines[@]}" 3
 }
 
 @test "--env --format github gives a value with a line break the delimited form" {

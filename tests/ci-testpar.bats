@@ -357,7 +357,8 @@ test_cases.test_races_the_clock | failed | true | assert 1 > 1"
 	{ echo 1..12; for i in $(seq 12); do echo "not ok $i case $i"; done; } > tap
 	printf '%s\n' "ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1'" > suites.sh
 	GITHUB_ACTIONS=true run --separate-stderr bash ./suites.sh
-	assert_failure 3
+	[ "$status" -eq 3 ]
+	run grep '^::error ' <<<"$stderr"
 	assert_line --regexp '^::error file=\./suites\.sh,line=1,title=test-unit::unit failed .*, 12 tests failed; failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more$'
 	validate log-schema.json "$CI_LOG_FILE"
 }

@@ -23,7 +23,7 @@ teardown() {
 # A copy of the sources to build in, so that the tree under test is untouched.
 copy_tree() {
 	mkdir -p src
-	cp -r "$REPO"/Makefile "$REPO"/lib "$REPO"/tools "$REPO"/man "$REPO"/scripts src/
+	cp -r "$REPO"/Makefile "$REPO"/lib "$REPO"/tools "$REPO"/man "$REPO"/scripts "$REPO"/contracts src/
 }
 
 @test "the library loads the builtins beside the ci-log on PATH, and CI_LOG_BUILTIN=0 keeps the coprocess" {
@@ -63,7 +63,8 @@ done
 SH
 	GITHUB_ACTIONS=true run --separate-stderr bash s.sh
 	assert_success
-	# Each workflow command twice in a row: once from each writer.
+	# Each workflow command twice in a row, on stderr: once from each writer.
+	mapfile -t lines <<<"$stderr"
 	assert_equal "${#lines[@]}" 16
 	for ((i = 0; i < 16; i += 2)); do
 		assert_equal "${lines[i]}" "${lines[i + 1]}"
