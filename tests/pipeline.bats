@@ -352,22 +352,24 @@ print("ok")' "$REPO/action.yml"
 		echo '	return 0;'
 		echo '}'
 	} > src/app.c
-	cat > tests/app.bats <<-'BATS'
-	@test "the program builds" { [ -s out/app.o ]; }
-	@test "the package is not there yet" { [ ! -e out/app.tar ]; }
-	BATS
+	# Written with printf: bats would take an @test line of this file, even
+	# in a here-document, for one of its own tests.
+	t=@test
+	printf '%s "the program builds" { [ -s out/app.o ]; }\n' "$t" > tests/app.bats
+	printf '%s "the package is not there yet" { [ ! -e out/app.tar ]; }\n' "$t" >> tests/app.bats
 	cat > pipeline.conf <<-'EOF2'
 	requires = gcc bats tar
 	step.configure = mkdir -p out
 	step.build = gcc -fdiagnostics-plain-output -c src/app.c -o out/app.o
 	step.lint = gcc -Wall -fdiagnostics-plain-output -fsyntax-only src/app.c
-	test.unit = env -i PATH=/usr/bin:/bin bats --tap tests/app.bats
+	test.unit = env -i PATH=/usr/bin:/bin bats --tap tests/app.bats 3>&-
 	tests.options = -j 2 --max-load 0 --min-free-mb 0
 	step.package = tar -cf out/app.tar out/app.o
 	profile.dev = configure build lint test-unit package
 	EOF2
 	export GITHUB_ACTIONS=true GITHUB_WORKSPACE=$PWD GITHUB_OUTPUT=$PWD/gh-output
-	run --separate-stderr "$RUN" --config pipeline.conf
+	# 3>&-: the project's own bats must not write into this test's stream.
+	run --separate-stderr "$RUN" --config pipeline.conf 3>&-
 	assert_success
 	# No workflow command on stdout, where $(...) would take it.
 	refute_output --partial "::"
