@@ -297,6 +297,24 @@ pushes_seen() { cat "$SRV/count" 2>/dev/null || echo none; }
 	assert_output ""
 }
 
+@test "a run killed while it held its reference's lock: the next run removes the lock and the reference, a live run's stay" {
+	# What SIGKILL during the reference's creation or deletion leaves.
+	git update-ref refs/ci-deploy/999999999 HEAD
+	: >.git/refs/ci-deploy/999999999.lock
+	: >.git/refs/ci-deploy/999999998.lock
+	sleep 60 &
+	live=$!
+	git update-ref "refs/ci-deploy/$live" HEAD
+	: >".git/refs/ci-deploy/$live.lock"
+	ci-deploy push 2>/dev/null
+	run git for-each-ref --format='%(refname)' refs/ci-deploy
+	kill "$live"
+	assert_output "refs/ci-deploy/$live"
+	run ls .git/refs/ci-deploy
+	assert_output "$live
+$live.lock"
+}
+
 @test "history keeps the 10 newest after 12 deployments, oldest first, the oldest gone" {
 	for i in $(seq 12); do
 		commit "c$i" >/dev/null

@@ -2,6 +2,7 @@
  * push.c: push a commit with retries and backoff, with libgit2; what the
  * server said (a hook's output, a refusal) becomes the reason and is shown.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -393,10 +394,51 @@ drop_tmpref(void)
 	}
 }
 
+/* Whether a name under TMPREF_PREFIX is that of a process that has ended. */
+static int
+dead_owner(const char *name)
+{
+	char *end;
+	long pid;
+
+	errno = 0;
+	pid = strtol(name, &end, 10);
+	if (end == name || pid <= 0 || errno ||
+	    (*end && strcmp(end, ".lock") != 0))
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/*
+ * A process killed while it created or deleted its reference leaves the
+ * reference's lock file, and while that stays neither libgit2 nor git can
+ * delete the reference: remove the locks of processes that have ended.
+ */
+static void
+drop_dead_locks(void)
+{
+	char dir[4096];
+	struct dirent *e;
+	size_t n;
+	DIR *d;
+
+	snprintf(dir, sizeof dir, "%s%s", git_repository_commondir(repo),
+		 TMPREF_PREFIX);
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d))) {
+		n = strlen(e->d_name);
+		if (n > 5 && !strcmp(e->d_name + n - 5, ".lock") &&
+		    dead_owner(e->d_name))
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
 /*
  * libgit2 pushes references, not object ids: name the commit with a
  * reference of this process, removed at exit. Those left by processes that
- * were killed are removed here.
+ * were killed are removed here, with their lock files.
  */
 void
 make_tmpref(const git_oid *oid)
@@ -404,16 +446,13 @@ make_tmpref(const git_oid *oid)
 	git_reference_iterator *it;
 	git_reference *ref;
 	static int registered;
-	const char *name;
-	long pid;
 
+	drop_dead_locks();
 	if (git_reference_iterator_glob_new(&it, repo, TMPREF_PREFIX "*") ==
 	    0) {
 		while (git_reference_next(&ref, it) == 0) {
-			name = git_reference_name(ref);
-			pid = strtol(name + strlen(TMPREF_PREFIX), NULL, 10);
-			if (pid > 0 && kill((pid_t)pid, 0) < 0 &&
-			    errno == ESRCH)
+			if (dead_owner(git_reference_name(ref) +
+				       strlen(TMPREF_PREFIX)))
 				git_reference_delete(ref);
 			git_reference_free(ref);
 		}
