@@ -86,6 +86,7 @@ struct ci_entry {
 	const char *run_id;
 	const char *source_file;
 	long line_number; /* >= 1 */
+	int no_line; /* line_number is a placeholder: annotate the file only */
 	const char *function_name;
 	const char *step_name;
 	long long duration_ms; /* < 0: absent */

@@ -546,6 +546,12 @@ import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_com
 	printf 'ci-step build -- false\n' > ../runner-temp/3f9a.sh
 	GITHUB_ACTIONS=true GITHUB_WORKSPACE=$PWD run --separate-stderr bash ../runner-temp/3f9a.sh
 	[[ $stderr == *"::error title=build::failed: exited with status 1"* ]] || fail "$stderr"
+	# Called straight from line 3 of a script in the workspace: the file,
+	# and no line rather than a wrong one.
+	printf '#!/bin/sh\n\nci-step build -- false\n' > ci/build.sh
+	GITHUB_ACTIONS=true GITHUB_WORKSPACE=$PWD run --separate-stderr bash ci/build.sh
+	[[ $stderr == *"::error file=ci/build.sh,title=build::failed: exited with status 1"* ]] || fail "$stderr"
+	[[ $stderr != *line=* ]] || fail "$stderr"
 	# The library's wrappers name the caller's own line, and the command does
 	# not inherit it.
 	: > "$CI_LOG_FILE"

@@ -359,7 +359,7 @@ test_cases.test_races_the_clock | failed | true | assert 1 > 1"
 	GITHUB_ACTIONS=true run --separate-stderr bash ./suites.sh
 	[ "$status" -eq 3 ]
 	run grep '^::error ' <<<"$stderr"
-	assert_line --regexp '^::error file=\./suites\.sh,line=1,title=test-unit::unit failed .*, 12 tests failed; failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more$'
+	assert_line --regexp '^::error file=\./suites\.sh,title=test-unit::unit failed .*, 12 tests failed; failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more$'
 	validate log-schema.json "$CI_LOG_FILE"
 }
 
@@ -533,7 +533,7 @@ u2
 	assert_line --regexp '^::group::unit passed \(attempt 1 of 1, [0-9]+\.[0-9] s, in parallel\)$'
 	assert_line --regexp '^::group::e2e failed \(attempt 1 of 1, [0-9]+\.[0-9] s, in parallel\): exited with status 1$'
 	assert_equal "$(grep -c '^::endgroup::$' <<< "$stderr")" 2
-	[[ $stderr =~ (^|$'\n')"::error file=./suites.sh,line=1,title=test-e2e::e2e failed" ]] || fail "$stderr"
+	[[ $stderr =~ (^|$'\n')"::error file=./suites.sh,title=test-e2e::e2e failed" ]] || fail "$stderr"
 	run grep -A1 '^::group::unit' <<< "$stderr"
 	assert_line --index 1 "hello"
 }

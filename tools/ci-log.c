@@ -102,6 +102,7 @@ main(int argc, char **argv)
 	long long duration = -1, keep = -1, max_age = -1;
 	size_t nmask;
 	int c, quiet = 0, records = 0, pruning = 0, entry_opts = 0;
+	int line_given = 0;
 
 	ci_init(argv[0]);
 	ci_entry_init(&st.base, NULL, NULL);
@@ -159,6 +160,7 @@ main(int argc, char **argv)
 		case OPT_LINE:
 			st.base.line_number =
 			    (long)xnum("--line", optarg, 1, 2147483647);
+			line_given = 1;
 			entry_opts = 1;
 			break;
 		case OPT_MAXAGE:
@@ -219,6 +221,12 @@ main(int argc, char **argv)
 		long line;
 		const char *f = ci_caller_file(&line);
 		st.base.source_file = f ? f : progname;
+		if (f && line > 0 && !line_given)
+			st.base.line_number = line;
+		else if (!line_given)
+			st.base.no_line = 1;
+	} else if (!line_given) {
+		st.base.no_line = 1;
 	}
 	out = ci_log_path(out);
 	if (st.tee && strcmp(out, "-") == 0)
@@ -458,6 +466,7 @@ record_line(void *arg, const char *line, size_t len, int continued)
 			return;
 		}
 		e.line_number = (long)n;
+		e.no_line = 0;
 	}
 	if (*f[0])
 		e.level = f[0];
