@@ -746,3 +746,29 @@ b"
 	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --fail-on-flaky unit=true e2e=true
 	assert_success
 }
+
+@test "CI_MASK: a suite's secret is *** in its output, grouped and prefixed, its group title, its annotation and its recorded cases" {
+	export SUITE_TOKEN=tok-61c0ffee CI_MASK=SUITE_TOKEN
+	printf '1..2\nok 1 sees %s\nnot ok 2 leaks %s\n' "$SUITE_TOKEN" "$SUITE_TOKEN" > tap
+	# More than the output kept in memory, so that the rest is read back from
+	# a temporary file, the secret on every line.
+	for i in $(seq 40000); do printf 'line %d %s\n' "$i" "$SUITE_TOKEN"; done > big
+	for mode in grouped prefixed; do
+		rm -f "$CI_LOG_FILE"
+		GITHUB_ACTIONS=true run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 0 \
+			--output "$mode" unit='cat tap; exit 1' bulk='cat big'
+		assert_failure 3
+		[[ $output != *"$SUITE_TOKEN"* ]] || fail "$mode: the secret on stdout"
+		[[ $stderr != *"$SUITE_TOKEN"* ]] || fail "$mode: the secret on stderr"
+		run grep -c "$SUITE_TOKEN" "$CI_LOG_FILE"
+		assert_output 0
+		run jq -r 'select(.test_execution.cases) | .test_execution.cases[].name' "$CI_LOG_FILE"
+		assert_output "$(printf 'sees ***\nleaks ***')"
+	done
+	run --separate-stderr ci-testpar -j 1 --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1' bulk='cat big'
+	assert_line --partial "ok 1 sees ***"
+	[ "$(grep -c '^line [0-9]* \*\*\*$' <<<"$output")" = 40000 ] || fail "not every line masked"
+	GITHUB_ACTIONS=true run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1'
+	run grep '^::group::unit' <<<"$stderr"
+	assert_output --partial "failing: leaks ***"
+}
