@@ -349,16 +349,17 @@ cleanup() {
 }
 
 # The plan in order; a failure skips what follows. Exit codes of the
-# contract: 1 a step failed, 3 tests failed, 4 the environment.
+# contract: 1 a step failed, 3 tests failed, 4 the environment (ci-testpar's
+# own 4: its log could not be written).
 run_plan() {
-	local item group=()
+	local item group=() rc
 	for item in "${plan[@]}" "end"; do
 		if [[ $item == "test "* ]]; then
 			group+=("${item#test }")
 			continue
 		fi
 		if [ ${#group[@]} -gt 0 ]; then
-			run_tests "${group[@]}" || return 3
+			run_tests "${group[@]}" || { rc=$?; [ "$rc" -eq 4 ] && return 4; return 3; }
 			group=()
 		fi
 		[ "$item" = end ] || step "${item#step }" || return 1
