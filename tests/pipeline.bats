@@ -386,6 +386,18 @@ print("ok")' "$REPO/action.yml"
 	assert_success
 	# No workflow command on stdout, where $(...) would take it.
 	refute_output --partial "::"
+	# The report it prints: every step in the plan's order, passed, and the
+	# run's 12 warnings.
+	[[ $output == *"passed (exit 0)"* ]] || fail "$output"
+	run grep -oE '^  (env-check|configure|build|lint|test-unit|package|cleanup) +passed' <<<"$output"
+	assert_equal "$(awk '{print $1}' <<<"$output" | tr '\n' ' ')" "env-check configure build lint test-unit package cleanup "
+	# The summary the workflow writes for the job: the steps, the suite and
+	# the warnings at their file and line.
+	ci-report --last --format markdown logs/ci-*.log > summary.md
+	run grep -cE '^\| (configure|build|lint|test-unit|package) \| .*passed' summary.md
+	assert_output 5
+	run grep -c 'src/app.c:[0-9]*' summary.md
+	[ "$output" -ge 10 ] || fail "$(cat summary.md)"
 	run pipeline_run
 	[[ $output == *'"steps_completed": ["init", "env-check", "configure", "build", "lint", "test-unit", "package", "cleanup", "complete"]'* ]] || fail "$output"
 	# The compiler's warnings are entries at their real file and line.
