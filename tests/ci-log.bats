@@ -523,3 +523,19 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	run /usr/bin/python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["message"])' "$CI_LOG_FILE"
 	assert_output after
 }
+
+@test "--stderr-level: a command's stderr lines at that level, said to be stderr, diagnostics at their own" {
+	run ci-log -s build --stderr-level warn <<<$'src/a.c:3:7: error: no such member\nmake: *** [all] Error 1'
+	assert_success
+	run jq -r '"\(.level) \(.source_file):\(.line_number) \(.message)"' "$CI_LOG_FILE"
+	assert_line --index 0 "error src/a.c:3 no such member"
+	assert_line --index 1 --regexp '^warn .*:1 stderr: make: \*\*\* \[all\] Error 1$'
+	run --separate-stderr ci-log --stderr-level loud </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "ci-log: --stderr-level: \"loud\" is not a level (expected info, warn or error) (see 'ci-log --help')"
+	run --separate-stderr ci-log --stderr-level warn -l info </dev/null
+	assert_failure 2
+	run --separate-stderr ci-log --stderr-level warn "a message"
+	assert_failure 2
+	validate log-schema.json "$CI_LOG_FILE"
+}

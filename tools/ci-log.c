@@ -54,6 +54,8 @@ usage(FILE *f)
 	fputs("usage: ci-log [-q] [--tee] [-l LEVEL] [-s STEP] [--source FILE] "
 	      "[--line N] [--function NAME] [--duration-ms N] [-o FILE] "
 	      "[MESSAGE ...]\n"
+	      "       ci-log --stderr-level LEVEL [-q] [--tee] [-s STEP] "
+	      "[-o FILE]\n"
 	      "       ci-log --records [-q] [-s STEP] [-o FILE] [--ack-fd FD]\n"
 	      "       ci-log --prune [--keep N] [--max-age DAYS] [--dir DIR]\n",
 	      f);
@@ -70,6 +72,7 @@ enum {
 	OPT_PRUNE,
 	OPT_RECORDS,
 	OPT_SOURCE,
+	OPT_STDERR_LEVEL,
 	OPT_TEE,
 	OPT_VERSION,
 };
@@ -92,6 +95,7 @@ main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "records", no_argument, NULL, OPT_RECORDS },
 		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "stderr-level", required_argument, NULL, OPT_STDERR_LEVEL },
 		{ "step", required_argument, NULL, 's' },
 		{ "tee", no_argument, NULL, OPT_TEE },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -102,7 +106,8 @@ main(int argc, char **argv)
 	long long duration = -1, keep = -1, max_age = -1;
 	size_t nmask;
 	int c, quiet = 0, records = 0, pruning = 0, entry_opts = 0;
-	int line_given = 0;
+	int line_given = 0, level_given = 0;
+	const char *stderr_level = NULL;
 
 	ci_init(argv[0]);
 	ci_entry_init(&st.base, NULL, NULL);
@@ -121,7 +126,7 @@ main(int argc, char **argv)
 					       "(expected info, warn or error)",
 					       optarg);
 			st.base.level = optarg;
-			entry_opts = 1;
+			entry_opts = level_given = 1;
 			break;
 		case 'o':
 			out = optarg;
@@ -179,6 +184,14 @@ main(int argc, char **argv)
 			st.base.source_file = optarg;
 			entry_opts = 1;
 			break;
+		case OPT_STDERR_LEVEL:
+			if (!ci_level_ok(optarg))
+				ci_usage_error("--stderr-level: \"%s\" is not a "
+					       "level (expected info, warn or "
+					       "error)",
+					       optarg);
+			stderr_level = optarg;
+			break;
 		case OPT_TEE:
 			st.tee = 1;
 			break;
@@ -207,6 +220,14 @@ main(int argc, char **argv)
 		    "no MESSAGE, --tee or --duration-ms");
 	if (st.ack_fd >= 0 && !records)
 		ci_usage_error("--ack-fd goes with --records");
+	if (stderr_level && (argc > 0 || records || pruning))
+		ci_usage_error("--stderr-level reads a command's standard error "
+			       "from standard input: no MESSAGE or --records");
+	if (stderr_level && level_given)
+		ci_usage_error("--stderr-level is the level of the lines: it "
+			       "cannot go with -l");
+	if (stderr_level)
+		st.base.level = stderr_level;
 	if (argc > 0 && st.tee)
 		ci_usage_error(
 		    "--tee copies standard input: it cannot go with a "
@@ -249,6 +270,8 @@ main(int argc, char **argv)
 	st.sink.log = &st.log;
 	st.sink.base = st.base;
 	st.sink.base.quiet = st.tee; /* shown by --tee: not echoed again */
+	if (stderr_level)
+		st.sink.prefix = "stderr: "; /* as ci-step --capture says it */
 	if (st.tee && ci_mask_values(&nmask)) {
 		st.sink.pass_fd = 1; /* shown line by line, secrets masked */
 		st.tee = 0;
