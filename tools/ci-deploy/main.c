@@ -118,7 +118,7 @@ main(int argc, char **argv)
 		{ "history", "sj" },
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL, *allowed = NULL;
-	int c, json = 0, i, timeout_set = 0;
+	int c, json = 0, i, li = 0, timeout_set = 0;
 	struct sigaction sa;
 
 	ci_init(argv[0]);
@@ -142,7 +142,7 @@ main(int argc, char **argv)
 	argc--;
 	argv++;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", longopts, &li)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return xfinish_stdout();
@@ -151,9 +151,9 @@ main(int argc, char **argv)
 			ci_version();
 		if (c == '?' || c == ':')
 			ci_bad_option(c, argc, argv);
-		if (!strchr(allowed, c))
-			ci_usage_error("%s: not an option of %s",
-				       argv[optind - 1], cmd);
+		if (!strchr(allowed, c)) /* by its name: not its argument */
+			ci_usage_error("--%s: not an option of %s",
+				       longopts[li].name, cmd);
 		switch (c) {
 		case 'a':
 			o_attempts = xnum("--attempts", optarg, 1, 10);
