@@ -1428,8 +1428,8 @@ $C2 success"
 @test "-h and --help print the usage on stdout and exit 0" {
 	run --separate-stderr ci-deploy --help
 	assert_success
-	assert_line --index 0 "usage: ci-deploy push [--remote NAME|URL] [--ref REF] [--commit REV] [--state FILE] [--attempts N] [--backoff-base SEC] [--force] [--dry-run] [--verify CMD [--verify-timeout SEC] [--rollback-on-failure]]"
-	assert_line --index 1 "       ci-deploy rollback [--to DEPLOYMENT_ID] [--remote NAME|URL] [--ref REF] [--state FILE] [--attempts N] [--backoff-base SEC] [--forward] [--dry-run]"
+	assert_line --index 0 "usage: ci-deploy push [--remote NAME|URL] [--ref REF] [--commit REV] [--state FILE] [--token-file FILE] [--attempts N] [--backoff-base SEC] [--force] [--dry-run] [--verify CMD [--verify-timeout SEC] [--verify-env] [--rollback-on-failure]]"
+	assert_line --index 1 "       ci-deploy rollback [--to DEPLOYMENT_ID] [--remote NAME|URL] [--ref REF] [--state FILE] [--token-file FILE] [--attempts N] [--backoff-base SEC] [--forward] [--dry-run]"
 	assert_line --index 3 "       ci-deploy history [--state FILE] [--json]"
 	assert_equal "$stderr" ""
 	run ci-deploy push -h
