@@ -104,6 +104,9 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 		    cJSON_GetObjectItemCaseSensitive(o, "run_in_parallel"));
 		t->fallback_to_serial = cJSON_IsTrue(
 		    cJSON_GetObjectItemCaseSensitive(o, "fallback_to_serial"));
+		i = cJSON_GetObjectItemCaseSensitive(o, "shard");
+		t->shard_index = i ? (int)num(i, "index") : 0;
+		t->shard_count = i ? (int)num(i, "count") : 0;
 		v->test = t;
 		v->cases_json = cJSON_GetObjectItemCaseSensitive(o, "cases");
 	}
@@ -493,11 +496,15 @@ ci_test_exec_json(struct ci_buf *b, const struct ci_test_exec *t)
 		      ",\"attempt_number\":%lld,\"status\":\"%s\","
 		      "\"duration\":%lld,\"failure_count\":%lld,"
 		      "\"started_at\":%lld,\"completed_at\":%lld,"
-		      "\"run_in_parallel\":%s,\"fallback_to_serial\":%s}",
+		      "\"run_in_parallel\":%s,\"fallback_to_serial\":%s",
 		      t->attempt_number, t->status, t->duration,
 		      t->failure_count, t->started_at, t->completed_at,
 		      t->run_in_parallel ? "true" : "false",
 		      t->fallback_to_serial ? "true" : "false");
+	if (t->shard_count > 0)
+		ci_buf_printf(b, ",\"shard\":{\"index\":%d,\"count\":%d}",
+			      t->shard_index, t->shard_count);
+	ci_buf_str(b, "}");
 }
 
 /* A Pipeline Run as the schema's pipeline_run object, fields in order. */
