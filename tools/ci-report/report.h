@@ -110,6 +110,7 @@ enum status step_status(const struct ci_run *r, const struct ci_step *s);
 long long step_start(const struct ci_step *s);
 long long step_end(const struct ci_run *r, const struct ci_step *s);
 const char *dur(char buf[32], long long ms);
+const char *attempt_mode(char buf[48], const struct ci_test_exec *t);
 const char *utc(char buf[32], long long ms, int date);
 const char *flat(struct ci_buf *b, const char *s, size_t max);
 const char *report_file(const struct report *rp, unsigned file);

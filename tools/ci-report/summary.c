@@ -37,9 +37,28 @@ shown_step(const char *name)
 	return strcmp(name, "init") != 0 && strcmp(name, "complete") != 0;
 }
 
+/* A suite's step whose every attempt was skipped: it never ran. */
+static int
+skipped_suite(const struct ci_run *r, const char *step)
+{
+	int n = 0;
+
+	if (strncmp(step, "test-", 5) != 0)
+		return 0;
+	for (size_t i = 0; i < r->ntests; i++) {
+		if (strcmp(r->tests[i].t.test_type, step + 5) != 0)
+			continue;
+		if (strcmp(r->tests[i].t.status, "skipped") != 0)
+			return 0;
+		n++;
+	}
+	return n > 0;
+}
+
 /*
  * A step without a completion entry was cut short, unless the run passed:
- * then it is a step that only logged (CI_STEP=configure log_info ...).
+ * then it is a step that only logged (CI_STEP=configure log_info ...). A
+ * suite never started (ci-testpar interrupted, or --fail-fast) is skipped.
  */
 enum status
 step_status(const struct ci_run *r, const struct ci_step *s)
@@ -47,7 +66,7 @@ step_status(const struct ci_run *r, const struct ci_step *s)
 	if (s->ok)
 		return ST_PASSED;
 	if (s->completions)
-		return ST_FAILED;
+		return skipped_suite(r, s->name) ? ST_SKIPPED : ST_FAILED;
 	return r->has_pipeline && r->pipeline.exit_code == 0 ? ST_LOGGED
 							     : ST_UNFINISHED;
 }
@@ -249,6 +268,21 @@ dur(char buf[32], long long ms)
 	else
 		snprintf(buf, 32, "%lldh%02lldm", ms / 3600000,
 			 ms / 60000 % 60);
+	return buf;
+}
+
+/* How an attempt ran: "parallel", "serial (fallback)" or "serial", and
+ * ", shard K/N" when ci-testpar --shard ran it. */
+const char *
+attempt_mode(char buf[48], const struct ci_test_exec *t)
+{
+	int n = snprintf(buf, 48, "%s",
+			 t->fallback_to_serial    ? "serial (fallback)"
+			     : t->run_in_parallel ? "parallel"
+						  : "serial");
+	if (t->shard_count > 0)
+		snprintf(buf + n, 48 - n, ", shard %d/%d", t->shard_index,
+			 t->shard_count);
 	return buf;
 }
 
