@@ -417,6 +417,9 @@ struct ci_step {
 	long long duration_ms; /* its completions' durations added */
 	int completions, failures, ok, exit_code;
 	unsigned long long seq, ok_seq; /* first entry, first success */
+	/* A suite's step run in shards (ci-testpar --shard-files): ok once
+	 * every shard that ran it passed. */
+	uint64_t shard_seen[CI_SHARDS_MAX / 64], shard_ok[CI_SHARDS_MAX / 64];
 };
 struct ci_attempt {
 	struct ci_test_exec t;

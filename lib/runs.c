@@ -304,7 +304,18 @@ completion(struct ci_runs *rs, struct ci_run *r, struct ci_step *s,
 		s->end_ms = v->ts_ms;
 	if (v->exit_code >= 0)
 		s->exit_code = v->exit_code;
-	if (v->outcome == 1 && !s->ok) {
+	if (v->test && v->test->shard_count > 0) {
+		int ok = 1, k = v->test->shard_index - 1;
+		s->shard_seen[k / 64] |= 1ULL << k % 64;
+		if (v->outcome == 1)
+			s->shard_ok[k / 64] |= 1ULL << k % 64;
+		for (int i = 0; i < CI_SHARDS_MAX / 64; i++)
+			ok &= s->shard_ok[i] == s->shard_seen[i];
+		if (ok && !s->ok)
+			s->ok_seq = rs->seq;
+		s->ok = ok;
+		s->failures += v->outcome == 0;
+	} else if (v->outcome == 1 && !s->ok) {
 		s->ok = 1;
 		s->ok_seq = rs->seq;
 	} else if (v->outcome == 0)

@@ -65,9 +65,10 @@ struct run_report {
 /* One test suite of a run: its attempts in order. */
 struct suite_report {
 	const char *type;
-	enum status status; /* of the last attempt */
-	struct ci_attempt **a;
+	enum status status; /* of the last attempt (of each shard) */
+	struct ci_attempt **a; /* by shard, then attempt */
 	size_t n;
+	size_t parts; /* the shards that ran it, or 1 */
 	int flaky, fallback;
 	long long time_ms;
 };

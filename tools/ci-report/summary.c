@@ -139,6 +139,15 @@ summarize(struct ci_run *r, struct run_report *m)
 			m->start_ms = r->steps[i].start_ms;
 }
 
+/* Whether attempt x goes after t: by shard, then attempt number. */
+static int
+later(const struct ci_attempt *x, const struct ci_attempt *t)
+{
+	if (x->t.shard_index != t->t.shard_index)
+		return x->t.shard_index > t->t.shard_index;
+	return x->t.attempt_number > t->t.attempt_number;
+}
+
 size_t
 suites_of(const struct ci_run *r, struct suite_report **out)
 {
@@ -156,10 +165,9 @@ suites_of(const struct ci_run *r, struct suite_report **out)
 			s[n].type = t->t.test_type;
 			s[n++].a = xmalloc(r->ntests * sizeof t);
 		}
-		/* Insert in attempt order; the log's order breaks ties. */
-		for (j = s[k].n; j > 0 &&
-		     s[k].a[j - 1]->t.attempt_number > t->t.attempt_number;
-		     j--)
+		/* Insert in shard, then attempt order; the log's order breaks
+		 * ties. */
+		for (j = s[k].n; j > 0 && later(s[k].a[j - 1], t); j--)
 			s[k].a[j] = s[k].a[j - 1];
 		s[k].a[j] = t;
 		s[k].n++;
@@ -174,13 +182,24 @@ suites_of(const struct ci_run *r, struct suite_report **out)
 				s[k] = s[j];
 				s[j] = tmp;
 			}
+		/* Each shard's last attempt: one failed, the suite failed;
+		 * all skipped, skipped. */
+		s[k].status = ST_SKIPPED;
+		s[k].parts = 0;
 		for (j = 0; j < s[k].n; j++) {
+			enum status st;
 			x = s[k].a[j];
 			failed |= status_of(x->t.status) == ST_FAILED;
 			s[k].fallback |= x->t.fallback_to_serial;
 			s[k].time_ms += x->end_ms - x->start_ms;
+			if (j + 1 < s[k].n &&
+			    s[k].a[j + 1]->t.shard_index == x->t.shard_index)
+				continue;
+			s[k].parts++;
+			st = status_of(x->t.status);
+			if (st == ST_FAILED || s[k].status == ST_SKIPPED)
+				s[k].status = st;
 		}
-		s[k].status = status_of(s[k].a[s[k].n - 1]->t.status);
 		s[k].flaky = failed && s[k].status == ST_PASSED;
 	}
 	*out = s;
