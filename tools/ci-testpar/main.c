@@ -16,7 +16,6 @@
 struct testpar tp;
 
 static void parse_per_suite(const char *opt, const char *arg);
-static struct suite *suite_named(const char *opt, const char *arg, size_t n);
 static int outputs(void);
 
 static void
@@ -27,6 +26,7 @@ usage(FILE *f)
 	      "[--timeout [TYPE=]SEC ...] [--min-free-mb MB] [--max-load X] "
 	      "[--output grouped|prefixed|quiet] [--junit TYPE=PATH ...] "
 	      "[--shard K/N [--timings PATH ...]] "
+	      "[--shard-files TYPE=GLOB ...] "
 	      "TYPE=COMMAND ...\n",
 	      f);
 }
@@ -43,6 +43,7 @@ enum {
 	OPT_RETRYDELAY,
 	OPT_SERIAL,
 	OPT_SHARD,
+	OPT_SHARDFILES,
 	OPT_TIMEOUT,
 	OPT_TIMINGS,
 	OPT_VERSION,
@@ -64,17 +65,20 @@ main(int argc, char **argv)
 		{ "retry-delay", required_argument, NULL, OPT_RETRYDELAY },
 		{ "serial", no_argument, NULL, OPT_SERIAL },
 		{ "shard", required_argument, NULL, OPT_SHARD },
+		{ "shard-files", required_argument, NULL, OPT_SHARDFILES },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "timings", required_argument, NULL, OPT_TIMINGS },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char **junit = NULL, **per = NULL, **timings = NULL, *term;
+	const char **files = NULL;
 	const char *shard_spec = NULL;
 	long long min_mb = 512;
 	double max_load = 2.0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int c, njunit = 0, nper = 0, ntimings = 0, serial = 0, check = 0;
+	int c, njunit = 0, nper = 0, ntimings = 0, nfiles = 0, serial = 0;
+	int check = 0;
 	int fail_flaky = 0;
 
 	ci_init(argv[0]);
@@ -148,6 +152,10 @@ main(int argc, char **argv)
 		case OPT_SHARD:
 			shard_spec = optarg;
 			break;
+		case OPT_SHARDFILES:
+			files = xrealloc(files, (nfiles + 1) * sizeof *files);
+			files[nfiles++] = optarg;
+			break;
 		case OPT_TIMINGS:
 			timings =
 			    xrealloc(timings, (ntimings + 1) * sizeof *timings);
@@ -166,11 +174,17 @@ main(int argc, char **argv)
 		parse_junit(junit[i]);
 	for (int i = 0; i < nper; i += 2)
 		parse_per_suite(per[i], per[i + 1]);
+	for (int i = 0; i < nfiles; i++)
+		parse_shard_files(files[i]);
 	free(junit);
 	free(per);
+	free(files);
 	if (shard_spec)
 		shard(shard_spec, timings, ntimings);
 	free(timings);
+	for (int i = 0; i < tp.nsuites; i++)
+		if (tp.suites[i].glob)
+			expand_files(&tp.suites[i]);
 	if (check)
 		return 0;
 	if (serial)
@@ -307,7 +321,7 @@ parse_per_suite(const char *opt, const char *arg)
 }
 
 /* The suite of type arg[0..n), or a usage error of opt. */
-static struct suite *
+struct suite *
 suite_named(const char *opt, const char *arg, size_t n)
 {
 	for (int i = 0; i < tp.nsuites; i++)

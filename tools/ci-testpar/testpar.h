@@ -29,6 +29,9 @@ struct suite {
 	long long timeout_ms; /* its own --timeout TYPE=SEC, else -1 */
 	long long not_before; /* monotonic ms: its retry waits until then */
 	long long weight; /* --shard: its expected duration in ms */
+	const char *glob; /* --shard-files: its files, for {files} */
+	char **files;
+	int nfiles;
 };
 
 struct attempt {
@@ -85,6 +88,9 @@ extern struct testpar tp;
 void parse_suites(int argc, char **argv);
 void parse_junit(const char *arg);
 void shard(const char *spec, const char **timings, int ntimings);
+void parse_shard_files(const char *arg);
+void expand_files(struct suite *s);
+struct suite *suite_named(const char *opt, const char *arg, size_t n);
 int suite_retries(const struct suite *s);
 long long suite_timeout(const struct suite *s);
 void check_contention(long long min_mb, double max_load);
