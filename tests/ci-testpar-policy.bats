@@ -382,3 +382,100 @@ ran() {
 	assert_success
 	assert_output ""
 }
+
+# --- --shard-files ---------------------------------------------------------
+
+# bats in a suite runs away from this bats's environment.
+BATS_CLEAN='env -i PATH=/usr/bin:/bin /usr/bin/bats'
+
+# Eight bats files of two tests each, names with a space; "f two" fails
+# unless $1 is pass.
+bats_files() {
+	mkdir -p t
+	for f in a b c d e f g h; do
+		body=true
+		[ "$f" = f ] && [ "${1:-}" != pass ] && body=false
+		printf '@test "%s one" { true; }\n@test "%s two" { %s; }\n' "$f" "$f" "$body" > "t/$f file.bats"
+	done
+}
+
+@test "--shard-files: 4 shards over 8 bats files, each file's tests in exactly one shard; one part failed is the suite failed" {
+	bats_files
+	for k in 1 2 3 4; do
+		CI_LOG_FILE=$PWD/logs/shard-$k.log run --separate-stderr ci-testpar "${P[@]}" --retries 0 \
+			--output quiet --shard "$k/4" --shard-files 'unit=t/*.bats' unit="$BATS_CLEAN --tap {files}" other=true
+		echo "$k: $status"
+		# Round robin over other, then unit's files: f went to shard 3.
+		if [ "$k" = 3 ]; then assert_failure 3; else assert_success; fi
+		validate log-schema.json "logs/shard-$k.log"
+	done
+	run jq -r '.test_execution | select(.test_type == "unit") | .cases[].name' logs/shard-*.log
+	assert_equal "$(sort <<<"$output" | tr '\n' ',')" \
+		"a one,a two,b one,b two,c one,c two,d one,d two,e one,e two,f one,f two,g one,g two,h one,h two,"
+	assert_equal "$(jq -r '.test_execution | select(.test_type == "unit") | .cases[].name' logs/shard-3.log | tr '\n' ',')" \
+		"b one,b two,f one,f two,"
+	run --separate-stderr ci-report --format json logs/shard-*.log
+	validate report-schema.json <(printf '%s\n' "$output")
+	assert_equal "$(jq -r '.tests[] | select(.test_type == "unit") | [.status, .attempts, .retries, ([.executions[].shard.index] | join(","))] | map(tostring) | join(" ")' <<<"$output")" \
+		"failed 4 0 1,2,3,4"
+	assert_equal "$(jq -r '.steps[] | select(.name == "test-unit") | .status' <<<"$output")" failed
+	run ci-report logs/shard-*.log
+	assert_line --regexp '^  test-unit +failed '
+	assert_line --regexp '^  unit #1 +failed .*parallel, shard 3/4$'
+	assert_line "    failing: f two"
+}
+
+@test "--shard-files: every part passed, or failed and passed on its retry, is the suite passed" {
+	bats_files pass
+	ci-step init > /dev/null
+	# Shard 2's part fails on its first attempt only.
+	for k in 1 2; do
+		CI_LOG_FILE=$PWD/logs/shard-$k.log run --separate-stderr ci-testpar "${P[@]}" --output quiet \
+			--shard "$k/2" --shard-files 'unit=t/*.bats' \
+			unit='[ "$CI_TEST_ATTEMPT" = 1 ] && case "{files}" in *"b file"*) exit 1;; esac; '"$BATS_CLEAN --tap {files}"
+		assert_success
+	done
+	run --separate-stderr ci-report --format json logs/ci.log logs/shard-*.log
+	assert_equal "$(jq -r '.tests[] | [.status, .attempts, .retries, .flaky] | map(tostring) | join(" ")' <<<"$output")" \
+		"passed 3 1 true"
+	assert_equal "$(jq -r '.steps[] | select(.name == "test-unit") | .status' <<<"$output")" passed
+	cat logs/ci.log logs/shard-*.log > run.log
+	CI_LOG_FILE=$PWD/run.log run --separate-stderr ci-step complete --exit-code 0
+	assert_success
+	assert_equal "$(jq -r '.steps_completed | join(" ")' <<<"$output")" "init test-unit complete"
+	# Before the last shard's retry passed, the step had failed.
+	head -n -1 logs/shard-2.log > part.log
+	run --separate-stderr ci-report --format json logs/ci.log logs/shard-1.log part.log
+	assert_equal "$(jq -r '.steps[] | select(.name == "test-unit") | .status' <<<"$output")" failed
+}
+
+@test "--shard-files without --shard: {files} is every file, each quoted for the shell" {
+	mkdir t
+	touch "t/it's one.bats" t/two.bats
+	run --separate-stderr ci-testpar "${P[@]}" --output grouped --shard-files 'list=t/*.bats' \
+		list='for f in {files}; do echo "file: $f"; done'
+	assert_success
+	assert_line "file: t/it's one.bats"
+	assert_line "file: t/two.bats"
+	assert_equal "$(grep -c '^file: ' <<<"$output")" 2
+}
+
+@test "--shard-files: a pattern matching nothing, a command without {files}, two patterns are one-line usage errors, exit 2" {
+	mkdir t
+	touch t/a.bats
+	check() {
+		run --separate-stderr ci-testpar --check "$@"
+		assert_failure 2
+		assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+	}
+	check --shard-files 'unit=t/*.nope' unit='bats {files}'
+	[[ $stderr == 'ci-testpar: --shard-files unit: "t/*.nope" matches no file'* ]]
+	check --shard-files 'unit=t/*.bats' unit='bats t'
+	[[ $stderr == 'ci-testpar: --shard-files: the command of suite unit has no {files}'* ]]
+	check --shard-files 'unit=t/*.bats' --shard-files 'unit=t/a*' unit='bats {files}'
+	[[ $stderr == 'ci-testpar: --shard-files: suite unit has two globs'* ]]
+	check --shard-files 'e2e=t/*.bats' unit='bats {files}'
+	[[ $stderr == 'ci-testpar: --shard-files: no suite e2e among the TYPE=COMMAND arguments'* ]]
+	check --shard-files 'unit=' unit='bats {files}'
+	[[ $stderr == 'ci-testpar: --shard-files: "unit=" is not TYPE=GLOB'* ]]
+}
