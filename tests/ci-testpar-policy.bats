@@ -423,6 +423,12 @@ bats_files() {
 	assert_line --regexp '^  test-unit +failed '
 	assert_line --regexp '^  unit #1 +failed .*parallel, shard 3/4$'
 	assert_line "    failing: f two"
+	# JUnit: the 16 real cases once each, one failure, valid for Ant's XSD.
+	ci-report --format junit logs/shard-*.log > junit.xml
+	run xmllint --noout --schema "$FIXTURES/ci-report/junit-ant.xsd" junit.xml
+	assert_success
+	run xmllint --xpath 'concat(count(//testsuite[@name="unit"]/testcase), " ", /testsuites/@failures, " ", //testcase[failure]/@name)' junit.xml
+	assert_output "16 1 f two"
 }
 
 @test "--shard-files: every part passed, or failed and passed on its retry, is the suite passed" {
@@ -478,4 +484,20 @@ bats_files() {
 	[[ $stderr == 'ci-testpar: --shard-files: no suite e2e among the TYPE=COMMAND arguments'* ]]
 	check --shard-files 'unit=' unit='bats {files}'
 	[[ $stderr == 'ci-testpar: --shard-files: "unit=" is not TYPE=GLOB'* ]]
+}
+
+@test "--shard-files: ci-report's JUnit names each shard's attempts, flaky in one shard, failed in another" {
+	mkdir t
+	touch t/a t/b
+	# Shard 1 (t/a) fails once, then passes; shard 2 (t/b) always fails.
+	for k in 1 2; do
+		CI_LOG_FILE=$PWD/logs/shard-$k.log run --separate-stderr ci-testpar "${P[@]}" --output quiet \
+			--shard "$k/2" --shard-files 'u=t/*' \
+			u='case {files} in t/a) [ "$CI_TEST_ATTEMPT" = 2 ];; *) exit 1;; esac'
+	done
+	ci-report --format junit logs/shard-*.log > junit.xml
+	run xmllint --noout --schema "$FIXTURES/ci-report/junit-surefire.xsd" junit.xml
+	assert_success
+	run xmllint --xpath 'concat(//testcase[flakyFailure]/@name, "|", //testcase[failure][1]/@name, "|", //testcase[failure][2]/@name, "|", /testsuites/@failures)' junit.xml
+	assert_output "u shard 1/2 attempt 1|u shard 2/2 attempt 1|u shard 2/2 attempt 2|2"
 }

@@ -101,6 +101,7 @@ struct report_format {
 /* summary.c: the run model. */
 void summarize(struct ci_run *r, struct run_report *m);
 size_t suites_of(const struct ci_run *r, struct suite_report **out);
+int part_passed(const struct suite_report *su, const struct ci_attempt *a);
 void free_suites(struct suite_report *s, size_t n);
 size_t steps_across(const struct run_report *m, size_t n,
 		    struct step_across **out);

@@ -206,6 +206,18 @@ suites_of(const struct ci_run *r, struct suite_report **out)
 	return n;
 }
 
+/* Whether the last attempt of a's shard (of the suite, unsharded) passed. */
+int
+part_passed(const struct suite_report *su, const struct ci_attempt *a)
+{
+	const struct ci_attempt *last = a;
+
+	for (size_t j = 0; j < su->n; j++)
+		if (su->a[j]->t.shard_index == a->t.shard_index)
+			last = su->a[j];
+	return status_of(last->t.status) == ST_PASSED;
+}
+
 void
 free_suites(struct suite_report *s, size_t n)
 {
