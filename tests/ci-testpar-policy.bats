@@ -501,3 +501,29 @@ bats_files() {
 	run xmllint --xpath 'concat(//testcase[flakyFailure]/@name, "|", //testcase[failure][1]/@name, "|", //testcase[failure][2]/@name, "|", /testsuites/@failures)' junit.xml
 	assert_output "u shard 1/2 attempt 1|u shard 2/2 attempt 1|u shard 2/2 attempt 2|2"
 }
+
+@test "run.sh gives a suite's own options only to the ci-testpar call that runs it" {
+	unset CI_RUN_ID CI_LOG_FILE
+	# unit and e2e are not adjacent: two calls, each with its own options.
+	cat > two.conf <<-'EOF'
+	step.lint = true
+	step.build = true
+	test.unit = [ "$CI_TEST_ATTEMPT" = 2 ]
+	test.e2e = [ "$CI_TEST_ATTEMPT" = 3 ]
+	tests.options = -j 2 --max-load 0 --min-free-mb 0 --retries 0 --retries=unit=1 --retries e2e=2 --timeout e2e=60
+	profile.dev = lint test-unit build test-e2e
+	EOF
+	run --separate-stderr "$REPO/scripts/local-ci/run.sh" --config two.conf
+	assert_success
+	run jq -r 'select(.test_execution) | [.test_execution.test_type, .test_execution.attempt_number, .test_execution.status] | join(" ")' logs/ci-*.log
+	assert_equal "$output" "unit 1 failed
+unit 2 passed
+e2e 1 failed
+e2e 2 failed
+e2e 3 passed"
+	# A suite configured nowhere is still an error.
+	sed -i 's/--retries e2e=2/--retries e2x=2/' two.conf
+	run --separate-stderr "$REPO/scripts/local-ci/run.sh" --config two.conf
+	assert_failure 2
+	[[ $stderr == *"two.conf:5: tests.options: ci-testpar: --retries: no suite e2x among the TYPE=COMMAND arguments"* ]] || fail "$stderr"
+}
