@@ -689,7 +689,7 @@ b"
 @test "-h and --help print the usage on stdout and exit 0; --version the version" {
 	run --separate-stderr ci-testpar -h
 	assert_success
-	assert_output --regexp '^usage: ci-testpar \[--check\] \[-j N\] \[--retries N\] \[--serial\] .* TYPE=COMMAND \.\.\.$'
+	assert_output --regexp '^usage: ci-testpar \[--check\] \[-j N\] \[--retries \[TYPE=\]N \.\.\.\] \[--retry-delay SEC\] \[--serial\] .* TYPE=COMMAND \.\.\.$'
 	assert_equal "$stderr" ""
 	run ci-testpar --help
 	assert_success

@@ -411,6 +411,10 @@ otlp_attempt(struct ci_buf *b, const struct ci_run *r,
 	otlp_bool(&a, "test_execution.run_in_parallel", x->run_in_parallel);
 	otlp_bool(&a, "test_execution.fallback_to_serial",
 		  x->fallback_to_serial);
+	if (x->shard_count > 0) {
+		otlp_int(&a, "test_execution.shard.index", x->shard_index);
+		otlp_int(&a, "test_execution.shard.count", x->shard_count);
+	}
 	otlp_end_attrs(&a);
 	snprintf(name, sizeof name, "%lld failure%s", x->failure_count,
 		 x->failure_count == 1 ? "" : "s");

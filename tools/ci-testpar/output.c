@@ -90,16 +90,14 @@ log_entry(struct ci_entry *e)
 	tp.log_failed = 1;
 }
 
-/* A suite the run was interrupted before: one entry, status skipped. */
+/* A suite never started: one entry, status skipped, saying why. */
 void
-record_skipped(struct suite *s)
+record_skipped(struct suite *s, const char *why)
 {
 	struct ci_entry e;
 	struct ci_buf msg = { 0 };
 
-	ci_buf_printf(&msg,
-		      "%s skipped: interrupted by SIG%s before it started",
-		      s->type, sigabbrev_np(tp.interrupted));
+	ci_buf_printf(&msg, "%s skipped: %s", s->type, why);
 	ci_entry_init(&e, tp.run_id, s->step);
 	CI_FROM_CALLER(&e);
 	e.when = ci_now();
@@ -129,6 +127,8 @@ record(struct ci_entry *e, int number, const char *status, long count,
 	t.completed_at = (long long)e->when.tv_sec;
 	t.run_in_parallel = parallel;
 	t.fallback_to_serial = fallback;
+	t.shard_index = tp.shard_k;
+	t.shard_count = tp.shard_n;
 	ci_buf_str(&extra, "\"test_execution\":");
 	ci_test_exec_json(&extra, &t);
 	if (cases) { /* into the object: its last byte is its } */
