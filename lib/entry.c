@@ -39,6 +39,7 @@ ci_entry_init(struct ci_entry *e, const char *run_id, const char *step)
 }
 
 static void hold_annotation(struct ci_log *log, const struct ci_entry *e);
+static int over_cap(struct ci_log *log, const struct ci_entry *e);
 static void show_annotations(struct ci_log *log);
 
 static void
@@ -412,7 +413,7 @@ ci_log_add(struct ci_log *log, const struct ci_entry *e)
 		echo(log, e);
 	if (log->github && e->level[0] != 'i' && log->hold)
 		hold_annotation(log, e);
-	else if (log->github && e->level[0] != 'i') {
+	else if (log->github && e->level[0] != 'i' && !over_cap(log, e)) {
 		log->side.len = 0;
 		ci_annotation(&log->side, e);
 		(void)ci_write_all(log->annotate_fd, log->side.s,
@@ -540,29 +541,59 @@ show_annotations(struct ci_log *log)
 	}
 	if (left[0] || left[1]) {
 		b->len = 0;
-		ci_buf_str(b, "::notice title=");
-		gh_escape(b, log->notice_step.s, log->notice_step.len, 1);
-		ci_buf_str(b, "::");
-		if (left[1])
-			ci_buf_printf(b, "%lu more error%s", left[1],
-				      left[1] == 1 ? "" : "s");
-		if (left[0])
-			ci_buf_printf(b, "%s%lu more warning%s",
-				      left[1] ? " and " : "", left[0],
-				      left[0] == 1 ? "" : "s");
-		ci_buf_printf(b, " of this step %s not shown here; ",
-			      left[0] + left[1] == 1 ? "is" : "are");
-		ci_buf_str(b, "every one is in the log: ci-report --run ");
-		gh_escape(b, log->notice_run.s, log->notice_run.len, 0);
-		if (log->path) {
-			ci_buf_str(b, " ");
-			gh_escape(b, log->path, strlen(log->path), 0);
-		}
-		ci_buf_add(b, "\n", 1);
+		ci_annotation_notice(b, log->notice_step.s, log->notice_run.s,
+				     log->path, left);
 		(void)ci_write_all(log->annotate_fd, b->s, b->len);
 	}
 	ci_buf_free(&log->notice_step);
 	ci_buf_free(&log->notice_run);
+}
+
+/*
+ * The notice of the annotations left out, left[error?] of them: where
+ * every one can be read. Newline included.
+ */
+void
+ci_annotation_notice(struct ci_buf *b, const char *step, const char *run,
+		     const char *path, const unsigned long left[2])
+{
+	ci_buf_str(b, "::notice title=");
+	gh_escape(b, step, strlen(step), 1);
+	ci_buf_str(b, "::");
+	if (left[1])
+		ci_buf_printf(b, "%lu more error%s", left[1],
+			      left[1] == 1 ? "" : "s");
+	if (left[0])
+		ci_buf_printf(b, "%s%lu more warning%s", left[1] ? " and " : "",
+			      left[0], left[0] == 1 ? "" : "s");
+	ci_buf_printf(b, " of this step %s not shown here; ",
+		      left[0] + left[1] == 1 ? "is" : "are");
+	ci_buf_str(b, "every one is in the log: ci-report --run ");
+	gh_escape(b, run, strlen(run), 0);
+	if (path) {
+		ci_buf_str(b, " ");
+		gh_escape(b, path, strlen(path), 0);
+	}
+	ci_buf_add(b, "\n", 1);
+}
+
+/*
+ * With a cap, whether the entry's annotation is one too many: counted, not
+ * written. The counts may be shared by several processes (a script's
+ * subshells): each takes its turn atomically.
+ */
+static int
+over_cap(struct ci_log *log, const struct ci_entry *e)
+{
+	int lv = e->level[0] == 'e';
+
+	if (!log->cap)
+		return 0;
+	if (__atomic_fetch_add(&log->cap->shown[lv], 1, __ATOMIC_RELAXED) <
+	    CI_ANNOTATIONS)
+		return 0;
+	__atomic_fetch_add(&log->cap->omitted[lv], 1, __ATOMIC_RELAXED);
+	return 1;
 }
 
 /*

@@ -80,6 +80,33 @@ print(len(lines), sum(a == b for a, b in pairs), "pairs identical")' "$CI_LOG_FI
 	validate log-schema.json "$CI_LOG_FILE"
 }
 
+@test "under GitHub Actions 10 annotations of each level, subshells included, then at exit one notice of the rest, as ci-log gives them" {
+	cat > s.sh <<'SH'
+source "$LIB"
+for i in $(seq 13); do log_error "error $i"; done
+( log_error "from a subshell"; log_warn "warning 1" )
+log_warn "warning 2" &
+wait
+for i in $(seq 3 12); do log_warn "warning $i"; done
+exit 3
+SH
+	GITHUB_ACTIONS=true run -3 --separate-stderr bash s.sh
+	local builtin=$stderr notice
+	mapfile -t lines <<<"$stderr"
+	notice=${lines[20]}
+	assert_equal "${#lines[@]}" 21
+	assert_equal "$(grep -c '^::error file=s.sh,line=2,title=main::error ' <<<"$stderr")" 10
+	assert_equal "$(grep -c '^::warning file=s.sh,' <<<"$stderr")" 10
+	assert_equal "$notice" "::notice title=main::4 more errors and 2 more warnings of this step are not shown here; every one is in the log: ci-report --run $CI_RUN_ID $CI_LOG_FILE"
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 26
+	# ci-log itself (the library's other way) shows the same lines, errors
+	# first, the notice last.
+	CI_LOG_BUILTIN=0 GITHUB_ACTIONS=true run -3 --separate-stderr bash s.sh
+	assert_equal "$(sort <<<"$stderr")" "$(sort <<<"$builtin")"
+	assert_equal "${stderr##*$'\n'}" "$notice"
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 52
+}
+
 @test "4 concurrent subshells of 5,000 entries each, 6 KB ones among them: none lost, torn or out of order" {
 	cat > s.sh <<'SH'
 source "$LIB"

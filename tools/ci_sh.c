@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ static const char *relative(struct ci_buf *b, const char *p);
 static int destination(struct ci_log *log, const char *path,
 		       struct ci_buf *why);
 static int write_entries(struct ci_log *log, const struct ci_entry *e);
+static void annotations_of(struct ci_log *log, const struct ci_entry *e);
 
 /*
  * One call: the message is the words joined by spaces. A message longer
@@ -98,6 +100,8 @@ log_entry(const char *level, WORD_LIST *list)
 		return code;
 	}
 	ci_log_flags(&log, *env("CI_LOG_QUIET") != '\0');
+	if (log.github)
+		annotations_of(&log, &e);
 	log.out.len = 0;
 	e.message = msg.s;
 	e.message_len = msg.len;
@@ -170,6 +174,69 @@ write_entries(struct ci_log *log, const struct ci_entry *ent)
 	ci_warn("cannot write to %s: %s",
 		log->is_file ? log->path : "standard output", strerror(e));
 	return CI_EXIT_ENV;
+}
+
+/*
+ * Under GITHUB_ACTIONS, annotations are capped as ci-log caps those of a
+ * stream: the first CI_ANNOTATIONS of each level are written with their
+ * entries, the rest only counted, and one notice says how many were left
+ * out when the shell that loaded the builtins exits (or the run or the log
+ * file changes). The counts live in memory shared with every subshell,
+ * pipeline and background job of that shell, so that they count as one.
+ */
+struct shared {
+	struct ci_annotation_cap cap;
+	char run[CI_RUNID_LEN + 1];
+	char step[256];
+	char path[4096];
+	int named; /* run and path are set */
+};
+static struct shared *shared;
+static pid_t owner;
+
+static void
+notice(void)
+{
+	struct ci_buf b = { 0 };
+	unsigned long left[2];
+
+	if (!shared || !shared->named)
+		return;
+	left[0] = shared->cap.omitted[0];
+	left[1] = shared->cap.omitted[1];
+	memset(&shared->cap, 0, sizeof shared->cap);
+	shared->named = 0;
+	if (!left[0] && !left[1])
+		return;
+	ci_annotation_notice(&b, shared->step, shared->run, shared->path, left);
+	(void)ci_write_all(2, b.s, b.len);
+	ci_buf_free(&b);
+}
+
+/* At exit (and when the object is unloaded), in the shell that loaded it. */
+static void
+notice_at_exit(void)
+{
+	if (getpid() == owner)
+		notice();
+}
+
+static void
+annotations_of(struct ci_log *log, const struct ci_entry *e)
+{
+	if (!shared || e->level[0] == 'i')
+		return;
+	if (shared->named &&
+	    (strcmp(shared->run, e->run_id) != 0 ||
+	     strcmp(shared->path, log->path) != 0))
+		notice();
+	if (!shared->named) {
+		snprintf(shared->run, sizeof shared->run, "%s", e->run_id);
+		snprintf(shared->step, sizeof shared->step, "%s", e->step_name);
+		snprintf(shared->path, sizeof shared->path, "%s", log->path);
+		shared->named = 1;
+	}
+	log->cap = &shared->cap;
 }
 
 /*
@@ -263,8 +330,18 @@ version_ok(void)
 {
 	static char why[160];
 
-	if (strcmp(dist_version, CI_BASH_VERSION) == 0)
+	if (strcmp(dist_version, CI_BASH_VERSION) == 0) {
+		if (!shared) {
+			shared =
+			    mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			if (shared == MAP_FAILED)
+				shared = NULL;
+			owner = getpid();
+			atexit(notice_at_exit);
+		}
 		return 1;
+	}
 	snprintf(why, sizeof why,
 		 "ci_sh.so was built for bash %s, this is bash %s",
 		 CI_BASH_VERSION, dist_version);
