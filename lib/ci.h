@@ -120,6 +120,7 @@ struct ci_log {
 	 * CI_ANNOTATIONS of each level, and the rest counted in it. */
 	struct ci_annotation_cap *cap;
 	const char *path;
+	int ends_whole; /* the file is known to end with a whole entry */
 	struct ci_buf out; /* whole entries not yet written */
 	struct ci_buf side; /* scratch for echo and annotations */
 };

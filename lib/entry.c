@@ -51,6 +51,25 @@ field(struct ci_buf *b, const char *key, const char *val)
 	ci_buf_json_string(b, val, strlen(val));
 }
 
+/* ,"key":N: what printf's %lld writes, without printf's cost. */
+static void
+number(struct ci_buf *b, const char *key, long long v)
+{
+	char d[24], *p = d + sizeof d;
+	unsigned long long u =
+	    v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	ci_buf_add(b, ",\"", 2);
+	ci_buf_str(b, key);
+	ci_buf_add(b, "\":", 2);
+	ci_buf_add(b, p, (size_t)(d + sizeof d - p));
+}
+
 /*
  * What follows the message: the fields that a stream of entries (filter
  * mode, captured output) shares, computed once for all of them.
@@ -60,13 +79,13 @@ ci_entry_tail(struct ci_buf *b, const struct ci_entry *e)
 {
 	field(b, "run_id", e->run_id);
 	field(b, "source_file", e->source_file);
-	ci_buf_printf(b, ",\"line_number\":%ld", e->line_number);
+	number(b, "line_number", e->line_number);
 	field(b, "function_name", e->function_name);
 	field(b, "step_name", e->step_name);
 	if (e->duration_ms >= 0)
-		ci_buf_printf(b, ",\"duration_ms\":%lld", e->duration_ms);
+		number(b, "duration_ms", e->duration_ms);
 	if (e->exit_code >= 0)
-		ci_buf_printf(b, ",\"exit_code\":%d", e->exit_code);
+		number(b, "exit_code", e->exit_code);
 	if (e->continued)
 		ci_buf_str(b, ",\"continued\":true");
 	if (e->extra && *e->extra) {
@@ -631,7 +650,7 @@ ci_log_flush(struct ci_log *log)
 	int r = 0;
 
 	if (log->out.len > 0)
-		r = log->is_file
+		r = log->is_file && !log->ends_whole
 		    ? ci_append(log->fd, log->out.s, log->out.len)
 		    : ci_write_all(log->fd, log->out.s, log->out.len);
 	log->out.len = 0;
