@@ -8,18 +8,18 @@
 # Measured on a 2-core runner (2026-11-25, machine otherwise idle):
 #   ci-log 885 us per call, 1.12x /bin/true (788 us); jq -cn 23.7x.
 #   Filter mode: 259 MB/s, 30x jq -R (9 MB/s).
-# The shell library (2026-12-01, the same runner at a load average of 7-14,
-# so every figure is inflated; the ratios are of one run):
-#   log_info through the builtins (ci_sh.so) 56.2 us, printf >> file 48.9 us:
-#   1.15x the floor (goal <= 2); one ci-log per entry 4988 us: 89x (goal
-#   150x: not reached on this machine, where the floor itself is only 102x
-#   faster than one ci-log); a message with tabs and quotes 0.80x a plain one
-#   (goal <= 1.5); the coprocess fallback 182 us, 27x.
-#   The log file is opened per call: a descriptor kept open between calls
-#   measured 15-40 us against 19-56 us in the same runs (about 25% less),
-#   but bash takes a close-on-exec descriptor for one of its own and undoes
-#   a script's exec N>file on its number, and one without close-on-exec
-#   leaks into every command the script runs.
+# The shell library (2026-12-01 23:03-23:08 UTC, the same runner at a load
+# average of 8-12, so every figure is inflated; the ratios are of one run;
+# four runs):
+#   log_info through the builtins (ci_sh.so) 18.2, 12.3, 10.2, 7.4 us;
+#   printf >> file 21.6, 16.2, 9.7, 8.0 us: 0.84x, 0.76x, 1.05x, 0.92x the
+#   floor (goal <= 2); one ci-log per entry 4192, 3027, 2192, 2058 us: 230x,
+#   246x, 215x, 278x (goal >= 150); a message with tabs and quotes 1.04x,
+#   1.11x, 0.71x, 1.02x a plain one (goal <= 1.5); the coprocess fallback
+#   119, 73, 54, 41 us: 35x to 50x.
+#   The builtins keep the log file open between calls (4 system calls an
+#   entry, bash's printf >> file makes 9): 3.8-4.0 us of CPU a call against
+#   5.0-5.4 us when it was opened for each call, in the same runs.
 . "$(dirname "$0")/lib.sh"
 export CI_LOG_FILE=$SCRATCH/ci.log
 N=${N:-500}

@@ -78,6 +78,11 @@ void ci_buf_free(struct ci_buf *b);
 
 /* entry.c: build a log entry and append it with one write(). */
 #define CI_ANNOTATIONS 10 /* GitHub shows 10 of each kind per step */
+/* Annotations written and left out, [error?]; may be shared by processes. */
+struct ci_annotation_cap {
+	unsigned long shown[2];
+	unsigned long omitted[2];
+};
 struct ci_entry {
 	struct timespec when; /* zero: now */
 	const char *level; /* info, warn or error */
@@ -112,7 +117,11 @@ struct ci_log {
 	int nheld[2][2];
 	unsigned long omitted[2];
 	struct ci_buf notice_step, notice_run; /* named by the notice */
+	/* With cap set, annotations are written at once, the first
+	 * CI_ANNOTATIONS of each level, and the rest counted in it. */
+	struct ci_annotation_cap *cap;
 	const char *path;
+	int ends_whole; /* the file is known to end with a whole entry */
 	struct ci_buf out; /* whole entries not yet written */
 	struct ci_buf side; /* scratch for echo and annotations */
 };
@@ -135,6 +144,8 @@ void xlog_flush(struct ci_log *log);
 void xlog_write(struct ci_log *log, const struct ci_entry *e);
 void xlog_close(struct ci_log *log);
 void ci_annotation(struct ci_buf *b, const struct ci_entry *e);
+void ci_annotation_notice(struct ci_buf *b, const char *step, const char *run,
+			  const char *path, const unsigned long left[2]);
 /* Lines to log, each line an entry with the fields of base (ci_sink_line).
  * A line in the compiler format (diag.c) becomes an entry at its own level,
  * file and line; prefix, when set, begins the message of the others. */

@@ -39,6 +39,7 @@ ci_entry_init(struct ci_entry *e, const char *run_id, const char *step)
 }
 
 static void hold_annotation(struct ci_log *log, const struct ci_entry *e);
+static int over_cap(struct ci_log *log, const struct ci_entry *e);
 static void show_annotations(struct ci_log *log);
 
 static void
@@ -50,6 +51,25 @@ field(struct ci_buf *b, const char *key, const char *val)
 	ci_buf_json_string(b, val, strlen(val));
 }
 
+/* ,"key":N: what printf's %lld writes, without printf's cost. */
+static void
+number(struct ci_buf *b, const char *key, long long v)
+{
+	char d[24], *p = d + sizeof d;
+	unsigned long long u =
+	    v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	ci_buf_add(b, ",\"", 2);
+	ci_buf_str(b, key);
+	ci_buf_add(b, "\":", 2);
+	ci_buf_add(b, p, (size_t)(d + sizeof d - p));
+}
+
 /*
  * What follows the message: the fields that a stream of entries (filter
  * mode, captured output) shares, computed once for all of them.
@@ -59,13 +79,13 @@ ci_entry_tail(struct ci_buf *b, const struct ci_entry *e)
 {
 	field(b, "run_id", e->run_id);
 	field(b, "source_file", e->source_file);
-	ci_buf_printf(b, ",\"line_number\":%ld", e->line_number);
+	number(b, "line_number", e->line_number);
 	field(b, "function_name", e->function_name);
 	field(b, "step_name", e->step_name);
 	if (e->duration_ms >= 0)
-		ci_buf_printf(b, ",\"duration_ms\":%lld", e->duration_ms);
+		number(b, "duration_ms", e->duration_ms);
 	if (e->exit_code >= 0)
-		ci_buf_printf(b, ",\"exit_code\":%d", e->exit_code);
+		number(b, "exit_code", e->exit_code);
 	if (e->continued)
 		ci_buf_str(b, ",\"continued\":true");
 	if (e->extra && *e->extra) {
@@ -417,7 +437,7 @@ ci_log_add(struct ci_log *log, const struct ci_entry *e)
 		echo(log, e);
 	if (log->github && e->level[0] != 'i' && log->hold)
 		hold_annotation(log, e);
-	else if (log->github && e->level[0] != 'i') {
+	else if (log->github && e->level[0] != 'i' && !over_cap(log, e)) {
 		log->side.len = 0;
 		ci_annotation(&log->side, e);
 		(void)ci_write_all(log->annotate_fd, log->side.s,
@@ -545,29 +565,59 @@ show_annotations(struct ci_log *log)
 	}
 	if (left[0] || left[1]) {
 		b->len = 0;
-		ci_buf_str(b, "::notice title=");
-		gh_escape(b, log->notice_step.s, log->notice_step.len, 1);
-		ci_buf_str(b, "::");
-		if (left[1])
-			ci_buf_printf(b, "%lu more error%s", left[1],
-				      left[1] == 1 ? "" : "s");
-		if (left[0])
-			ci_buf_printf(b, "%s%lu more warning%s",
-				      left[1] ? " and " : "", left[0],
-				      left[0] == 1 ? "" : "s");
-		ci_buf_printf(b, " of this step %s not shown here; ",
-			      left[0] + left[1] == 1 ? "is" : "are");
-		ci_buf_str(b, "every one is in the log: ci-report --run ");
-		gh_escape(b, log->notice_run.s, log->notice_run.len, 0);
-		if (log->path) {
-			ci_buf_str(b, " ");
-			gh_escape(b, log->path, strlen(log->path), 0);
-		}
-		ci_buf_add(b, "\n", 1);
+		ci_annotation_notice(b, log->notice_step.s, log->notice_run.s,
+				     log->path, left);
 		(void)ci_write_all(log->annotate_fd, b->s, b->len);
 	}
 	ci_buf_free(&log->notice_step);
 	ci_buf_free(&log->notice_run);
+}
+
+/*
+ * The notice of the annotations left out, left[error?] of them: where
+ * every one can be read. Newline included.
+ */
+void
+ci_annotation_notice(struct ci_buf *b, const char *step, const char *run,
+		     const char *path, const unsigned long left[2])
+{
+	ci_buf_str(b, "::notice title=");
+	gh_escape(b, step, strlen(step), 1);
+	ci_buf_str(b, "::");
+	if (left[1])
+		ci_buf_printf(b, "%lu more error%s", left[1],
+			      left[1] == 1 ? "" : "s");
+	if (left[0])
+		ci_buf_printf(b, "%s%lu more warning%s", left[1] ? " and " : "",
+			      left[0], left[0] == 1 ? "" : "s");
+	ci_buf_printf(b, " of this step %s not shown here; ",
+		      left[0] + left[1] == 1 ? "is" : "are");
+	ci_buf_str(b, "every one is in the log: ci-report --run ");
+	gh_escape(b, run, strlen(run), 0);
+	if (path) {
+		ci_buf_str(b, " ");
+		gh_escape(b, path, strlen(path), 0);
+	}
+	ci_buf_add(b, "\n", 1);
+}
+
+/*
+ * With a cap, whether the entry's annotation is one too many: counted, not
+ * written. The counts may be shared by several processes (a script's
+ * subshells): each takes its turn atomically.
+ */
+static int
+over_cap(struct ci_log *log, const struct ci_entry *e)
+{
+	int lv = e->level[0] == 'e';
+
+	if (!log->cap)
+		return 0;
+	if (__atomic_fetch_add(&log->cap->shown[lv], 1, __ATOMIC_RELAXED) <
+	    CI_ANNOTATIONS)
+		return 0;
+	__atomic_fetch_add(&log->cap->omitted[lv], 1, __ATOMIC_RELAXED);
+	return 1;
 }
 
 /*
@@ -605,7 +655,7 @@ ci_log_flush(struct ci_log *log)
 	int r = 0;
 
 	if (log->out.len > 0)
-		r = log->is_file
+		r = log->is_file && !log->ends_whole
 		    ? ci_append(log->fd, log->out.s, log->out.len)
 		    : ci_write_all(log->fd, log->out.s, log->out.len);
 	log->out.len = 0;

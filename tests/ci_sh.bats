@@ -80,6 +80,87 @@ print(len(lines), sum(a == b for a, b in pairs), "pairs identical")' "$CI_LOG_FI
 	validate log-schema.json "$CI_LOG_FILE"
 }
 
+@test "under GitHub Actions 10 annotations of each level, subshells included, then at exit one notice of the rest, as ci-log gives them" {
+	cat > s.sh <<'SH'
+source "$LIB"
+for i in $(seq 13); do log_error "error $i"; done
+( log_error "from a subshell"; log_warn "warning 1" )
+log_warn "warning 2" &
+wait
+for i in $(seq 3 12); do log_warn "warning $i"; done
+exit 3
+SH
+	GITHUB_ACTIONS=true run -3 --separate-stderr bash s.sh
+	local builtin=$stderr notice
+	mapfile -t lines <<<"$stderr"
+	notice=${lines[20]}
+	assert_equal "${#lines[@]}" 21
+	assert_equal "$(grep -c '^::error file=s.sh,line=2,title=main::error ' <<<"$stderr")" 10
+	assert_equal "$(grep -c '^::warning file=s.sh,' <<<"$stderr")" 10
+	assert_equal "$notice" "::notice title=main::4 more errors and 2 more warnings of this step are not shown here; every one is in the log: ci-report --run $CI_RUN_ID $CI_LOG_FILE"
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 26
+	# ci-log itself (the library's other way) shows the same lines, errors
+	# first, the notice last.
+	CI_LOG_BUILTIN=0 GITHUB_ACTIONS=true run -3 --separate-stderr bash s.sh
+	assert_equal "$(sort <<<"$stderr")" "$(sort <<<"$builtin")"
+	assert_equal "${stderr##*$'\n'}" "$notice"
+	assert_equal "$(wc -l < "$CI_LOG_FILE")" 52
+}
+
+@test "the log file stays open between calls, never for the commands the script runs, and the script's own descriptors 3 to 9 replace it" {
+	cat > s.sh <<'SH'
+source "$LIB"
+log_info "first"
+echo "shell $(ls -l /proc/$$/fd | grep -c '/ci\.log$')"
+echo "command $(ls -l /proc/self/fd | grep -c '/ci\.log$')"
+n=$(ls -l /proc/$$/fd | awk '/\/ci\.log$/ { print $9 }')
+eval "exec $n>taken"
+echo "script" >&$n
+log_info "number taken"
+echo "script again" >&$n
+for fd in {3..9}; do eval "exec $fd>\"other.$fd\""; done
+log_info "all taken"
+for fd in {3..9}; do echo "script $fd" >&$fd; done
+for fd in {3..9}; do eval "{ log_info \"around $fd\"; echo \"inner $fd\" >&$fd; } $fd>inner.$fd"; done
+for fd in {3..9}; do echo "script again $fd" >&$fd; done
+for fd in {3..9}; do eval "exec $fd>&-"; done
+log_info "freed"
+( log_info "subshell" )
+echo "end $(ls -l /proc/$$/fd | grep -c '/ci\.log$')"
+SH
+	run --separate-stderr bash s.sh
+	assert_success
+	assert_output "$(printf '%s\n' "shell 1" "command 0" "end 1")"
+	for fd in {3..9}; do
+		assert_equal "$(cat "other.$fd")" "$(printf 'script %s\nscript again %s' "$fd" "$fd")"
+		assert_equal "$(cat "inner.$fd")" "inner $fd"
+	done
+	assert_equal "$(cat taken)" "$(printf 'script\nscript again')"
+	run jq -r .message "$CI_LOG_FILE"
+	assert_output "$(printf '%s\n' first "number taken" "all taken" "around "{3..9} freed subshell)"
+}
+
+@test "a log file renamed or removed between calls is made again under its name, and a relative CI_LOG_FILE follows cd" {
+	cat > s.sh <<'SH'
+source "$LIB"
+log_info "one"
+mv "$CI_LOG_FILE" "$CI_LOG_FILE.1"
+log_info "two"
+rm "$CI_LOG_FILE"
+log_info "three"
+mkdir -p sub && cd sub
+CI_LOG_FILE=rel.log log_info "four"
+cd ..
+CI_LOG_FILE=rel.log log_info "five"
+SH
+	run --separate-stderr bash s.sh
+	assert_success
+	assert_equal "$(jq -r .message "$CI_LOG_FILE.1")" one
+	assert_equal "$(jq -r .message "$CI_LOG_FILE")" three
+	assert_equal "$(jq -r .message sub/rel.log)" four
+	assert_equal "$(jq -r .message rel.log)" five
+}
+
 @test "4 concurrent subshells of 5,000 entries each, 6 KB ones among them: none lost, torn or out of order" {
 	cat > s.sh <<'SH'
 source "$LIB"

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,12 +39,23 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/*
+ * The log file is kept open between calls on a descriptor below 10,
+ * close-on-exec, so that the commands the script runs do not inherit it.
+ * Not 10 or above: bash takes a close-on-exec descriptor there for one it
+ * saved for itself, and undoes a script's `exec N>file` on its number.
+ * Below 10 a script's redirection onto the number simply replaces ours.
+ */
+#define KEPT_FD_MIN 3
+#define KEPT_FD_MAX 9
+
 static const char *env(const char *name);
 static const char *shell_var(const char *name);
-static const char *relative(struct ci_buf *b, const char *p);
+static const char *relative(const char *p);
 static int destination(struct ci_log *log, const char *path,
 		       struct ci_buf *why);
 static int write_entries(struct ci_log *log, const struct ci_entry *e);
+static void annotations_of(struct ci_log *log, const struct ci_entry *e);
 
 /*
  * One call: the message is the words joined by spaces. A message longer
@@ -57,10 +69,10 @@ static int write_entries(struct ci_log *log, const struct ci_entry *e);
 static int
 log_entry(const char *level, WORD_LIST *list)
 {
-	static struct ci_buf msg, src, why;
+	static struct ci_buf msg, why, good_id;
 	static struct ci_log log;
 	struct ci_entry e;
-	const char *id = env("CI_RUN_ID"), *path, *bad, *fn;
+	const char *id = env("CI_RUN_ID"), *path, *bad, *fn, *src;
 	int code, line;
 
 	progname = "ci-log";
@@ -71,33 +83,39 @@ log_entry(const char *level, WORD_LIST *list)
 			ci_buf_add(&msg, " ", 1);
 		ci_buf_str(&msg, w->word->word);
 	}
-	if (!*id) {
-		ci_warn("CI_RUN_ID is not set (mint one with: "
-			"export $(ci-runid --env))");
-		return CI_EXIT_USAGE;
-	}
-	if ((bad = ci_runid_check(id))) {
-		ci_warn("CI_RUN_ID: \"%.64s\" %s", id, bad);
-		return CI_EXIT_USAGE;
+	if (!good_id.s || strcmp(id, good_id.s) != 0) {
+		if (!*id) {
+			ci_warn("CI_RUN_ID is not set (mint one with: "
+				"export $(ci-runid --env))");
+			return CI_EXIT_USAGE;
+		}
+		if ((bad = ci_runid_check(id))) {
+			ci_warn("CI_RUN_ID: \"%.64s\" %s", id, bad);
+			return CI_EXIT_USAGE;
+		}
+		good_id.len = 0;
+		ci_buf_str(&good_id, id);
 	}
 	ci_entry_init(&e, id, shell_var("CI_STEP"));
 	e.level = level;
 	fn = shell_var("FUNCNAME");
 	e.function_name = *fn && strcmp(fn, "source") != 0 ? fn : "main";
-	e.source_file =
-	    relative(&src,
-		     *shell_var("BASH_SOURCE") ? shell_var("BASH_SOURCE")
-					       : dollar_vars[0]);
+	src = shell_var("BASH_SOURCE");
+	e.source_file = relative(*src ? src : dollar_vars[0]);
 	line = executing_line_number();
 	e.line_number = line > 0 ? line : 1;
 
-	path = *env("CI_LOG_FILE") ? env("CI_LOG_FILE") : "-";
+	path = env("CI_LOG_FILE");
+	if (!*path)
+		path = "-";
 	why.len = 0;
 	if ((code = destination(&log, path, &why))) {
 		ci_warn("%s", why.s);
 		return code;
 	}
 	ci_log_flags(&log, *env("CI_LOG_QUIET") != '\0');
+	if (log.github)
+		annotations_of(&log, &e);
 	log.out.len = 0;
 	e.message = msg.s;
 	e.message_len = msg.len;
@@ -105,31 +123,91 @@ log_entry(const char *level, WORD_LIST *list)
 }
 
 /*
- * The log file is opened for each call (O_CLOEXEC) and closed after it. A
- * descriptor kept open between calls would be either inherited by every
- * command the script runs or, close-on-exec, taken by bash for one of its
- * own: bash then undoes a script's `exec 100>file` on that number. Opening
- * per call costs about what bash's own `printf >> file` does.
+ * The log file, kept open between calls on a descriptor of its own. Before
+ * each call it is checked to be still ours and still the file CI_LOG_FILE
+ * names: a script can take a descriptor's number for its own (`exec
+ * 5>file`, `cmd 5>file`), which leaves it without close-on-exec: then
+ * it is the script's, forgotten and never closed. A file renamed or
+ * removed under the same name, or another CI_LOG_FILE, is opened afresh.
+ * Only regular files are kept: a terminal or a pipe named by /dev/stderr is
+ * opened for each call, as the script's descriptors are then.
  */
+static struct {
+	struct ci_buf path;
+	int fd; /* -1: none */
+	dev_t dev;
+	ino_t ino;
+	off_t end; /* the file's size after our last whole write, or -1 */
+	off_t size; /* its size before this call's write */
+} kept = { .fd = -1 };
+
 static int regular; /* the destination is a regular file */
+
+/*
+ * Whether the kept descriptor is still ours: a script's redirection onto
+ * its number (dup2) leaves it without close-on-exec.
+ */
+static int
+still_ours(void)
+{
+	int fl = fcntl(kept.fd, F_GETFD);
+
+	return fl >= 0 && (fl & FD_CLOEXEC);
+}
 
 static int
 destination(struct ci_log *log, const char *path, struct ci_buf *why)
 {
 	struct ci_log opened;
 	struct stat st;
-	int code;
+	int code, fd;
 
 	log->path = path;
 	log->fd = 1;
-	log->is_file = regular = 0;
+	log->is_file = regular = log->ends_whole = 0;
 	if (strcmp(path, "-") == 0)
 		return 0;
+	if (kept.fd >= 0 && !still_ours())
+		kept.fd = -1;
+	if (kept.fd >= 0 && strcmp(kept.path.s, path) == 0 &&
+	    stat(path, &st) == 0 && st.st_dev == kept.dev &&
+	    st.st_ino == kept.ino) {
+		log->fd = kept.fd;
+		log->is_file = regular = 1;
+		/* Nothing written since our last entry: it ends whole. */
+		log->ends_whole = st.st_size == kept.end;
+		kept.size = st.st_size;
+		return 0;
+	}
+	if (kept.fd >= 0) {
+		close(kept.fd);
+		kept.fd = -1;
+	}
 	if ((code = ci_log_open(&opened, path, 1, why)))
 		return code;
 	log->fd = opened.fd;
 	log->is_file = 1;
-	regular = fstat(log->fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (fstat(log->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	regular = 1;
+	if (log->fd < KEPT_FD_MIN || log->fd > KEPT_FD_MAX ||
+	    fcntl(log->fd, F_GETFD) != FD_CLOEXEC) {
+		if ((fd = fcntl(log->fd, F_DUPFD_CLOEXEC, KEPT_FD_MIN)) < 0)
+			return 0;
+		if (fd > KEPT_FD_MAX) {
+			close(fd);
+			return 0;
+		}
+		close(log->fd);
+	} else
+		fd = log->fd;
+	log->fd = kept.fd = fd;
+	kept.path.len = 0;
+	ci_buf_str(&kept.path, path);
+	kept.dev = st.st_dev;
+	kept.ino = st.st_ino;
+	kept.end = -1;
+	kept.size = st.st_size;
 	return 0;
 }
 
@@ -144,11 +222,13 @@ write_entries(struct ci_log *log, const struct ci_entry *ent)
 {
 	sigset_t pipe, old, pending;
 	struct timespec zero = { 0, 0 };
+	size_t len;
 	int r, e;
 
 	/* A regular file raises no SIGPIPE: no need to hold it off. */
 	if (regular && !log->github) {
 		ci_log_add_pieces(log, ent);
+		len = log->out.len;
 		r = ci_log_flush(log);
 		e = errno;
 	} else {
@@ -156,6 +236,7 @@ write_entries(struct ci_log *log, const struct ci_entry *ent)
 		sigaddset(&pipe, SIGPIPE);
 		sigprocmask(SIG_BLOCK, &pipe, &old);
 		ci_log_add_pieces(log, ent);
+		len = log->out.len;
 		r = ci_log_flush(log);
 		e = errno;
 		if (!sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
@@ -163,13 +244,82 @@ write_entries(struct ci_log *log, const struct ci_entry *ent)
 			sigtimedwait(&pipe, NULL, &zero);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
-	if (log->is_file)
+	/*
+	 * Where our entry began the file ended whole, and it ends with our
+	 * newline while its size is what it was plus ours: no writer came
+	 * between (a file only grows by appends). Else it is checked again.
+	 */
+	if (log->is_file && log->fd == kept.fd)
+		kept.end = r == 0 ? kept.size + (off_t)len : -1;
+	else if (log->is_file)
 		close(log->fd);
 	if (r == 0 || (!log->is_file && e == EPIPE))
 		return 0;
 	ci_warn("cannot write to %s: %s",
 		log->is_file ? log->path : "standard output", strerror(e));
 	return CI_EXIT_ENV;
+}
+/*
+ * Under GITHUB_ACTIONS, annotations are capped as ci-log caps those of a
+ * stream: the first CI_ANNOTATIONS of each level are written with their
+ * entries, the rest only counted, and one notice says how many were left
+ * out when the shell that loaded the builtins exits (or the run or the log
+ * file changes). The counts live in memory shared with every subshell,
+ * pipeline and background job of that shell, so that they count as one.
+ */
+struct shared {
+	struct ci_annotation_cap cap;
+	char run[CI_RUNID_LEN + 1];
+	char step[256];
+	char path[4096];
+	int named; /* run and path are set */
+};
+static struct shared *shared;
+static pid_t owner;
+
+static void
+notice(void)
+{
+	struct ci_buf b = { 0 };
+	unsigned long left[2];
+
+	if (!shared || !shared->named)
+		return;
+	left[0] = shared->cap.omitted[0];
+	left[1] = shared->cap.omitted[1];
+	memset(&shared->cap, 0, sizeof shared->cap);
+	shared->named = 0;
+	if (!left[0] && !left[1])
+		return;
+	ci_annotation_notice(&b, shared->step, shared->run, shared->path, left);
+	(void)ci_write_all(2, b.s, b.len);
+	ci_buf_free(&b);
+}
+
+/* At exit (and when the object is unloaded), in the shell that loaded it. */
+static void
+notice_at_exit(void)
+{
+	if (getpid() == owner)
+		notice();
+}
+
+static void
+annotations_of(struct ci_log *log, const struct ci_entry *e)
+{
+	if (!shared || e->level[0] == 'i')
+		return;
+	if (shared->named &&
+	    (strcmp(shared->run, e->run_id) != 0 ||
+	     strcmp(shared->path, log->path) != 0))
+		notice();
+	if (!shared->named) {
+		snprintf(shared->run, sizeof shared->run, "%s", e->run_id);
+		snprintf(shared->step, sizeof shared->step, "%s", e->step_name);
+		snprintf(shared->path, sizeof shared->path, "%s", log->path);
+		shared->named = 1;
+	}
+	log->cap = &shared->cap;
 }
 
 /*
@@ -196,31 +346,46 @@ shell_var(const char *name)
 /*
  * The path relative to the repository root, as ci.sh computes it: a
  * relative path is taken from the directory the library was sourced in
- * ($ci__pwd0), "/./" is dropped, and the root ($ci__root) is cut off.
+ * ($ci__pwd0), "/./" is dropped, and the root ($ci__root) is cut off. The
+ * last answer is kept: a script logs from few files.
  */
 static const char *
-relative(struct ci_buf *b, const char *p)
+relative(const char *p)
 {
-	const char *root = get_string_value("ci__root");
+	static struct ci_buf b, was[3];
+	static size_t skip;
+	const char *root = shell_var("ci__root");
 	const char *pwd0 = get_string_value("ci__pwd0");
-	size_t rl = root ? strlen(root) : 0;
+	const char *now[3];
+	size_t rl = strlen(root);
 	char *q;
+	int same = 1;
 
-	b->len = 0;
 	if (!p || !*p)
 		p = "unknown";
+	now[0] = p;
+	now[1] = root;
+	now[2] = pwd0 ? pwd0 : shell_var("PWD");
+	for (int i = 0; i < 3; i++)
+		same = same && was[i].s && strcmp(was[i].s, now[i]) == 0;
+	if (same)
+		return b.s + skip;
+	for (int i = 0; i < 3; i++) {
+		was[i].len = 0;
+		ci_buf_str(&was[i], now[i]);
+	}
+	b.len = 0;
 	if (*p != '/') {
-		ci_buf_str(b, pwd0 ? pwd0 : shell_var("PWD"));
-		ci_buf_add(b, "/", 1);
+		ci_buf_str(&b, now[2]);
+		ci_buf_add(&b, "/", 1);
 	}
-	ci_buf_str(b, p);
-	while ((q = strstr(b->s, "/./"))) {
+	ci_buf_str(&b, p);
+	while ((q = strstr(b.s, "/./"))) {
 		memmove(q + 1, q + 3, strlen(q + 3) + 1);
-		b->len -= 2;
+		b.len -= 2;
 	}
-	if (root && strncmp(b->s, root, rl) == 0 && b->s[rl] == '/')
-		return b->s + rl + 1;
-	return b->s;
+	skip = rl && strncmp(b.s, root, rl) == 0 && b.s[rl] == '/' ? rl + 1 : 0;
+	return b.s + skip;
 }
 
 static int
@@ -263,8 +428,18 @@ version_ok(void)
 {
 	static char why[160];
 
-	if (strcmp(dist_version, CI_BASH_VERSION) == 0)
+	if (strcmp(dist_version, CI_BASH_VERSION) == 0) {
+		if (!shared) {
+			shared =
+			    mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+			if (shared == MAP_FAILED)
+				shared = NULL;
+			owner = getpid();
+			atexit(notice_at_exit);
+		}
 		return 1;
+	}
 	snprintf(why, sizeof why,
 		 "ci_sh.so was built for bash %s, this is bash %s",
 		 CI_BASH_VERSION, dist_version);

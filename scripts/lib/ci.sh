@@ -13,9 +13,11 @@
 #
 # How, first choice: log_info, log_warn and log_error are bash builtins
 # loaded from ci_sh.so (built from tools/ci_sh.c for this bash release),
-# which write each entry with one write(2) on an O_APPEND descriptor opened
-# for the call: no process, nothing to wait for, nothing lost when the
-# script is killed, the same from subshells, pipelines and background jobs.
+# which write each entry with one write(2) on an O_APPEND descriptor (kept
+# open between calls, below 10 and close-on-exec; a script's own
+# redirection onto its number replaces it): no process, nothing to wait
+# for, nothing lost when the script is killed, the same from subshells,
+# pipelines and background jobs.
 # ci_sh.so is looked for in the file $CI_LOG_BUILTIN names (when it holds a
 # slash), beside the first ci-log on PATH and in ../lib/bash from there,
 # then in ../../lib/bash and ../../build from this file. CI_LOG_BUILTIN=0
