@@ -20,7 +20,7 @@
 
 #define MAX_STATE_SIZE (4 << 20)
 
-static void take_lock(void);
+static void take_lock(int stoppable);
 static void to_history(void);
 static int lock_held(void);
 static void relock(void);
@@ -40,8 +40,9 @@ static const char *where_file;
 void
 lock_state(void)
 {
-	char *dir = ci_dirname(statefile);
+	char *dir, why[256];
 
+	dir = ci_dirname(statefile);
 	if (ci_mkdirs(dir, 0777) < 0)
 		ci_die(CI_EXIT_ENV, "cannot create directory %s: %s", dir,
 		       strerror(errno));
@@ -49,13 +50,23 @@ lock_state(void)
 	lockpath = xmalloc(strlen(statefile) + 6);
 	strcpy(lockpath, statefile);
 	strcat(lockpath, ".lock");
-	take_lock();
+	take_lock(1);
 	load_state(statefile);
+	if (interrupted) {
+		stop_reason(why, sizeof why);
+		ci_die(log_errno ? CI_EXIT_ENV : CI_EXIT_DEPLOY,
+		       "%s before the deployment started: nothing recorded",
+		       why);
+	}
 }
 
-/* The lock on the file that lockpath names, once this run holds it. */
+/*
+ * The lock on the file that lockpath names, once this run holds it. A
+ * signal ends the wait when stoppable (nothing is recorded yet); else the
+ * run waits on, to record what it did, and stops after.
+ */
 static void
-take_lock(void)
+take_lock(int stoppable)
 {
 	int waited = 0;
 
@@ -71,11 +82,18 @@ take_lock(void)
 		if (!waited++)
 			ci_warn("waiting for another deployment to release %s",
 				lockpath);
-		while (flock(lockfd, LOCK_EX) < 0)
-			if (errno != EINTR || interrupted)
-				ci_die(CI_EXIT_DEPLOY,
-				       "interrupted while waiting for %s",
-				       lockpath);
+		while (flock(lockfd, LOCK_EX) < 0) {
+			char why[256];
+			if (errno != EINTR)
+				ci_die(CI_EXIT_ENV, "cannot lock %s: %s",
+				       lockpath, strerror(errno));
+			if (!interrupted || !stoppable)
+				continue;
+			stop_reason(why, sizeof why);
+			ci_die(CI_EXIT_DEPLOY,
+			       "%s while waiting for %s: nothing recorded", why,
+			       lockpath);
+		}
 	} while (!lock_held());
 }
 
@@ -134,7 +152,7 @@ relock(void)
 		free(st.hist[i].error);
 	close(lockfd);
 	lockfd = -1;
-	take_lock();
+	take_lock(0);
 	load_state(statefile);
 	for (i = 0; i < st.nhist && !found; i++)
 		if (!strcmp(st.hist[i].id, mine.id)) {
@@ -187,8 +205,15 @@ begin(const char *sha)
 			pause_for(id - now.tv_sec - now.tv_nsec / 1000000000.0);
 			while ((now = ci_now()).tv_sec < id && !interrupted)
 				pause_for(0.001);
-			if (interrupted)
-				ci_die(CI_EXIT_DEPLOY, "interrupted");
+			if (interrupted) {
+				char why[256];
+				stop_reason(why, sizeof why);
+				ci_die(CI_EXIT_DEPLOY,
+				       "%s while waiting for the next second "
+				       "to start the deployment: nothing "
+				       "recorded",
+				       why);
+			}
 		}
 	}
 	if (st.has_cur && st.cur.error &&
