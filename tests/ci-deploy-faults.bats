@@ -353,3 +353,71 @@ entries() { grep -v '^ *$' "$CI_LOG_FILE" >entries || true; }
 	valid_state
 	assert_equal "$(st .currentDeployment.error_message)" "Git operations stopped before attempt 1 of 3: cannot write to the log on standard output: Broken pipe"
 }
+
+# --- temporary files a killed run left ----------------------------------
+
+@test "temporary state files a killed run left are removed by the next run; other files of the directory stay" {
+	ci-deploy push 2>/dev/null
+	cd .github
+	touch deployment-state.json.tmpAb3dE9 deployment-state.json.tmpZZZZZZ \
+		deployment-state.json.tmp12345 deployment-state.json.tmpAb3dE9x \
+		deployment-state.json.tmp-b3dE9 other.json.tmpAb3dE9 \
+		deployment-state.json.tmpAb3dE9.json
+	mkdir deployment-state.json.tmpQQQQQQ
+	ln -s /nonexistent deployment-state.json.tmpLinkXY
+	cd ..
+	commit two >/dev/null
+	run ci-deploy push
+	assert_success
+	run ls -A .github
+	assert_output "deployment-state.json
+deployment-state.json.lock
+deployment-state.json.tmp-b3dE9
+deployment-state.json.tmp12345
+deployment-state.json.tmpAb3dE9.json
+deployment-state.json.tmpAb3dE9x
+deployment-state.json.tmpLinkXY
+deployment-state.json.tmpQQQQQQ
+other.json.tmpAb3dE9"
+}
+
+@test "a temporary file is removed only under the lock: not while another run holds it" {
+	ci-deploy push 2>/dev/null
+	flock "$STATE.lock" sh -c 'touch held; i=0; while [ ! -e go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done' 3>&- &
+	holder=$!
+	wait_for '[ -e held ]'
+	# As a live run holding the lock has it while it writes.
+	touch "$STATE.tmpLive01"
+	commit two >/dev/null
+	ci-deploy push >/dev/null 2>err 3>&- &
+	pid=$!
+	wait_for 'grep -q waiting err'
+	sleep 0.5
+	[ -e "$STATE.tmpLive01" ] || fail "removed while another run held the lock"
+	touch go
+	wait "$holder"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 0
+	[ ! -e "$STATE.tmpLive01" ] || fail "not removed once the lock was taken"
+}
+
+@test "30 runs killed with SIGKILL and leftovers of their naming: the next run leaves only the state file and its lock" {
+	ci-deploy push 2>/dev/null
+	for i in $(seq 30); do
+		c=$(commit "c$i")
+		ci-deploy push --commit "$c" >/dev/null 2>&1 3>&- &
+		pid=$!
+		# Killed at once, or soon: sometimes while it writes the file.
+		sleep "0.0$((RANDOM % 10))"
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		# Left behind by a run killed while it wrote, as such a run would.
+		[ $((i % 10)) = 0 ] && cp "$STATE" "$STATE.tmpK$(printf %05d "$i")"
+	done
+	run ci-deploy push --commit "$(commit last)"
+	assert_success
+	run ls -A .github
+	assert_output "deployment-state.json
+deployment-state.json.lock"
+}

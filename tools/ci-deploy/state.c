@@ -34,8 +34,10 @@ static const char *where_file;
 
 /*
  * Serialise runs on one state file with a lock on a file beside it (the
- * state file itself is replaced by rename), then read the state. The lock
- * is held until exit.
+ * state file itself is replaced by rename), then read the state. Holding
+ * the lock, remove the temporary files that runs killed while writing
+ * left: a run writes the file only while it holds the lock. The lock is
+ * held until exit.
  */
 void
 lock_state(void)
@@ -51,6 +53,7 @@ lock_state(void)
 	strcpy(lockpath, statefile);
 	strcat(lockpath, ".lock");
 	take_lock(1);
+	ci_replace_leftovers(statefile);
 	load_state(statefile);
 	if (interrupted) {
 		stop_reason(why, sizeof why);
