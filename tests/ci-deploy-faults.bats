@@ -421,3 +421,82 @@ other.json.tmpAb3dE9"
 	assert_output "deployment-state.json
 deployment-state.json.lock"
 }
+
+# --- a state file behind a symbolic link --------------------------------
+
+@test "a state file behind a symlink stays a symlink: its target gets the records, the lock and temporary files are beside the target" {
+	mkdir -p .github deploy
+	# Relative to the link's directory; the target does not exist yet.
+	ln -s ../deploy/state.json .github/deployment-state.json
+	run ci-deploy push
+	assert_success
+	[ -L .github/deployment-state.json ] || fail "the link was replaced"
+	assert_equal "$(readlink .github/deployment-state.json)" ../deploy/state.json
+	valid_state deploy/state.json
+	assert_equal "$(st .currentDeployment.commit_sha deploy/state.json)" "$C1"
+	C2=$(commit two)
+	touch deploy/state.json.tmpOld001
+	run ci-deploy push
+	assert_success
+	[ -L .github/deployment-state.json ] || fail "the link was replaced"
+	assert_equal "$(st .currentDeployment.commit_sha deploy/state.json)" "$C2"
+	assert_equal "$(st '.history[0].commit_sha' deploy/state.json)" "$C1"
+	run ls -A .github deploy
+	assert_output ".github:
+deployment-state.json
+
+deploy:
+state.json
+state.json.lock"
+	run ci-deploy status
+	assert_line --index 0 --partial "$C2"
+}
+
+@test "a dangling symlink through another symlink, to a directory that does not exist yet: both links stay, the target is created" {
+	ln -s link2.json link1.json
+	ln -s new/dir/state.json link2.json
+	run ci-deploy push --state link1.json
+	assert_success
+	[ -L link1.json ] || fail "link1.json was replaced"
+	[ -L link2.json ] || fail "link2.json was replaced"
+	valid_state new/dir/state.json
+	assert_equal "$(st .currentDeployment.status new/dir/state.json)" success
+	[ -e new/dir/state.json.lock ] || fail "no lock beside the target"
+	run ls -A
+	refute_output --partial link1.json.lock
+}
+
+@test "a symlink loop as the state file: exit 4 naming it, nothing pushed" {
+	ln -s loop2.json loop1.json
+	ln -s loop1.json loop2.json
+	run --separate-stderr ci-deploy push --state loop1.json
+	assert_failure 4
+	assert_equal "$stderr" "ci-deploy: loop1.json: Too many levels of symbolic links"
+	run git --git-dir="$SRV/remote.git" for-each-ref refs/heads
+	assert_output ""
+}
+
+@test "deployments through a symlink and through its target at once are serialised: all recorded, the file valid, the link kept" {
+	mkdir real
+	ln -s real/state.json link.json
+	for i in $(seq 8); do git branch "b$i" "$(commit "c$i")"; done
+	pids=()
+	for i in $(seq 8); do
+		if [ $((i % 2)) = 0 ]; then s=link.json; else s=$PWD/real/state.json; fi
+		ci-deploy push --commit "b$i" --force --state "$s" >/dev/null 2>"err$i" 3>&- &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || fail "a deployment failed: $(cat err*)"
+	done
+	[ -L link.json ] || fail "the link was replaced"
+	valid_state real/state.json
+	assert_equal "$(st '[.history[], .currentDeployment] | map(.deployment_id) | unique | length' real/state.json)" 8
+	assert_equal "$(st '[.history[], .currentDeployment] | map(.commit_sha) | unique | length' real/state.json)" 8
+	assert_equal "$(st '[.history[], .currentDeployment] | map(.status) | unique | join(" ")' real/state.json)" success
+	assert_equal "$(ls_remote)" "$(st .currentDeployment.commit_sha real/state.json)"
+	run ls -A real
+	assert_output "state.json
+state.json.lock"
+	[ ! -e link.json.lock ] || fail "a lock beside the link"
+}

@@ -20,6 +20,7 @@
 
 #define MAX_STATE_SIZE (4 << 20)
 
+static char *follow(const char *path);
 static void take_lock(int stoppable);
 static void to_history(void);
 static int lock_held(void);
@@ -34,16 +35,19 @@ static const char *where_file;
 
 /*
  * Serialise runs on one state file with a lock on a file beside it (the
- * state file itself is replaced by rename), then read the state. Holding
- * the lock, remove the temporary files that runs killed while writing
- * left: a run writes the file only while it holds the lock. The lock is
- * held until exit.
+ * state file itself is replaced by rename), then read the state. A state
+ * file behind symbolic links is the file they lead to: it is replaced
+ * there, and its lock is beside it, whatever path reached it. Holding the
+ * lock, remove the temporary files that runs killed while writing left: a
+ * run writes the file only while it holds the lock. The lock is held until
+ * exit.
  */
 void
 lock_state(void)
 {
 	char *dir, why[256];
 
+	statefile = follow(statefile);
 	dir = ci_dirname(statefile);
 	if (ci_mkdirs(dir, 0777) < 0)
 		ci_die(CI_EXIT_ENV, "cannot create directory %s: %s", dir,
@@ -61,6 +65,39 @@ lock_state(void)
 		       "%s before the deployment started: nothing recorded",
 		       why);
 	}
+}
+
+/*
+ * The file that path leads to through symbolic links, also when it does
+ * not exist yet; a relative link is read from the directory it is in.
+ */
+static char *
+follow(const char *path)
+{
+	char *p = xstrdup(path), *dir, *q, link[4096];
+	struct stat sb;
+	ssize_t n;
+
+	for (int hops = 0; lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode); hops++) {
+		if (hops == 40)
+			ci_die(CI_EXIT_ENV, "%s: %s", path, strerror(ELOOP));
+		if ((n = readlink(p, link, sizeof link - 1)) < 0)
+			ci_die(CI_EXIT_ENV,
+			       "cannot read the symbolic link %s: %s", p,
+			       strerror(errno));
+		link[n] = '\0';
+		if (link[0] == '/' || !strchr(p, '/')) {
+			q = xstrdup(link);
+		} else {
+			dir = ci_dirname(p);
+			q = xmalloc(strlen(dir) + n + 2);
+			sprintf(q, "%s/%s", dir, link);
+			free(dir);
+		}
+		free(p);
+		p = q;
+	}
+	return p;
 }
 
 /*
