@@ -107,7 +107,7 @@ push_attempts(struct record *r, int force)
 		}
 	}
 	nonff = strstr(last, "non-fast-forward") != NULL;
-	if (!interrupted) {
+	if (!interrupted || !point[0]) { /* or it came after the outcome */
 		set_error(r, "Git operations failed after %d attempt%s: %s", k,
 			  k == 1 ? "" : "s", last);
 		return -1;
