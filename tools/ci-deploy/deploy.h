@@ -36,7 +36,7 @@ extern long long o_attempts;
 extern double o_base, o_verify_timeout;
 extern int o_forward, dry_run;
 extern struct state st;
-extern const char *statefile;
+extern char *statefile;
 extern git_repository *repo;
 extern char *url, *shown_url, *refname, *secret_user, *token;
 extern int token_ok;

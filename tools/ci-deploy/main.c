@@ -27,7 +27,7 @@ static void usage(FILE *f);
 static int cmd_show(int json, int history);
 static int cmd_push(void);
 static int cmd_rollback(void);
-static const char *state_path(git_repository *r);
+static char *state_path(git_repository *r);
 static int dry_push(const git_oid *oid, const char *sha);
 static void open_output(void);
 static void gh_output(const char *id, const char *sha, int ok);
@@ -51,7 +51,7 @@ int o_forward, dry_run;
 
 /* What the work resolved and holds. */
 struct state st;
-const char *statefile;
+char *statefile; /* allocated */
 git_repository *repo;
 char *url, *shown_url, *refname, *secret_user, *token;
 int token_ok;
@@ -308,14 +308,14 @@ cmd_show(int json, int history)
 }
 
 /* --state, else .github/deployment-state.json at the top of the work tree. */
-static const char *
+static char *
 state_path(git_repository *r)
 {
 	const char *wd = r ? git_repository_workdir(r) : NULL;
 	char *p;
 
 	if (o_state || !wd)
-		return o_state ? o_state : DEFAULT_STATE;
+		return xstrdup(o_state ? o_state : DEFAULT_STATE);
 	p = xmalloc(strlen(wd) + sizeof DEFAULT_STATE);
 	strcpy(p, wd);
 	strcat(p, DEFAULT_STATE);

@@ -45,9 +45,10 @@ static const char *where_file;
 void
 lock_state(void)
 {
-	char *dir, why[256];
+	char *file = follow(statefile), *dir, why[256];
 
-	statefile = follow(statefile);
+	free(statefile);
+	statefile = file;
 	dir = ci_dirname(statefile);
 	if (ci_mkdirs(dir, 0777) < 0)
 		ci_die(CI_EXIT_ENV, "cannot create directory %s: %s", dir,
