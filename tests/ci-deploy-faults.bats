@@ -177,6 +177,32 @@ interrupted_wait_recorded() {
 	assert_output error
 }
 
+@test "SIGTERM while a rollback waits to retry: the rollback's record is a finished failure naming the signal, what was live stays, exit 5" {
+	start_daemon
+	git remote set-url origin "$DAEMON/remote.git"
+	ci-deploy push 2>/dev/null
+	C2=$(commit two)
+	ci-deploy push 2>/dev/null
+	live=$(st .currentDeployment.deployment_id)
+	hook pre-receive 'echo "frozen" >&2; exit 1'
+	new_run
+	env --default-signal ci-deploy rollback --backoff-base 30 >/dev/null 2>err 3>&- &
+	pid=$!
+	wait_for 'grep -q "waiting 60 s" "$CI_LOG_FILE" 2>/dev/null'
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	assert_equal "$status" 5
+	valid_state
+	id=$(st .currentDeployment.deployment_id)
+	assert_equal "$(st .currentDeployment.status)" failure
+	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 1 attempt: interrupted by SIGTERM while waiting before attempt 2 of 3; attempt 1: remote rejected refs/heads/main: pre-receive hook declined (remote: frozen)"
+	assert_equal "$(st '.history[-1] | "\(.deployment_id) \(.status)"')" "$live success"
+	assert_equal "$(st .lastKnownGood.deployment_id)" "$live"
+	assert_equal "$(ls_remote)" "$C2"
+	[[ $(tail -n 1 err) == "ci-deploy: $id: rollback of $live to "*" failed: Git operations failed after 1 attempt: interrupted by SIGTERM while waiting"* ]] || fail "$(cat err)"
+}
+
 @test "the next run after a signal keeps the finished record as it is" {
 	interrupt_wait HUP
 	assert_equal "$status" 5
