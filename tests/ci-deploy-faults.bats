@@ -5,6 +5,7 @@
 # hooks, a real tmpfs when root.
 load helpers/common
 load helpers/disk
+load helpers/tmux
 
 setup() {
 	common_setup
@@ -28,6 +29,7 @@ teardown() {
 		kill "$pid" 2>/dev/null || true
 	done
 	small_disk_free
+	tmux_teardown
 	[ ! -e "$STATE" ] || valid_state
 }
 
@@ -173,6 +175,33 @@ interrupted_wait_recorded() {
 	assert_equal "$(st .currentDeployment.error_message)" "verification failed: interrupted by SIGHUP while verifying"
 	assert_equal "$(st .lastKnownGood)" null
 	assert_equal "$(ls_remote)" "$C1"
+	run jq -r 'select(.duration_ms != null) | .level' "$CI_LOG_FILE"
+	assert_output error
+}
+
+@test "a terminal closed while it waits to retry (SIGHUP, then the terminal gone): a finished record naming SIGHUP, exit 5" {
+	tmux_setup
+	start_daemon
+	hook pre-receive 'echo "server busy" >&2; exit 1'
+	new_run
+	# Its standard error is the terminal. The pane's shell, the controlling
+	# process, dies of the hangup, and the kernel sends SIGHUP to the
+	# foreground group: ci-deploy and the shell around it, which only
+	# notes it, to say how ci-deploy ended.
+	cat >"$BATS_TEST_TMPDIR/deploy.sh" <<-EOF
+		export PATH='$PATH' CI_RUN_ID='$CI_RUN_ID' CI_LOG_FILE='$CI_LOG_FILE'
+		trap : HUP
+		cd work || exit
+		ci-deploy push --remote '$DAEMON/remote.git' --attempts 5 --backoff-base 30
+		echo \$? >'$BATS_TEST_TMPDIR/deploy.rc'
+	EOF
+	tmux_run "bash deploy.sh"
+	wait_grep "waiting 60 s" "$CI_LOG_FILE"
+	tm kill-server
+	wait_file "$BATS_TEST_TMPDIR/deploy.rc"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/deploy.rc")" 5
+	valid_state
+	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 1 attempt: interrupted by SIGHUP while waiting before attempt 2 of 5; attempt 1: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy)"
 	run jq -r 'select(.duration_ms != null) | .level' "$CI_LOG_FILE"
 	assert_output error
 }
