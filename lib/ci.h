@@ -230,6 +230,7 @@ void ci_describe_status(struct ci_buf *b, const struct ci_proc *p);
 /* file.c: directories and atomic replacement of whole files. */
 int ci_mkdirs(const char *dir, mode_t mode);
 int ci_replace_file(const char *path, const void *data, size_t len);
+int ci_replace_leftovers(const char *path);
 char *ci_dirname(const char *path);
 
 /* outcome.c: whether a completion entry's step succeeded (entries.md). */

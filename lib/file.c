@@ -1,4 +1,6 @@
 /* file.c: directories and atomic replacement of whole files. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -60,6 +62,8 @@ ci_mkdirs(const char *dir, mode_t mode)
 	return r;
 }
 
+#define TMP_SUFFIX ".tmp" /* then mkstemp's six letters and digits */
+
 /*
  * Replace path with data so that a reader sees the old file or the new one,
  * never a part: a temporary file in the same directory, fsync, rename, fsync
@@ -75,7 +79,7 @@ ci_replace_file(const char *path, const void *data, size_t len)
 	int fd, dfd, saved;
 
 	tmp = xmalloc(n);
-	snprintf(tmp, n, "%s.tmpXXXXXX", path);
+	snprintf(tmp, n, "%s" TMP_SUFFIX "XXXXXX", path);
 	if ((fd = mkstemp(tmp)) < 0)
 		goto fail;
 	if (fchmod(fd, stat(path, &st) == 0 ? st.st_mode & 07777 : 0644) < 0 ||
@@ -105,4 +109,42 @@ fail:
 	free(dir);
 	errno = saved;
 	return -1;
+}
+
+/*
+ * Remove the temporary files ci_replace_file left for path when it was
+ * killed while writing (path.tmp and six letters or digits, regular files):
+ * call it only where no one else can be writing path, as under the lock
+ * that serialises its writers. Returns how many were removed.
+ */
+int
+ci_replace_leftovers(const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char *dir = ci_dirname(path);
+	size_t n = strlen(base), k = strlen(TMP_SUFFIX), i;
+	struct dirent *e;
+	struct stat sb;
+	DIR *d = opendir(dir);
+	int removed = 0;
+
+	free(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		const char *s = e->d_name;
+		if (strlen(s) != n + k + 6 || strncmp(s, base, n) != 0 ||
+		    strncmp(s + n, TMP_SUFFIX, k) != 0)
+			continue;
+		for (i = n + k; i < n + k + 6 && isalnum((unsigned char)s[i]);
+		     i++)
+			;
+		if (i < n + k + 6 ||
+		    fstatat(dirfd(d), s, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		removed += unlinkat(dirfd(d), s, 0) == 0;
+	}
+	closedir(d);
+	return removed;
 }

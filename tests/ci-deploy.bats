@@ -1359,7 +1359,7 @@ $C2 success"
 	wait "$pid" || status=$?
 	assert_equal "$status" 5
 	valid_state
-	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 1 attempt: interrupted by SIGINT"
+	assert_equal "$(st .currentDeployment.error_message)" "Git operations failed after 1 attempt: interrupted by SIGINT while waiting before attempt 2 of 5; attempt 1: remote rejected refs/heads/main: pre-receive hook declined (remote: server busy: push 1 refused)"
 	run jq -r 'select(.duration_ms != null) | .level' "$CI_LOG_FILE"
 	assert_output error
 	validate log-schema.json "$CI_LOG_FILE"

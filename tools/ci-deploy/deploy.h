@@ -37,12 +37,15 @@ extern long long o_attempts;
 extern double o_base, o_verify_timeout;
 extern int o_forward, o_verify_env, dry_run;
 extern struct state st;
-extern const char *statefile;
+extern char *statefile;
 extern git_repository *repo;
 extern char *url, *shown_url, *refname, *secret_user, *token;
 extern int token_ok;
 extern const char *run_id;
+/* The signal that stops the run, or LOG_FAILED: the log's write failed. */
 extern volatile sig_atomic_t interrupted;
+#define LOG_FAILED (-1)
+extern int log_errno; /* why the log could not be written, else 0 */
 extern char fallback_prev[41];
 struct ci_entry;
 void say_(struct ci_entry *e, const char *level, long long dur, const char *fmt,
@@ -50,6 +53,7 @@ void say_(struct ci_entry *e, const char *level, long long dur, const char *fmt,
 void set_error(struct record *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void pause_for(double sec);
+void stop_reason(char *buf, size_t n);
 
 /* Say a line on stderr and, with a run id, log it (step deploy) from here. */
 #define SAY(level, dur, ...)                                                   \

@@ -262,6 +262,7 @@ stream_new(struct lstream **out, const char *path, const char *service)
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGXFSZ, SIG_DFL);
 		execlp("git", "git", service, path, (char *)NULL);
 		_exit(127);
 	}

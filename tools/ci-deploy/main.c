@@ -27,7 +27,7 @@ static void usage(FILE *f);
 static int cmd_show(int json, int history);
 static int cmd_push(void);
 static int cmd_rollback(void);
-static const char *state_path(git_repository *r);
+static char *state_path(git_repository *r);
 static int dry_push(const git_oid *oid, const char *sha);
 static void open_output(void);
 static void gh_output(const char *id, const char *sha, int ok);
@@ -38,6 +38,7 @@ static void resolve_ref(void);
 static void start_log(void);
 static void fail_early(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+static void log_reason(char *buf, size_t n);
 
 /* The command line. */
 static const char *o_remote = "origin", *o_ref, *o_state;
@@ -50,12 +51,13 @@ int o_forward, o_verify_env, dry_run;
 
 /* What the work resolved and holds. */
 struct state st;
-const char *statefile;
+char *statefile; /* allocated */
 git_repository *repo;
 char *url, *shown_url, *refname, *secret_user, *token;
 int token_ok;
 const char *run_id;
 volatile sig_atomic_t interrupted;
+int log_errno;
 static struct ci_log deploy_log;
 static long long t0;
 static int outfd = -1;
@@ -83,6 +85,28 @@ static void
 on_signal(int sig)
 {
 	interrupted = sig;
+}
+
+/*
+ * HUP, INT, QUIT and TERM end a run with a finished record: the handler
+ * only notes the signal, and the work stops at its next step. A signal
+ * ignored at the start (nohup, a shell's background job) stays ignored.
+ * As SIGPIPE, SIGXFSZ (a file size limit) is ignored: a write past the
+ * limit fails, and the log's failure is recorded, instead of killing it.
+ */
+static void
+catch_signals(void)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM };
+	struct sigaction sa, old;
+
+	signal(SIGXFSZ, SIG_IGN);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: waits end at once */
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
 }
 
 int
@@ -119,7 +143,6 @@ main(int argc, char **argv)
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL, *allowed = NULL;
 	int c, json = 0, i, li = 0, timeout_set = 0;
-	struct sigaction sa;
 
 	ci_init(argv[0]);
 	if (!cmd)
@@ -230,10 +253,7 @@ main(int argc, char **argv)
 	if (cmd[0] == 's' || cmd[0] == 'h')
 		return cmd_show(json, cmd[0] == 'h');
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal; /* no SA_RESTART: waits end at once */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	catch_signals();
 	t0 = ci_mono_ms();
 	return cmd[0] == 'p' ? cmd_push() : cmd_rollback();
 }
@@ -304,14 +324,14 @@ cmd_show(int json, int history)
 }
 
 /* --state, else .github/deployment-state.json at the top of the work tree. */
-static const char *
+static char *
 state_path(git_repository *r)
 {
 	const char *wd = r ? git_repository_workdir(r) : NULL;
 	char *p;
 
 	if (o_state || !wd)
-		return o_state ? o_state : DEFAULT_STATE;
+		return xstrdup(o_state ? o_state : DEFAULT_STATE);
 	p = xmalloc(strlen(wd) + sizeof DEFAULT_STATE);
 	strcpy(p, wd);
 	strcat(p, DEFAULT_STATE);
@@ -362,7 +382,7 @@ cmd_push(void)
 		    r->sha, refname, shown_url, r->attempts,
 		    r->attempts == 1 ? "" : "s");
 		gh_output(id, sha, 1);
-		return xfinish_stdout();
+		return log_errno ? CI_EXIT_ENV : xfinish_stdout();
 	}
 	save();
 	n = (size_t)snprintf(outcome, sizeof outcome, "%s: %s", r->id,
@@ -375,7 +395,7 @@ cmd_push(void)
 	}
 	SAY("error", ci_mono_ms() - t0, "%s", outcome);
 	gh_output(id, sha, 0);
-	return CI_EXIT_DEPLOY;
+	return log_errno ? CI_EXIT_ENV : CI_EXIT_DEPLOY;
 }
 
 /*
@@ -444,6 +464,8 @@ cmd_rollback(void)
 		gh_output(st.cur.id, st.cur.sha, rc == 0);
 	else
 		gh_output("", "", 0);
+	if (log_errno)
+		return CI_EXIT_ENV;
 	return rc == 0 ? xfinish_stdout() : CI_EXIT_DEPLOY;
 }
 
@@ -518,7 +540,7 @@ fail_early(const char *fmt, ...)
 	va_end(ap);
 	SAY("error", ci_mono_ms() - t0, "%s", msg);
 	gh_output("", out_sha, 0);
-	exit(CI_EXIT_DEPLOY);
+	exit(log_errno ? CI_EXIT_ENV : CI_EXIT_DEPLOY);
 }
 
 /* Exit 4 when libgit2 cannot speak the scheme of the URL. */
@@ -701,7 +723,7 @@ set_error(struct record *r, const char *fmt, ...)
 	r->error = xstrdup(msg);
 }
 
-/* Sleep, ending early on SIGINT or SIGTERM. */
+/* Sleep, ending early on a signal. */
 void
 pause_for(double sec)
 {
@@ -726,10 +748,57 @@ say_(struct ci_entry *e, const char *level, long long dur, const char *fmt, ...)
 	va_end(ap);
 	redact(msg);
 	ci_warn("%s", msg);
-	if (!run_id)
+	if (!run_id || log_errno)
 		return;
 	e->level = level;
 	e->message = msg;
 	e->duration_ms = dur;
-	xlog_write(&deploy_log, e);
+	ci_log_queue(&deploy_log, e);
+	if (ci_log_flush(&deploy_log) == 0)
+		return;
+	/* Said once; the run stops at its next step, as on a signal. */
+	log_errno = errno ? errno : EIO;
+	log_reason(msg, sizeof msg);
+	ci_warn("%s", msg);
+	if (!interrupted)
+		interrupted = LOG_FAILED;
+}
+
+/* Why the run stops: the signal, or the log that cannot be written. */
+void
+stop_reason(char *buf, size_t n)
+{
+	static const struct {
+		int sig;
+		const char *name;
+	} names[] = {
+		{ SIGHUP, "SIGHUP" },
+		{ SIGINT, "SIGINT" },
+		{ SIGQUIT, "SIGQUIT" },
+		{ SIGTERM, "SIGTERM" },
+	};
+
+	if (interrupted > 0) {
+		for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+			if (names[i].sig == interrupted) {
+				snprintf(buf, n, "interrupted by %s",
+					 names[i].name);
+				return;
+			}
+		snprintf(buf, n, "interrupted by signal %d", (int)interrupted);
+	} else {
+		log_reason(buf, n);
+	}
+}
+
+static void
+log_reason(char *buf, size_t n)
+{
+	if (deploy_log.is_file)
+		snprintf(buf, n, "cannot write to the log %s: %s",
+			 deploy_log.path, strerror(log_errno));
+	else
+		snprintf(buf, n,
+			 "cannot write to the log on standard output: %s",
+			 strerror(log_errno));
 }

@@ -46,12 +46,15 @@ int have_prev, have_remote_at, nonff;
  * Up to --attempts pushes; before attempt k+1 wait 2^k * base seconds. What
  * cannot pass on a retry (authentication, a missing remote or commit, a
  * non-fast-forward) ends at once; a hook's refusal is retried. The record is
- * written at each attempt.
+ * written at each attempt. A signal or a log that cannot be written stops
+ * the run at its next step: no attempt starts after it, and the reason
+ * names the point.
  */
 int
 push_attempts(struct record *r, int force)
 {
 	struct attempt a;
+	char why[256], point[64] = "", last[1024] = "";
 	double wait;
 	int k, rc;
 
@@ -66,6 +69,12 @@ push_attempts(struct record *r, int force)
 		SAY("info", -1,
 		    "%s: attempt %d of %lld: pushing %s to %s on %s", r->id, k,
 		    o_attempts, r->sha, refname, shown_url);
+		if (interrupted) {
+			snprintf(point, sizeof point,
+				 "before attempt %d of %lld", k, o_attempts);
+			r->attempts = --k > 0 ? k : 1;
+			break;
+		}
 		rc = push_once(&a, r->id, force);
 		if (a.have_old) {
 			have_remote_at = 1;
@@ -73,8 +82,15 @@ push_attempts(struct record *r, int force)
 		}
 		if (rc == 0)
 			return 0;
+		snprintf(last, sizeof last, "%s", a.reason);
+		if (interrupted)
+			snprintf(point, sizeof point,
+				 "during attempt %d of %lld", k, o_attempts);
 		SAY("warn", -1, "%s: attempt %d of %lld failed%s: %s", r->id, k,
 		    o_attempts, a.permanent ? ", not retried" : "", a.reason);
+		if (interrupted && !point[0])
+			snprintf(point, sizeof point,
+				 "after attempt %d of %lld", k, o_attempts);
 		if (a.permanent || k == o_attempts || interrupted)
 			break;
 		wait = o_base * (double)(1LL << k);
@@ -82,16 +98,29 @@ push_attempts(struct record *r, int force)
 		    "waiting %g s before attempt %d of %lld (backoff 2^%d x "
 		    "%g s, %s)",
 		    wait, k + 1, o_attempts, k, o_base, r->id);
-		pause_for(wait);
-		if (interrupted)
+		if (!interrupted)
+			pause_for(wait);
+		if (interrupted) {
+			snprintf(point, sizeof point,
+				 "while waiting before attempt %d of %lld",
+				 k + 1, o_attempts);
 			break;
+		}
 	}
-	if (interrupted)
-		snprintf(a.reason, sizeof a.reason, "interrupted by %s",
-			 interrupted == SIGINT ? "SIGINT" : "SIGTERM");
-	nonff = strstr(a.reason, "non-fast-forward") != NULL;
-	set_error(r, "Git operations failed after %d attempt%s: %s", k,
-		  k == 1 ? "" : "s", a.reason);
+	nonff = strstr(last, "non-fast-forward") != NULL;
+	if (!interrupted || !point[0]) { /* or it came after the outcome */
+		set_error(r, "Git operations failed after %d attempt%s: %s", k,
+			  k == 1 ? "" : "s", last);
+		return -1;
+	}
+	stop_reason(why, sizeof why);
+	if (k == 0)
+		set_error(r, "Git operations stopped %s: %s", point, why);
+	else
+		set_error(r,
+			  "Git operations failed after %d attempt%s: %s %s; "
+			  "attempt %d: %s",
+			  k, k == 1 ? "" : "s", why, point, k, last);
 	return -1;
 }
 

@@ -22,20 +22,28 @@ static int dry_rollback(const struct record *t, const char *from, char *why,
 /*
  * --verify: sh -c CMD with CI_DEPLOY_COMMIT and CI_DEPLOY_ID, without
  * GITHUB_TOKEN and GIT_TOKEN unless --verify-env, in a process group of its
- * own; 0 when it passed. Past --verify-timeout, or on SIGINT
- * or SIGTERM, the whole group gets SIGTERM, then SIGKILL 2 s later.
+ * own; 0 when it passed. Past --verify-timeout, or on a signal, the whole
+ * group gets SIGTERM, then SIGKILL 2 s later. A run that is stopping does
+ * not start it.
  */
 int
 run_verify(struct record *r)
 {
 	long long start = ci_mono_ms(), limit = -1, killed = -1, now;
 	int status = 0, timed_out = 0;
+	char why[256];
 	pid_t pid, w;
 
 	set_error(r, "in progress: verifying");
 	save();
 	SAY("info", -1, "%s: verifying: %s", r->id, o_verify);
 	fflush(stdout);
+	if (interrupted) {
+		strcpy(r->status, "failure");
+		stop_reason(why, sizeof why);
+		set_error(r, "verification failed: not run: %s", why);
+		return -1;
+	}
 	if (o_verify_timeout > 0)
 		limit = start + (long long)(o_verify_timeout * 1000);
 	if ((pid = fork()) < 0)
@@ -51,6 +59,7 @@ run_verify(struct record *r)
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGXFSZ, SIG_DFL);
 		dup2(2, 1); /* stdout carries log entries only */
 		execl("/bin/sh", "sh", "-c", o_verify, (char *)NULL);
 		_exit(127);
@@ -82,10 +91,10 @@ run_verify(struct record *r)
 			  "verification failed: %.200s timed out after %g s "
 			  "(--verify-timeout); its process group was killed",
 			  o_verify, o_verify_timeout);
-	else if (interrupted)
-		set_error(r, "verification failed: interrupted by %s",
-			  interrupted == SIGINT ? "SIGINT" : "SIGTERM");
-	else if (WIFEXITED(status))
+	else if (interrupted) {
+		stop_reason(why, sizeof why);
+		set_error(r, "verification failed: %s while verifying", why);
+	} else if (WIFEXITED(status))
 		set_error(r, "verification failed: %.200s exited %d", o_verify,
 			  WEXITSTATUS(status));
 	else

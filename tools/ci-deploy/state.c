@@ -20,7 +20,8 @@
 
 #define MAX_STATE_SIZE (4 << 20)
 
-static void take_lock(void);
+static char *follow(const char *path);
+static void take_lock(int stoppable);
 static void to_history(void);
 static int lock_held(void);
 static void relock(void);
@@ -34,14 +35,21 @@ static const char *where_file;
 
 /*
  * Serialise runs on one state file with a lock on a file beside it (the
- * state file itself is replaced by rename), then read the state. The lock
- * is held until exit.
+ * state file itself is replaced by rename), then read the state. A state
+ * file behind symbolic links is the file they lead to: it is replaced
+ * there, and its lock is beside it, whatever path reached it. Holding the
+ * lock, remove the temporary files that runs killed while writing left: a
+ * run writes the file only while it holds the lock. The lock is held until
+ * exit.
  */
 void
 lock_state(void)
 {
-	char *dir = ci_dirname(statefile);
+	char *file = follow(statefile), *dir, why[256];
 
+	free(statefile);
+	statefile = file;
+	dir = ci_dirname(statefile);
 	if (ci_mkdirs(dir, 0777) < 0)
 		ci_die(CI_EXIT_ENV, "cannot create directory %s: %s", dir,
 		       strerror(errno));
@@ -49,13 +57,57 @@ lock_state(void)
 	lockpath = xmalloc(strlen(statefile) + 6);
 	strcpy(lockpath, statefile);
 	strcat(lockpath, ".lock");
-	take_lock();
+	take_lock(1);
+	ci_replace_leftovers(statefile);
 	load_state(statefile);
+	if (interrupted) {
+		stop_reason(why, sizeof why);
+		ci_die(log_errno ? CI_EXIT_ENV : CI_EXIT_DEPLOY,
+		       "%s before the deployment started: nothing recorded",
+		       why);
+	}
 }
 
-/* The lock on the file that lockpath names, once this run holds it. */
+/*
+ * The file that path leads to through symbolic links, also when it does
+ * not exist yet; a relative link is read from the directory it is in.
+ */
+static char *
+follow(const char *path)
+{
+	char *p = xstrdup(path), *dir, *q, link[4096];
+	struct stat sb;
+	ssize_t n;
+
+	for (int hops = 0; lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode); hops++) {
+		if (hops == 40)
+			ci_die(CI_EXIT_ENV, "%s: %s", path, strerror(ELOOP));
+		if ((n = readlink(p, link, sizeof link - 1)) < 0)
+			ci_die(CI_EXIT_ENV,
+			       "cannot read the symbolic link %s: %s", p,
+			       strerror(errno));
+		link[n] = '\0';
+		if (link[0] == '/' || !strchr(p, '/')) {
+			q = xstrdup(link);
+		} else {
+			dir = ci_dirname(p);
+			q = xmalloc(strlen(dir) + n + 2);
+			sprintf(q, "%s/%s", dir, link);
+			free(dir);
+		}
+		free(p);
+		p = q;
+	}
+	return p;
+}
+
+/*
+ * The lock on the file that lockpath names, once this run holds it. A
+ * signal ends the wait when stoppable (nothing is recorded yet); else the
+ * run waits on, to record what it did, and stops after.
+ */
 static void
-take_lock(void)
+take_lock(int stoppable)
 {
 	int waited = 0;
 
@@ -71,11 +123,18 @@ take_lock(void)
 		if (!waited++)
 			ci_warn("waiting for another deployment to release %s",
 				lockpath);
-		while (flock(lockfd, LOCK_EX) < 0)
-			if (errno != EINTR || interrupted)
-				ci_die(CI_EXIT_DEPLOY,
-				       "interrupted while waiting for %s",
-				       lockpath);
+		while (flock(lockfd, LOCK_EX) < 0) {
+			char why[256];
+			if (errno != EINTR)
+				ci_die(CI_EXIT_ENV, "cannot lock %s: %s",
+				       lockpath, strerror(errno));
+			if (!interrupted || !stoppable)
+				continue;
+			stop_reason(why, sizeof why);
+			ci_die(CI_EXIT_DEPLOY,
+			       "%s while waiting for %s: nothing recorded", why,
+			       lockpath);
+		}
 	} while (!lock_held());
 }
 
@@ -134,7 +193,7 @@ relock(void)
 		free(st.hist[i].error);
 	close(lockfd);
 	lockfd = -1;
-	take_lock();
+	take_lock(0);
 	load_state(statefile);
 	for (i = 0; i < st.nhist && !found; i++)
 		if (!strcmp(st.hist[i].id, mine.id)) {
@@ -187,8 +246,15 @@ begin(const char *sha)
 			pause_for(id - now.tv_sec - now.tv_nsec / 1000000000.0);
 			while ((now = ci_now()).tv_sec < id && !interrupted)
 				pause_for(0.001);
-			if (interrupted)
-				ci_die(CI_EXIT_DEPLOY, "interrupted");
+			if (interrupted) {
+				char why[256];
+				stop_reason(why, sizeof why);
+				ci_die(CI_EXIT_DEPLOY,
+				       "%s while waiting for the next second "
+				       "to start the deployment: nothing "
+				       "recorded",
+				       why);
+			}
 		}
 	}
 	if (st.has_cur && st.cur.error &&
