@@ -511,8 +511,11 @@ hold_annotation(struct ci_log *log, const struct ci_entry *e)
 static void
 put_lines(int fd, const struct ci_buf *b, int n)
 {
-	const char *p = b->s, *end = b->s + b->len;
+	const char *p = b->s, *end;
 
+	if (!p) /* nothing held, and no pointer to count from */
+		return;
+	end = p + b->len;
 	for (int i = 0; i < n && p < end; i++)
 		p = (const char *)memchr(p, '\n', (size_t)(end - p)) + 1;
 	(void)ci_write_all(fd, b->s, (size_t)(p - b->s));
