@@ -23,9 +23,13 @@ copy_tree() {
 	run make -C src B=out CC=clang
 	assert_success
 	refute_output --partial "warning:"
-	for t in src/tools/ci-*.c; do
-		[ -x "src/out/$(basename "$t" .c)" ] || fail "$(basename "$t" .c) not built"
+	for t in src/tools/ci-*.c src/tools/ci-*/; do
+		t=$(basename "$t" .c)
+		[ -x "src/out/$t" ] || fail "$t not built"
 	done
+	if [ -f /usr/include/bash/builtins.h ]; then
+		[ -f src/out/ci_sh.so ] || fail "ci_sh.so not built"
+	fi
 }
 
 @test "only ci-deploy links libgit2, and ci-runid and ci-log link no JSON library" {
