@@ -129,10 +129,11 @@ check-busy: deps
 	@$(MAKE) --no-print-directory all
 	@CI_BUILD=$(abspath $(B)) tests/stress.sh
 
+# The suite (or the bats files of SANITIZE_TESTS) against ASan/UBSan builds.
 sanitize: deps
 	@$(MAKE) --no-print-directory all B=build-sanitize \
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
-	@CI_BUILD=$(abspath build-sanitize) ASAN_OPTIONS=detect_leaks=1 tests/run.sh
+	@CI_BUILD=$(abspath build-sanitize) ASAN_OPTIONS=detect_leaks=1 tests/run.sh $(SANITIZE_TESTS)
 
 # Each fuzz target for FUZZ_SECONDS on its seeds, tests/fuzz/NAME/; fails
 # on a crash, a leak or a sanitizer report (the input is kept in build-fuzz/).
