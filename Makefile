@@ -1,6 +1,6 @@
 # ci-tools: small C tools for structured, correlated CI pipeline logs.
-# make [all] | demo | check | check-busy | lint | sanitize | bench | deps |
-# install | uninstall | clean
+# make [all] | demo | check | check-busy | lint | sanitize | fuzz | bench |
+# deps | install | uninstall | clean
 
 VERSION = 0.1.0
 PREFIX ?= /usr/local
@@ -80,6 +80,26 @@ $(B)/ci_sh.so: tools/ci_sh.c $(B)/libci-pic.a lib/ci.h
 	$(CC) $(SO_CFLAGS) -Ilib -isystem $(BASH_INC) -isystem $(BASH_INC)/include \
 		-isystem $(BASH_INC)/builtins -shared -o $@ $< $(B)/libci-pic.a $(LDFLAGS)
 
+# libFuzzer targets, fuzz/NAME.c, one per reader of outside input, and the
+# tool whose files each links besides lib/, its main renamed (records
+# includes tools/ci-log.c, for its static reader).
+FUZZ = $(patsubst fuzz/%.c,%,$(wildcard fuzz/*.c))
+FUZZ_TOOL_state = ci-deploy
+FUZZ_TOOL_tap = ci-testpar
+FUZZ_TOOL_junit = ci-testpar
+FUZZ_TOOL_conf = ci-testpar
+FUZZ_LDFLAGS_conf = -Wl,--wrap=exit
+FUZZ_SECONDS = 10
+FUZZ_CC = clang
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz_tool = $(if $(FUZZ_TOOL_$(1)),$(call src,$(FUZZ_TOOL_$(1))))
+fuzz_pkg = $(shell pkg-config $(2) libcjson $(PKGS_$(FUZZ_TOOL_$(1))))
+
+$(B)/fuzz-%: fuzz/%.c $(wildcard tools/*.c tools/*/*.[ch]) $(B)/libci.a lib/ci.h
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -Dmain=ci_tool_main \
+		$(call fuzz_pkg,$*,--cflags) -Ilib -o $@ $< $(call fuzz_tool,$*) \
+		$(B)/libci.a $(LDFLAGS) $(FUZZ_LDFLAGS_$*) $(call fuzz_pkg,$*,--libs) -lm
+
 deps:
 	@sh scripts/deps.sh
 
@@ -94,10 +114,10 @@ bench: all
 	@bench/run.sh
 
 lint:
-	clang-format --dry-run --Werror lib/*.[ch] $(wildcard tools/*.c tools/*/*.[ch])
+	clang-format --dry-run --Werror lib/*.[ch] $(wildcard tools/*.c tools/*/*.[ch] fuzz/*.c)
 	mandoc -Tlint -Wwarning man/*.1 man/*.7
 	bash -n scripts/lib/ci.sh scripts/local-ci/run.sh tools/ci-*.sh
-	sh -n scripts/deps.sh
+	sh -n scripts/deps.sh fuzz/run.sh
 
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -109,10 +129,20 @@ check-busy: deps
 	@$(MAKE) --no-print-directory all
 	@CI_BUILD=$(abspath $(B)) tests/stress.sh
 
+# The suite (or the bats files of SANITIZE_TESTS) against ASan/UBSan builds.
 sanitize: deps
 	@$(MAKE) --no-print-directory all B=build-sanitize \
 		CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
-	@CI_BUILD=$(abspath build-sanitize) ASAN_OPTIONS=detect_leaks=1 tests/run.sh
+	@CI_BUILD=$(abspath build-sanitize) ASAN_OPTIONS=detect_leaks=1 tests/run.sh $(SANITIZE_TESTS)
+
+# Each fuzz target for FUZZ_SECONDS on its seeds, tests/fuzz/NAME/; fails
+# on a crash, a leak or a sanitizer report (the input is kept in build-fuzz/).
+fuzz:
+	@sh fuzz/run.sh --probe $(FUZZ_CC)
+	@$(MAKE) --no-print-directory B=build-fuzz CC=$(FUZZ_CC) \
+		CFLAGS="-O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		$(FUZZ:%=build-fuzz/fuzz-%)
+	@sh fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ)
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -133,7 +163,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(BASHLIBDIR)
 
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize build-fuzz
 
-.PHONY: all bench check check-busy demo lint sanitize deps install uninstall \
-	clean
+.PHONY: all bench check check-busy demo lint sanitize fuzz deps install \
+	uninstall clean

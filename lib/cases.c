@@ -163,6 +163,13 @@ ci_cases_json(struct ci_buf *b, const struct ci_cases *c)
 	ci_buf_printf(b, "],\"cases_omitted\":%lld", c->omitted);
 }
 
+/* A valid integer that may be past long long: kept as runs.c keeps them. */
+static long long
+clamp(double d)
+{
+	return d < 4e18 ? (long long)d : 4000000000000000000LL;
+}
+
 /*
  * The cases of a valid test_execution object (its "cases" array and
  * "cases_omitted"), added to c.
@@ -192,7 +199,7 @@ ci_cases_read(struct ci_cases *c, const cJSON *te)
 		v = cJSON_GetObjectItemCaseSensitive(o, "duration_ms");
 		k = ci_cases_add(
 		    c, name, strlen(name), cls, cls ? strlen(cls) : 0, st,
-		    cJSON_IsNumber(v) ? (long long)v->valuedouble : -1);
+		    cJSON_IsNumber(v) ? clamp(v->valuedouble) : -1);
 		v = cJSON_GetObjectItemCaseSensitive(o, "message");
 		if (k && cJSON_IsString(v))
 			ci_case_message(c, k, v->valuestring,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -495,6 +496,7 @@ torn(int fd)
 	/*
 	 * A concurrent write in progress shows a file growing towards its
 	 * newline: only a size that stays put for 10 ms without one is torn.
+	 * Writers of these tools never show it (ci_append's lock), others may.
 	 */
 	for (int still = 0, tries = 0; tries < 1000; tries++) {
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
@@ -536,8 +538,11 @@ hold_annotation(struct ci_log *log, const struct ci_entry *e)
 static void
 put_lines(int fd, const struct ci_buf *b, int n)
 {
-	const char *p = b->s, *end = b->s + b->len;
+	const char *p = b->s, *end;
 
+	if (!p) /* nothing held, and no pointer to count from */
+		return;
+	end = p + b->len;
 	for (int i = 0; i < n && p < end; i++)
 		p = (const char *)memchr(p, '\n', (size_t)(end - p)) + 1;
 	(void)ci_write_all(fd, b->s, (size_t)(p - b->s));
@@ -627,14 +632,12 @@ over_cap(struct ci_log *log, const struct ci_entry *e)
  * without its last newline, these entries begin with one: the torn entry,
  * which was reported, is the only one lost.
  */
-int
-ci_append(int fd, const char *s, size_t len)
+static int
+append(int fd, const char *s, size_t len)
 {
 	struct iovec iov[2] = { { "\n", 1 }, { (void *)s, len } };
 	ssize_t n;
 
-	if (len == 0)
-		return 0;
 	if (torn(fd)) {
 		while ((n = writev(fd, iov, 2)) < 0 && errno == EINTR)
 			;
@@ -646,6 +649,30 @@ ci_append(int fd, const char *s, size_t len)
 		return ci_write_all(fd, s + n, len - (size_t)n);
 	}
 	return ci_write_all(fd, s, len);
+}
+
+/*
+ * The writers of these tools take turns on a file (flock), so that none
+ * looks at its end while another's write is under way: a writer stopped in
+ * the middle of a long write (a busy machine) would look torn.
+ */
+int
+ci_append(int fd, const char *s, size_t len)
+{
+	struct stat st;
+	int locked, r, e;
+
+	if (len == 0)
+		return 0;
+	locked = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    flock(fd, LOCK_EX) == 0;
+	r = append(fd, s, len);
+	if (locked) {
+		e = errno;
+		flock(fd, LOCK_UN);
+		errno = e;
+	}
+	return r;
 }
 
 /* Write every waiting entry with one write(). */

@@ -15,11 +15,12 @@ git jq curl"
 # The tests, besides. util-linux (flock, setpriv, prlimit) and bsdutils
 # (script, a terminal for the tests) are essential in Debian, but the tests
 # name what they run; manpages-dev has the system calls' pages that ours
-# refer to, which the man page test looks up.
+# refer to, which the man page test looks up; libclang-rt-dev has clang's
+# sanitizer runtimes and libFuzzer (make fuzz), which clang only recommends.
 tests="bats bats-assert bats-support python3 python3-jsonschema python3-yaml
 python3-pytest python3-junitparser
 mandoc procps time libxml2-utils util-linux bsdutils manpages-dev
-clickhouse-server clickhouse-client clang-format clang lnav tmux"
+clickhouse-server clickhouse-client libclang-rt-dev clang-format clang lnav tmux"
 case ${1-} in
 --build-only) pkgs=$build ;;
 "") pkgs="$build $tests" ;;

@@ -633,6 +633,20 @@ test_races_the_clock flakyFailure"
 	assert_line "py test_cases.TestMath test_divides Failure"
 }
 
+@test "junit: a case's duration past what the reader holds is kept as the largest, not taken as unknown" {
+	# Valid for the schema (an integer, no maximum), but 1e42 ms made an
+	# undefined conversion to long long (fuzz/cases.c found it).
+	new_run
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='printf "1..1\nnot ok 1 slow in 5ms\n"; exit 1' > /dev/null || true
+	jq -c '.test_execution.cases[0].duration_ms = 1e42' "$CI_LOG_FILE" > big.log
+	validate log-schema.json big.log
+	run --separate-stderr ci-report --format junit big.log
+	assert_success
+	printf '%s\n' "$output" > junit.xml
+	run xmllint --xpath 'string(//testcase[@name="slow"]/@time)' junit.xml
+	assert_output "4000000000000000.000"
+}
+
 @test "junit: a suite that failed with no failed case also has its attempt as a testcase" {
 	new_run
 	ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='printf "1..1\nok 1 fine\n"; exit 2' > /dev/null || true

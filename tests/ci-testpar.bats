@@ -262,6 +262,16 @@ unit 2 passed false false warn"
 	assert_output "2"
 }
 
+@test "failure_count is the failed TAP cases: lowercase not ok, the first # decides the directive" {
+	# Found by fuzz/tap.c: the count and the cases read the lines by two
+	# rules, so a record could say 2 failures and list 3 failed cases.
+	printf '1..5\nNOT OK 1 shouted\nnot ok 2 a # x # SKIP later\nnot ok 3 b\nnot ok 4 c \\# skip\nnot ok 5 d #skip\n' > tap
+	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1'
+	run field 1 '[.test_execution.failure_count, (.test_execution.cases | map(.name + " " + .status))] | @json'
+	assert_output '[3,["a # x # SKIP later failed","b failed","c \\# skip failed","d skipped"]]'
+	validate log-schema.json "$CI_LOG_FILE"
+}
+
 @test "a passed suite counts 0 failures whatever its output says" {
 	run ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit='echo "not ok 1 known"'
 	assert_success

@@ -23,9 +23,13 @@ copy_tree() {
 	run make -C src B=out CC=clang
 	assert_success
 	refute_output --partial "warning:"
-	for t in src/tools/ci-*.c; do
-		[ -x "src/out/$(basename "$t" .c)" ] || fail "$(basename "$t" .c) not built"
+	for t in src/tools/ci-*.c src/tools/ci-*/; do
+		t=$(basename "$t" .c)
+		[ -x "src/out/$t" ] || fail "$t not built"
 	done
+	if [ -f /usr/include/bash/builtins.h ]; then
+		[ -f src/out/ci_sh.so ] || fail "ci_sh.so not built"
+	fi
 }
 
 @test "only ci-deploy links libgit2, and ci-runid and ci-log link no JSON library" {
@@ -82,4 +86,26 @@ copy_tree() {
 	run sh "$REPO/scripts/deps.sh"
 	assert_success
 	assert_output ""
+}
+
+@test ".ci/run runs make check, a clang build, make sanitize and make fuzz, each even when one fails" {
+	# make, id and sudo stand in: a user without root or sudo (no apt-get),
+	# and a make that says what it was asked and fails make sanitize.
+	mkdir -p bin tree/tests
+	cp -r "$REPO/.ci" tree/
+	cp "$REPO"/tests/*.bats tree/tests/
+	printf '#!/bin/sh\necho "make $*"\n[ "$1" != sanitize ]\n' > bin/make
+	printf '#!/bin/sh\necho 1000\n' > bin/id
+	printf '#!/bin/sh\nexit 1\n' > bin/sudo
+	chmod +x bin/*
+	run --separate-stderr env PATH="$PWD/bin:$PATH" bash tree/.ci/run </dev/null
+	assert_failure 1
+	err=$stderr
+	run grep '^make ' <<<"$output"
+	assert_line --index 0 "make check"
+	assert_line --index 1 "make B=build-clang CC=clang"
+	assert_line --index 2 --regexp '^make sanitize SANITIZE_TESTS=tests/ci-deploy\.bats .*tests/ci-log\.bats '
+	assert_line --index 3 "make fuzz FUZZ_SECONDS=30"
+	refute_line --regexp '^make sanitize .*tests/(make|man|fuzz)\.bats'
+	assert_equal "$err" ".ci/run: failed: the tests against ASan and UBSan builds (${lines[2]})"
 }

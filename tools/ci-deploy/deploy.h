@@ -77,11 +77,12 @@ int run_verify(struct record *r);
 int rollback(char *outcome, size_t n);
 
 /* state.c: the state file, under a lock beside it. */
+struct ci_buf;
 void lock_state(void);
 int load_state(const char *path);
+int parse_state(struct ci_buf *b, struct ci_buf *why);
 void begin(const char *sha);
 void save(void);
-struct ci_buf;
 void put_record(struct ci_buf *b, const struct record *r, const char *ind);
 void format_state(struct ci_buf *b);
 

@@ -423,17 +423,72 @@ get_record(const cJSON *o, struct record *r)
 		r->error = xstrdup(v->valuestring);
 }
 
+/*
+ * The state file's bytes b (a NUL is added) into st; 0, or -1 and why
+ * when they are not a valid state.
+ */
+int
+parse_state(struct ci_buf *b, struct ci_buf *why)
+{
+	struct ci_buf text = { 0 };
+	const char *end = NULL;
+	const cJSON *v;
+	cJSON *root;
+	int line = 1;
+
+	memset(&st, 0, sizeof st);
+	/* What cJSON lets pass: NUL, bad UTF-8, raw controls in strings. */
+	for (size_t at = 0, eol; at < b->len; at = eol + 1, line++) {
+		const char *nl = memchr(b->s + at, '\n', b->len - at);
+		eol = nl ? (size_t)(nl - b->s) : b->len;
+		if (ci_text_check(b->s + at, eol - at, &text) < 0) {
+			ci_buf_printf(why, "line %d: %s", line, text.s);
+			ci_buf_free(&text);
+			return -1;
+		}
+	}
+	line = 1;
+	ci_buf_add(b, "", 1);
+	root = cJSON_ParseWithLengthOpts(b->s, b->len, &end, 1);
+	if (!root || end != b->s + b->len - 1) {
+		if (!end)
+			end = cJSON_GetErrorPtr();
+		for (const char *p = b->s; end && p < end; p++)
+			line += *p == '\n';
+		cJSON_Delete(root);
+		ci_buf_printf(why, "not valid JSON (line %d)", line);
+		return -1;
+	}
+	if (ci_shape_check(root, &state_shape, "", why) < 0) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	get_record(cJSON_GetObjectItemCaseSensitive(root, "currentDeployment"),
+		   &st.cur);
+	st.has_cur = 1;
+	v = cJSON_GetObjectItemCaseSensitive(root, "lastKnownGood");
+	if (!cJSON_IsNull(v)) {
+		copy(st.lkg.id, sizeof st.lkg.id, v, "deployment_id");
+		copy(st.lkg.sha, sizeof st.lkg.sha, v, "commit_sha");
+		copy(st.lkg.ts, sizeof st.lkg.ts, v, "timestamp");
+		strcpy(st.lkg.status, "success");
+		st.has_lkg = 1;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "history");
+	for (v = v->child; v; v = v->next)
+		get_record(v, &st.hist[st.nhist++]);
+	cJSON_Delete(root);
+	return 0;
+}
+
 /* Read and check the state file; -1 when there is none. Exits 2 when bad. */
 int
 load_state(const char *path)
 {
 	struct ci_buf b = { 0 }, why = { 0 };
-	const char *end = NULL;
-	const cJSON *v;
 	char buf[65536];
-	cJSON *root;
 	ssize_t n;
-	int fd, line = 1;
+	int fd;
 
 	where_file = path;
 	memset(&st, 0, sizeof st);
@@ -454,40 +509,8 @@ load_state(const char *path)
 			bad_state("", "larger than %d bytes", MAX_STATE_SIZE);
 	}
 	close(fd);
-	/* What cJSON lets pass: NUL, bad UTF-8, raw controls in strings. */
-	for (size_t at = 0, eol; at < b.len; at = eol + 1, line++) {
-		eol = at + strcspn(b.s + at, "\n");
-		eol = eol < b.len ? eol : b.len;
-		if (ci_text_check(b.s + at, eol - at, &why) < 0)
-			bad_state("", "line %d: %s", line, why.s);
-	}
-	line = 1;
-	ci_buf_add(&b, "", 1);
-	root = cJSON_ParseWithLengthOpts(b.s, b.len, &end, 1);
-	if (!root || end != b.s + b.len - 1) {
-		if (!end)
-			end = cJSON_GetErrorPtr();
-		for (const char *p = b.s; end && p < end; p++)
-			line += *p == '\n';
-		bad_state("", "not valid JSON (line %d)", line);
-	}
-	if (ci_shape_check(root, &state_shape, "", &why) < 0)
+	if (parse_state(&b, &why) < 0)
 		bad_state("", "%s", why.s);
-	get_record(cJSON_GetObjectItemCaseSensitive(root, "currentDeployment"),
-		   &st.cur);
-	st.has_cur = 1;
-	v = cJSON_GetObjectItemCaseSensitive(root, "lastKnownGood");
-	if (!cJSON_IsNull(v)) {
-		copy(st.lkg.id, sizeof st.lkg.id, v, "deployment_id");
-		copy(st.lkg.sha, sizeof st.lkg.sha, v, "commit_sha");
-		copy(st.lkg.ts, sizeof st.lkg.ts, v, "timestamp");
-		strcpy(st.lkg.status, "success");
-		st.has_lkg = 1;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(root, "history");
-	for (v = v->child; v; v = v->next)
-		get_record(v, &st.hist[st.nhist++]);
-	cJSON_Delete(root);
 	ci_buf_free(&b);
 	ci_buf_free(&why);
 	return 0;

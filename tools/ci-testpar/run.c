@@ -1,4 +1,5 @@
 /* run.c: start, watch, stop and retry the suites: one poll loop. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -347,28 +348,17 @@ read_output(struct attempt *a)
 }
 
 /*
- * Each line of a suite's output: TAP's "not ok" lines (less # TODO and
- * # SKIP) are failed tests; a fork that failed for lack of resources is a
- * sign of contention; in prefixed mode, the line is queued whole.
+ * Each line of a suite's output: TAP test lines are cases (tap_case); a fork
+ * that failed for lack of resources is a sign of contention; in prefixed mode,
+ * the line is queued whole.
  */
 void
 on_line(void *arg, const char *line, size_t len, int continued)
 {
 	struct attempt *a = arg;
-	const char *hash;
 
 	if (!a->in_long) {
 		tap_case(a, line, len);
-		if (len >= 6 && memcmp(line, "not ok", 6) == 0 &&
-		    (len == 6 || line[6] == ' ')) {
-			hash = memchr(line, '#', len);
-			if (!hash ||
-			    (strncasecmp(hash + 1 + strspn(hash + 1, " "),
-					 "todo", 4) != 0 &&
-			     strncasecmp(hash + 1 + strspn(hash + 1, " "),
-					 "skip", 4) != 0))
-				a->notok++;
-		}
 		if (memmem(line, len, "Cannot fork", 11) ||
 		    (memmem(line, len, "fork", 4) &&
 		     memmem(line, len, "Resource temporarily unavailable", 32)))
@@ -388,7 +378,7 @@ word(const char *s, size_t n, const char *w)
 {
 	size_t k = strlen(w);
 
-	return n >= k && strncasecmp(s, w, k) == 0 && (n == k || s[k] == ' ');
+	return n >= k && strncmp(s, w, k) == 0 && (n == k || s[k] == ' ');
 }
 
 /*
@@ -423,19 +413,26 @@ tap_case(struct attempt *a, const char *line, size_t len)
 		p++;
 	if (end - p >= 2 && p[0] == '-' && p[1] == ' ')
 		p += 2;
-	/* The directive: the last " # SKIP" or " # TODO". */
-	for (h = end; h > p; h--)
-		if (h[-1] == '#' && (h - 1 == p || h[-2] == ' ')) {
-			const char *w = h;
-			while (w < end && *w == ' ')
-				w++;
-			if (end - w >= 4 &&
-			    (strncasecmp(w, "skip", 4) == 0 ||
-			     strncasecmp(w, "todo", 4) == 0)) {
-				dir = h - 1;
-				break;
-			}
+	/* The directive, as TAP::Parser reads it: the first # that no
+	 * backslash escapes, then SKIP or TODO as a word, in any case. */
+	for (h = p; h < end; h++) {
+		const char *w = h + 1;
+		if (*h == '\\') {
+			h++;
+			continue;
 		}
+		if (*h != '#')
+			continue;
+		while (w < end && (*w == ' ' || *w == '\t'))
+			w++;
+		if (end - w >= 4 &&
+		    (strncasecmp(w, "skip", 4) == 0 ||
+		     strncasecmp(w, "todo", 4) == 0) &&
+		    (end - w == 4 ||
+		     !(isalnum((unsigned char)w[4]) || w[4] == '_')))
+			dir = h;
+		break;
+	}
 	status = dir ? CI_CASE_SKIPPED
 	    : failed ? CI_CASE_FAILED
 		     : CI_CASE_PASSED;
@@ -453,7 +450,9 @@ tap_case(struct attempt *a, const char *line, size_t len)
 	}
 	a->tap_failed =
 	    ci_cases_add(&a->tap, p, (size_t)(h - p), NULL, 0, status, ms);
-	if (status != CI_CASE_FAILED)
+	if (status == CI_CASE_FAILED)
+		a->notok++;
+	else
 		a->tap_failed = NULL;
 }
 

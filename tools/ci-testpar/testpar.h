@@ -49,7 +49,7 @@ struct attempt {
 	int give_up; /* record it even if its pipe is still open */
 	struct ci_lines lines;
 	int in_long; /* inside a line longer than CI_LINE_MAX */
-	unsigned long notok; /* TAP "not ok" lines */
+	unsigned long notok; /* TAP test lines of failed tests */
 	struct ci_cases tap; /* the cases of its TAP lines */
 	struct ci_case *tap_failed; /* the last, when it failed: diagnostics */
 	int forkfail; /* output says a fork failed for lack of resources */
