@@ -1019,6 +1019,65 @@ span() {
 	assert_output '["'"$root"'",true]'
 }
 
+@test "otlp: the test cases of a real bats suite are child spans of their attempt: status, duration, end to end" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	new_run
+	cp "$FIXTURES/ci-testpar/cases.bats" .
+	ci-step init --profile dev --trigger CLI
+	ci-step test-unit -- ci-testpar --max-load 0 --min-free-mb 0 --retries 1 \
+		unit='env -i PATH=/usr/bin:/bin CI_TEST_ATTEMPT=$CI_TEST_ATTEMPT /usr/bin/bats --tap --timing cases.bats' > /dev/null 2>&1 || true
+	ci-step complete --exit-code 3 > /dev/null || true
+	validate log-schema.json "$CI_LOG_FILE"
+	otlp "$CI_LOG_FILE"
+	# Each case of each attempt, under that attempt's span, in the order
+	# the suite reported them.
+	run jq -s -c '(map({(.spanId): .name}) | add) as $name | .[] | select(.attrs["ci_tools.case.status"]) |
+		[$name[.parentSpanId], .name, .status, .attrs["ci_tools.case.status"], .attrs["test.case.result.status"], .attrs["test.suite.name"], .kind]' spans.ndjson
+	assert_output '["unit attempt 1","adds",1,"passed","pass","unit",1]
+["unit attempt 1","divides by zero",2,"failed","fail","unit",1]
+["unit attempt 1","needs a network",0,"skipped",null,"unit",1]
+["unit attempt 1","races the clock",2,"failed","fail","unit",1]
+["unit attempt 2","adds",1,"passed","pass","unit",1]
+["unit attempt 2","divides by zero",2,"failed","fail","unit",1]
+["unit attempt 2","needs a network",0,"skipped",null,"unit",1]
+["unit attempt 2","races the clock",1,"passed","pass","unit",1]'
+	# A failed case's status message is the diagnostics the log kept.
+	run jq -r 'select(.name == "divides by zero") | .statusMessage' spans.ndjson
+	assert_line --index 0 '(in test file cases.bats, line 12)'
+	assert_line --index 2 '4 / 2 is not 3'
+	# Durations are bats --timing's, the spans laid end to end from the
+	# attempt's start, none past its end.
+	run jq -s -c 'map(select(.name | endswith(" attempt 1"))) as [$a] | map(select(.parentSpanId == $a.spanId)) |
+		[(map((.end[:-6] | tonumber) - (.start[:-6] | tonumber) == .attrs["ci_tools.duration_ms"]) | all),
+		 .[0].start == $a.start,
+		 ([range(1; length) as $i | .[$i].start == .[$i - 1].end] | all),
+		 (map((.end[:-6] | tonumber) <= ($a.end[:-6] | tonumber)) | all),
+		 $a.attrs["ci_tools.cases"], $a.attrs["ci_tools.cases_dropped"]]' spans.ndjson
+	assert_output '[true,true,true,true,4,0]'
+	# The ids are derived: the same on a second export, none shared.
+	cp spans.ndjson first.ndjson
+	otlp "$CI_LOG_FILE"
+	cmp first.ndjson spans.ndjson
+	run jq -s -c '[length, (map(.spanId) | unique | length)]' spans.ndjson
+	assert_output "[$(wc -l < spans.ndjson),$(wc -l < spans.ndjson)]"
+}
+
+@test "otlp: at most 10000 case spans per run, every failed case among them; the rest counted on the attempt" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	new_run
+	# Two suites of 6000 cases each; the second's last 3 fail.
+	ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 \
+		unit='awk "BEGIN { print \"1..6000\"; for (i = 1; i <= 6000; i++) print \"ok \" i \" u\" i }"' \
+		e2e='awk "BEGIN { print \"1..6000\"; for (i = 1; i <= 6000; i++) print (i > 5997 ? \"not ok \" : \"ok \") i \" e\" i }"; exit 1' > /dev/null 2>&1 || true
+	validate log-schema.json "$CI_LOG_FILE"
+	otlp "$CI_LOG_FILE"
+	run jq -s -c '[(map(select(.attrs["ci_tools.case.status"])) | length),
+		(map(select(.attrs["ci_tools.case.status"] == "failed") | .name) | sort),
+		(map(select(.name | contains(" attempt "))) | map(.attrs["ci_tools.cases_dropped"]) | add),
+		(map(select(.name | contains(" attempt "))) | map(.attrs["ci_tools.cases"]) | add)]' spans.ndjson
+	assert_output '[10000,["e5998","e5999","e6000"],2000,12000]'
+}
+
 # --- memory ----------------------------------------------------------------
 
 @test "peak memory does not grow with the input: 20 MB and 200 MB of log" {

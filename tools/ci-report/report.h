@@ -23,6 +23,7 @@
 
 #define MSG_CAP 50 /* messages kept per run; the rest counted */
 #define OTLP_EVENTS 10000 /* the same for otlp, whose events they are */
+#define OTLP_CASES 10000 /* test case spans per run in otlp; failed first */
 #define BAD_SHOWN 5 /* malformed lines shown in a report */
 #define FAILING_SHOWN 10 /* failed test cases named per attempt */
 
