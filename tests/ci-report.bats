@@ -1408,6 +1408,22 @@ print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
 	assert_output "flaky"
 }
 
+@test "--trends counts every case of a run with thousands of them" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	# A real suite of 3000 cases, 2 of them failing, in each of two runs.
+	for _ in 1 2; do
+		new_run
+		CI_LOG_FILE=$BATS_TEST_TMPDIR/logs/ci.log ci-testpar --max-load 0 --min-free-mb 0 --retries 0 \
+			unit='awk "BEGIN { print \"1..3000\"; for (i = 1; i <= 3000; i++) print (i > 2998 ? \"not ok \" : \"ok \") i \" c\" i }"; exit 1' > /dev/null 2>&1 || true
+	done
+	run --separate-stderr ci-report --trends --format json "$BATS_TEST_TMPDIR/logs/ci.log"
+	assert_success
+	printf '%s\n' "$output" > t.json
+	validate report-schema.json t.json
+	run jq -c '[.trends.runs, (.trends.failed_in_latest | map([.name, .runs, .failed, .kind]))]' t.json
+	assert_output '[2,[["c2999",2,2,"already failing"],["c3000",2,2,"already failing"]]]'
+}
+
 @test "--trends refuses --run, --last and --format junit" {
 	run --separate-stderr ci-report --trends --last x.log
 	assert_failure 2
