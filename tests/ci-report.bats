@@ -1232,6 +1232,38 @@ print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
 	assert_output "$(wc -l < rows)"
 }
 
+@test "clickhouse: an attempt's test cases are one array per field, element by element the cases of the entry" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	new_run
+	cp "$FIXTURES/ci-testpar/cases.bats" .
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 1 \
+		unit='env -i PATH=/usr/bin:/bin CI_TEST_ATTEMPT=$CI_TEST_ATTEMPT /usr/bin/bats --tap --timing cases.bats' > /dev/null 2>&1 || true
+	# A JUnit case with a classname and no time, beside the TAP ones.
+	jq -c 'if .test_execution.attempt_number == 2 then .test_execution.cases += [{"name": "t", "classname": "pkg.T", "status": "failed", "message": "boom"}] else . end' \
+		"$CI_LOG_FILE" > cases.log
+	validate log-schema.json cases.log
+	run --separate-stderr ci-report --format clickhouse cases.log
+	assert_success
+	printf '%s\n' "$output" > rows
+	validate clickhouse-row-schema.json rows
+	run jq -c 'select(.has_test_execution) | [.test_attempt_number, .case_name, .case_classname, .case_status, .test_cases_omitted]' rows
+	assert_line --index 0 '[1,["adds","divides by zero","needs a network","races the clock"],["","","",""],["passed","failed","skipped","failed"],0]'
+	assert_line --index 1 '[2,["adds","divides by zero","needs a network","races the clock","t"],["","","","","pkg.T"],["passed","failed","skipped","passed","failed"],0]'
+	# Durations and messages, element by element those of the entry's cases.
+	run /usr/bin/python3 -c '
+import json
+for e, r in zip((json.loads(l) for l in open("cases.log")), (json.loads(l) for l in open("rows"))):
+    cases = e.get("test_execution", {}).get("cases")
+    if cases is None:
+        assert "case_name" not in r, r
+        continue
+    assert r["case_duration_ms"] == [c.get("duration_ms") for c in cases], r
+    assert r["case_message"] == [c.get("message", "") for c in cases], r
+    print(sum(d is None for d in r["case_duration_ms"]), sum(m != "" for m in r["case_message"]))'
+	assert_success
+	assert_output "$(printf '0 2\n1 2')"
+}
+
 @test "clickhouse: the key is the same for the same entry, in any file, and differs between entries" {
 	ci-report --format clickhouse "$F/seed-run.log" > a.rows
 	cp "$F/seed-run.log" copy.log
