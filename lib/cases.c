@@ -122,6 +122,19 @@ ci_cases_failed(const struct ci_cases *c)
 }
 
 /* ,"cases":[...],"cases_omitted":N for a test_execution object. */
+/* A JSON string of s, with CI_MASK's values as ***. */
+static void
+json_masked(struct ci_buf *b, const char *s)
+{
+	static struct ci_buf masked;
+	size_t n = strlen(s);
+
+	if (ci_mask(&masked, s, n))
+		ci_buf_json_string(b, masked.s, masked.len);
+	else
+		ci_buf_json_string(b, s, n);
+}
+
 void
 ci_cases_json(struct ci_buf *b, const struct ci_cases *c)
 {
@@ -129,11 +142,10 @@ ci_cases_json(struct ci_buf *b, const struct ci_cases *c)
 	for (size_t i = 0; i < c->n; i++) {
 		const struct ci_case *k = &c->v[i];
 		ci_buf_str(b, i ? ",{\"name\":" : "{\"name\":");
-		ci_buf_json_string(b, k->name, strlen(k->name));
+		json_masked(b, k->name);
 		if (k->classname) {
 			ci_buf_str(b, ",\"classname\":");
-			ci_buf_json_string(b, k->classname,
-					   strlen(k->classname));
+			json_masked(b, k->classname);
 		}
 		ci_buf_printf(b, ",\"status\":\"%s\"",
 			      ci_case_statuses[k->status]);
@@ -142,7 +154,7 @@ ci_cases_json(struct ci_buf *b, const struct ci_cases *c)
 				      k->duration_ms);
 		if (k->message) {
 			ci_buf_str(b, ",\"message\":");
-			ci_buf_json_string(b, k->message, strlen(k->message));
+			json_masked(b, k->message);
 		}
 		if (k->message_cut)
 			ci_buf_str(b, ",\"message_cut\":true");

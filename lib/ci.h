@@ -86,6 +86,7 @@ struct ci_entry {
 	const char *run_id;
 	const char *source_file;
 	long line_number; /* >= 1 */
+	int no_line; /* line_number is a placeholder: annotate the file only */
 	const char *function_name;
 	const char *step_name;
 	long long duration_ms; /* < 0: absent */
@@ -356,6 +357,7 @@ void ci_case_fullname(struct ci_buf *b, const struct ci_case *k);
 void ci_cases_free(struct ci_cases *c);
 
 /* runs.c: Pipeline Runs, steps and Test Executions rebuilt from entries. */
+#define CI_SHARDS_MAX 256 /* ci-testpar --shard K/N: N at most */
 struct ci_run_start {
 	long long start_time;
 	char profile[8], triggered_by[8];
@@ -372,6 +374,7 @@ struct ci_test_exec {
 	long long attempt_number, duration, failure_count;
 	long long started_at, completed_at;
 	int run_in_parallel, fallback_to_serial;
+	int shard_index, shard_count; /* ci-testpar --shard K/N; 0: none */
 };
 struct ci_view { /* what one valid entry says */
 	const char *run_id, *step_name, *message, *source_file, *function_name;
@@ -415,6 +418,9 @@ struct ci_step {
 	long long duration_ms; /* its completions' durations added */
 	int completions, failures, ok, exit_code;
 	unsigned long long seq, ok_seq; /* first entry, first success */
+	/* A suite's step run in shards (ci-testpar --shard-files): ok once
+	 * every shard that ran it passed. */
+	uint64_t shard_seen[CI_SHARDS_MAX / 64], shard_ok[CI_SHARDS_MAX / 64];
 };
 struct ci_attempt {
 	struct ci_test_exec t;

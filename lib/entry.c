@@ -161,7 +161,8 @@ ci_caller_name(void)
  * The file and line an entry written for the caller comes from, or NULL.
  * The shell library's wrappers say: CI_CALLER_FILE and CI_CALLER_LINE
  * (read once, then taken out of the environment, so that the commands a
- * tool runs do not inherit them). Else the script that ran us, line 1.
+ * tool runs do not inherit them). Else the script that ran us, at a line
+ * nobody knows: *line is 0.
  * Named from the repository's root; with a root, a file outside it (a
  * runner's temporary script, /dev/fd/N) or a caller that is no script is
  * no honest place: NULL.
@@ -170,7 +171,7 @@ const char *
 ci_caller_file(long *line)
 {
 	static struct ci_buf file;
-	static long at = 1;
+	static long at;
 	static int done, none;
 	const char *f, *l, *why;
 	long long n;
@@ -205,7 +206,8 @@ ci_from_caller(struct ci_entry *e)
 	const char *f = ci_caller_file(&line);
 
 	e->source_file = f ? f : progname;
-	e->line_number = f ? line : 1;
+	e->line_number = f && line > 0 ? line : 1;
+	e->no_line = !f || line <= 0;
 	e->function_name = progname;
 }
 
@@ -391,7 +393,10 @@ ci_annotation(struct ci_buf *b, const struct ci_entry *e)
 	if (ci_names_file(e)) {
 		ci_buf_str(b, "file=");
 		gh_escape(b, e->source_file, strlen(e->source_file), 1);
-		ci_buf_printf(b, ",line=%ld,", e->line_number);
+		if (e->no_line)
+			ci_buf_str(b, ",");
+		else
+			ci_buf_printf(b, ",line=%ld,", e->line_number);
 	}
 	ci_buf_str(b, "title=");
 	gh_escape(b, e->step_name, strlen(e->step_name), 1);
@@ -671,6 +676,7 @@ ci_sink_line(void *arg, const char *line, size_t len, int continued)
 		e.level = d.level;
 		e.source_file = k->scratch.s;
 		e.line_number = d.line;
+		e.no_line = 0;
 		e.located = 1;
 		e.message = k->scratch.s + at;
 		e.message_len = d.message_len;

@@ -164,6 +164,11 @@ static const struct ci_field case_f[] = {
 	{ "message_cut", CI_TRUE, .required = 0 },
 };
 static const struct ci_shape case_s = CI_SHAPE(case_f, NULL);
+static const struct ci_field shard_f[] = {
+	{ "index", CI_INT, .required = 1, .min = 1, .max = CI_SHARDS_MAX },
+	{ "count", CI_INT, .required = 1, .min = 1, .max = CI_SHARDS_MAX },
+};
+static const struct ci_shape shard_s = CI_SHAPE(shard_f, NULL);
 static const struct ci_field test_f[] = {
 	{ "test_type", TTYPE },
 	{ "attempt_number", CI_INT, .required = 1, .min = 1, .max = BIG },
@@ -176,6 +181,7 @@ static const struct ci_field test_f[] = {
 	{ "fallback_to_serial", CI_BOOL, .required = 1 },
 	{ "cases", CI_OBJS, .max = CI_CASES_MAX, .sub = &case_s },
 	{ "cases_omitted", CI_INT, .max = BIG },
+	{ "shard", CI_OBJ, .sub = &shard_s },
 };
 
 /* A passed attempt has no failures. */

@@ -104,6 +104,9 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 		    cJSON_GetObjectItemCaseSensitive(o, "run_in_parallel"));
 		t->fallback_to_serial = cJSON_IsTrue(
 		    cJSON_GetObjectItemCaseSensitive(o, "fallback_to_serial"));
+		i = cJSON_GetObjectItemCaseSensitive(o, "shard");
+		t->shard_index = i ? (int)num(i, "index") : 0;
+		t->shard_count = i ? (int)num(i, "count") : 0;
 		v->test = t;
 		v->cases_json = cJSON_GetObjectItemCaseSensitive(o, "cases");
 	}
@@ -301,7 +304,18 @@ completion(struct ci_runs *rs, struct ci_run *r, struct ci_step *s,
 		s->end_ms = v->ts_ms;
 	if (v->exit_code >= 0)
 		s->exit_code = v->exit_code;
-	if (v->outcome == 1 && !s->ok) {
+	if (v->test && v->test->shard_count > 0) {
+		int ok = 1, k = v->test->shard_index - 1;
+		s->shard_seen[k / 64] |= 1ULL << k % 64;
+		if (v->outcome == 1)
+			s->shard_ok[k / 64] |= 1ULL << k % 64;
+		for (int i = 0; i < CI_SHARDS_MAX / 64; i++)
+			ok &= s->shard_ok[i] == s->shard_seen[i];
+		if (ok && !s->ok)
+			s->ok_seq = rs->seq;
+		s->ok = ok;
+		s->failures += v->outcome == 0;
+	} else if (v->outcome == 1 && !s->ok) {
 		s->ok = 1;
 		s->ok_seq = rs->seq;
 	} else if (v->outcome == 0)
@@ -493,11 +507,15 @@ ci_test_exec_json(struct ci_buf *b, const struct ci_test_exec *t)
 		      ",\"attempt_number\":%lld,\"status\":\"%s\","
 		      "\"duration\":%lld,\"failure_count\":%lld,"
 		      "\"started_at\":%lld,\"completed_at\":%lld,"
-		      "\"run_in_parallel\":%s,\"fallback_to_serial\":%s}",
+		      "\"run_in_parallel\":%s,\"fallback_to_serial\":%s",
 		      t->attempt_number, t->status, t->duration,
 		      t->failure_count, t->started_at, t->completed_at,
 		      t->run_in_parallel ? "true" : "false",
 		      t->fallback_to_serial ? "true" : "false");
+	if (t->shard_count > 0)
+		ci_buf_printf(b, ",\"shard\":{\"index\":%d,\"count\":%d}",
+			      t->shard_index, t->shard_count);
+	ci_buf_str(b, "}");
 }
 
 /* A Pipeline Run as the schema's pipeline_run object, fields in order. */

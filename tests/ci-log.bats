@@ -298,7 +298,9 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	v=$(getver 2>/dev/null)
 	assert_equal "$v" "1.2.3"
 	run --separate-stderr getver
-	[[ $stderr == "::warning file="*",line=1,title=build::computing version" ]] || fail "$stderr"
+	# Called straight from a script: its file, but no line is known.
+	[[ $stderr == "::warning file="*",title=build::computing version" ]] || fail "$stderr"
+	[[ $stderr != *line=* ]] || fail "$stderr"
 }
 
 @test "under GitHub Actions warnings and errors also print workflow commands, escaped" {
@@ -308,7 +310,9 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_output ""
 	assert_equal "$stderr" "::error file=src/a%2Cb%3Ac.sh,line=7,title=build%2C step%3A 2::100%25 broken%0D%0Areally"
 	run --separate-stderr ci-log -l warn -s lint --source x.sh "a: b, c"
-	assert_equal "$stderr" "::warning file=x.sh,line=1,title=lint::a: b, c"
+	# A file without --line: the annotation names the file, not a line 1
+	# that nobody gave.
+	assert_equal "$stderr" "::warning file=x.sh,title=lint::a: b, c"
 	run --separate-stderr ci-log -l info -s lint "no command for info"
 	assert_output ""
 	assert_equal "$stderr" ""
@@ -518,4 +522,20 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	assert_output --regexp '^[0-9]+ entries, [01] torn, ends with a newline$'
 	run /usr/bin/python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["message"])' "$CI_LOG_FILE"
 	assert_output after
+}
+
+@test "--stderr-level: a command's stderr lines at that level, said to be stderr, diagnostics at their own" {
+	run ci-log -s build --stderr-level warn <<<$'src/a.c:3:7: error: no such member\nmake: *** [all] Error 1'
+	assert_success
+	run jq -r '"\(.level) \(.source_file):\(.line_number) \(.message)"' "$CI_LOG_FILE"
+	assert_line --index 0 "error src/a.c:3 no such member"
+	assert_line --index 1 --regexp '^warn .*:1 stderr: make: \*\*\* \[all\] Error 1$'
+	run --separate-stderr ci-log --stderr-level loud </dev/null
+	assert_failure 2
+	assert_equal "$stderr" "ci-log: --stderr-level: \"loud\" is not a level (expected info, warn or error) (see 'ci-log --help')"
+	run --separate-stderr ci-log --stderr-level warn -l info </dev/null
+	assert_failure 2
+	run --separate-stderr ci-log --stderr-level warn "a message"
+	assert_failure 2
+	validate log-schema.json "$CI_LOG_FILE"
 }

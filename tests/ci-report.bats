@@ -297,7 +297,7 @@ LOG
 	for f in "$FIXTURES"/contracts/valid/log-*.json "$FIXTURES"/contracts/valid/seed-log-*.json; do
 		jq -c . "$f"
 	done > valid.ndjson
-	assert_equal "$(wc -l < valid.ndjson)" 5
+	assert_equal "$(wc -l < valid.ndjson)" 6
 	run --separate-stderr ci-report --check valid.ndjson
 	assert_success
 	assert_output ""

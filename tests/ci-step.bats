@@ -257,6 +257,25 @@ fields() {
 	assert_equal "$(jq -r 'select(.level == "warn")' "$CI_LOG_FILE" | grep -c '"message"')" 15
 }
 
+@test "under GitHub Actions 12 errors, 2 unlocated ones and the failure give 10 error annotations, the located first, and a notice of the 5 others" {
+	export GITHUB_ACTIONS=true GITHUB_WORKSPACE=$BATS_TEST_TMPDIR
+	run --separate-stderr ci-step build --capture --stderr-level error -- sh -c '
+		echo "loose 1" >&2
+		for i in $(seq 12); do echo "src/e.c:$i:2: error: e$i" >&2; done
+		echo "loose 2" >&2
+		exit 1'
+	assert_failure 1
+	run grep '^::error ' <<<"$stderr"
+	# 10 of the 15 (the step's own failure among them): the located first.
+	assert_equal "${#lines[@]}" 10
+	for i in $(seq 10); do
+		assert_equal "${lines[i - 1]}" "::error file=src/e.c,line=$i,title=build::e$i"
+	done
+	run grep '^::notice ' <<<"$stderr"
+	assert_output "::notice title=build::5 more errors of this step are not shown here; every one is in the log: ci-report --run $CI_RUN_ID $CI_LOG_FILE"
+	assert_equal "$(jq -r 'select(.level == "error" and .duration_ms == null) | .message' "$CI_LOG_FILE" | wc -l)" 14
+}
+
 @test "--capture stamps each line when it is read, not at the step's start" {
 	run ci-step build --capture -- sh -c 'sleep 1.2; echo late'
 	assert_success
@@ -546,6 +565,12 @@ import json; r = json.load(open("run.json")); print(r["exit_code"], r["steps_com
 	printf 'ci-step build -- false\n' > ../runner-temp/3f9a.sh
 	GITHUB_ACTIONS=true GITHUB_WORKSPACE=$PWD run --separate-stderr bash ../runner-temp/3f9a.sh
 	[[ $stderr == *"::error title=build::failed: exited with status 1"* ]] || fail "$stderr"
+	# Called straight from line 3 of a script in the workspace: the file,
+	# and no line rather than a wrong one.
+	printf '#!/bin/sh\n\nci-step build -- false\n' > ci/build.sh
+	GITHUB_ACTIONS=true GITHUB_WORKSPACE=$PWD run --separate-stderr bash ci/build.sh
+	[[ $stderr == *"::error file=ci/build.sh,title=build::failed: exited with status 1"* ]] || fail "$stderr"
+	[[ $stderr != *line=* ]] || fail "$stderr"
 	# The library's wrappers name the caller's own line, and the command does
 	# not inherit it.
 	: > "$CI_LOG_FILE"

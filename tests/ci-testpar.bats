@@ -359,7 +359,7 @@ test_cases.test_races_the_clock | failed | true | assert 1 > 1"
 	GITHUB_ACTIONS=true run --separate-stderr bash ./suites.sh
 	[ "$status" -eq 3 ]
 	run grep '^::error ' <<<"$stderr"
-	assert_line --regexp '^::error file=\./suites\.sh,line=1,title=test-unit::unit failed .*, 12 tests failed; failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more$'
+	assert_line --regexp '^::error file=\./suites\.sh,title=test-unit::unit failed .*, 12 tests failed; failing: case 1, case 2, case 3, case 4, case 5, case 6, case 7, case 8, case 9, case 10 and 2 more$'
 	validate log-schema.json "$CI_LOG_FILE"
 }
 
@@ -533,7 +533,7 @@ u2
 	assert_line --regexp '^::group::unit passed \(attempt 1 of 1, [0-9]+\.[0-9] s, in parallel\)$'
 	assert_line --regexp '^::group::e2e failed \(attempt 1 of 1, [0-9]+\.[0-9] s, in parallel\): exited with status 1$'
 	assert_equal "$(grep -c '^::endgroup::$' <<< "$stderr")" 2
-	[[ $stderr =~ (^|$'\n')"::error file=./suites.sh,line=1,title=test-e2e::e2e failed" ]] || fail "$stderr"
+	[[ $stderr =~ (^|$'\n')"::error file=./suites.sh,title=test-e2e::e2e failed" ]] || fail "$stderr"
 	run grep -A1 '^::group::unit' <<< "$stderr"
 	assert_line --index 1 "hello"
 }
@@ -689,7 +689,7 @@ b"
 @test "-h and --help print the usage on stdout and exit 0; --version the version" {
 	run --separate-stderr ci-testpar -h
 	assert_success
-	assert_output --regexp '^usage: ci-testpar \[--check\] \[-j N\] \[--retries N\] \[--serial\] .* TYPE=COMMAND \.\.\.$'
+	assert_output --regexp '^usage: ci-testpar \[--check\] \[-j N\] \[--retries \[TYPE=\]N \.\.\.\] \[--retry-delay SEC\] \[--serial\] .* TYPE=COMMAND \.\.\.$'
 	assert_equal "$stderr" ""
 	run ci-testpar --help
 	assert_success
@@ -745,4 +745,30 @@ b"
 	rm "$CI_LOG_FILE"
 	run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --fail-on-flaky unit=true e2e=true
 	assert_success
+}
+
+@test "CI_MASK: a suite's secret is *** in its output, grouped and prefixed, its group title, its annotation and its recorded cases" {
+	export SUITE_TOKEN=tok-61c0ffee CI_MASK=SUITE_TOKEN
+	printf '1..2\nok 1 sees %s\nnot ok 2 leaks %s\n' "$SUITE_TOKEN" "$SUITE_TOKEN" > tap
+	# More than the output kept in memory, so that the rest is read back from
+	# a temporary file, the secret on every line.
+	for i in $(seq 40000); do printf 'line %d %s\n' "$i" "$SUITE_TOKEN"; done > big
+	for mode in grouped prefixed; do
+		rm -f "$CI_LOG_FILE"
+		GITHUB_ACTIONS=true run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 0 \
+			--output "$mode" unit='cat tap; exit 1' bulk='cat big'
+		assert_failure 3
+		[[ $output != *"$SUITE_TOKEN"* ]] || fail "$mode: the secret on stdout"
+		[[ $stderr != *"$SUITE_TOKEN"* ]] || fail "$mode: the secret on stderr"
+		run grep -c "$SUITE_TOKEN" "$CI_LOG_FILE"
+		assert_output 0
+		run jq -r 'select(.test_execution.cases) | .test_execution.cases[].name' "$CI_LOG_FILE"
+		assert_output "$(printf 'sees ***\nleaks ***')"
+	done
+	run --separate-stderr ci-testpar -j 1 --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1' bulk='cat big'
+	assert_line --partial "ok 1 sees ***"
+	[ "$(grep -c '^line [0-9]* \*\*\*$' <<<"$output")" = 40000 ] || fail "not every line masked"
+	GITHUB_ACTIONS=true run --separate-stderr ci-testpar --max-load 0 --min-free-mb 0 --retries 0 unit='cat tap; exit 1'
+	run grep '^::group::unit' <<<"$stderr"
+	assert_output --partial "failing: leaks ***"
 }

@@ -76,6 +76,7 @@ print("ok")' "$REPO/contracts/log-schema.json" "$REPO/contracts/deployment-state
 	check log-schema.json log-line-number-zero.json "line_number: 0 is less than the minimum of 1"
 	check log-schema.json log-test-passed-with-failures.json "test_execution/failure_count"
 	check log-schema.json log-pipeline-exit-code-7.json "pipeline_run/exit_code: 7"
+	check log-schema.json log-test-shard-zero.json "test_execution/shard/index: 0 is less than the minimum of 1"
 	check deployment-state-schema.json state-commit-sha-39.json "commit_sha: '5c04b60a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6' does not match"
 	check deployment-state-schema.json state-history-11.json "is too long"
 	check deployment-state-schema.json state-error-message-on-success.json "currentDeployment"

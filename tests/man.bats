@@ -41,7 +41,7 @@ lint() {
 	for src in "$REPO"/tools/ci-*.c "$REPO"/tools/ci-*/ "$REPO"/tools/ci-*.sh; do
 		t=$(basename "$src" .c) t=${t%.sh}
 		# The page's synopsis rendered as text, one line per form.
-		synopsis=$(MANWIDTH=300 mandoc -Tascii -O width=300 "$REPO/man/$t.1" | sed 's/.\x08//g' |
+		synopsis=$(MANWIDTH=400 mandoc -Tascii -O width=400 "$REPO/man/$t.1" | sed 's/.\x08//g' |
 			awk '/^SYNOPSIS/{on=1; next} /^[A-Z]/{on=0} on && NF' |
 			sed 's/^ *//; s/  */ /g')
 		usage=$("$t" --help | sed 's/^usage: //; s/^ *//; s/  */ /g')

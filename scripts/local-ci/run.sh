@@ -149,10 +149,34 @@ test_options() {
 	opts=("${base[@]}" "${extra[@]}")
 }
 
+# call_options TYPE...: the options for one ci-testpar call, in call_opts:
+# those of one suite (--retries e2e=3, --timeout, --junit, --shard-files
+# TYPE=...) only in the call that runs it. A suite not configured at all is
+# left in, for ci-testpar --check to name.
+call_options() {
+	local -A here=()
+	local s o v i=0 n=${#opts[@]}
+	for s; do here[$s]=1; done
+	call_opts=()
+	while [ "$i" -lt "$n" ]; do
+		o=${opts[i]} i=$((i + 1))
+		case $o in
+		--retries | --timeout | --junit | --shard-files) v=${opts[i]:-} i=$((i + 1)) ;;
+		--retries=* | --timeout=* | --junit=* | --shard-files=*) v=${o#*=} ;;
+		*) call_opts+=("$o"); continue ;;
+		esac
+		s=${v%%=*}
+		if [[ $v == *=* && -n ${conf[test.$s]+set} && -z ${here[$s]:-} ]]; then
+			continue
+		fi
+		[[ $o == *=* ]] && call_opts+=("$o") || call_opts+=("$o" "$v")
+	done
+}
+
 # Each run of adjacent suites in the plan is one ci-testpar call: check
 # those calls now, so that a bad option stops the run before its first step.
 check_tests() {
-	local item suites=() why at= keys=tests.options p=${line[tests.options.$profile]:-}
+	local item suites=() names=() why at= keys=tests.options p=${line[tests.options.$profile]:-}
 	test_options
 	[ -z "${line[tests.options]:-}" ] || at=":${line[tests.options]}"
 	if [ -n "$p" ]; then
@@ -162,14 +186,16 @@ check_tests() {
 	for item in "${plan[@]}" "end"; do
 		if [[ $item == "test "* ]]; then
 			suites+=("${item#test }=${conf[test.${item#test }]}")
+			names+=("${item#test }")
 			continue
 		fi
 		[ ${#suites[@]} -gt 0 ] || continue
-		if ! why=$(ci-testpar --check "${opts[@]}" "${suites[@]}" 2>&1 >/dev/null); then
+		call_options "${names[@]}"
+		if ! why=$(ci-testpar --check "${call_opts[@]}" "${suites[@]}" 2>&1 >/dev/null); then
 			bad_config "$config$at: $keys: ${why:-ci-testpar --check failed}"
 			return
 		fi
-		suites=()
+		suites=() names=()
 	done
 }
 
@@ -339,7 +365,8 @@ run_tests() { # run_tests TYPE...: adjacent suites of the plan, side by side
 	local s suites=()
 	for s in "$@"; do suites+=("$s=${conf[test.$s]}"); done
 	[ -z "$tui_out" ] || for s in "${@:2}"; do ln -sf "test-$1.out" "$tui_out/test-$s.out"; done
-	to_output "test-$1" ci-testpar "${opts[@]}" "${suites[@]}"
+	call_options "$@"
+	to_output "test-$1" ci-testpar "${call_opts[@]}" "${suites[@]}"
 }
 
 cleanup() {
@@ -349,16 +376,17 @@ cleanup() {
 }
 
 # The plan in order; a failure skips what follows. Exit codes of the
-# contract: 1 a step failed, 3 tests failed, 4 the environment.
+# contract: 1 a step failed, 3 tests failed, 4 the environment (ci-testpar's
+# own 4: its log could not be written).
 run_plan() {
-	local item group=()
+	local item group=() rc
 	for item in "${plan[@]}" "end"; do
 		if [[ $item == "test "* ]]; then
 			group+=("${item#test }")
 			continue
 		fi
 		if [ ${#group[@]} -gt 0 ]; then
-			run_tests "${group[@]}" || return 3
+			run_tests "${group[@]}" || { rc=$?; [ "$rc" -eq 4 ] && return 4; return 3; }
 			group=()
 		fi
 		[ "$item" = end ] || step "${item#step }" || return 1

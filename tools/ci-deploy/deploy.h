@@ -2,7 +2,8 @@
  * deploy.h: what the files of ci-deploy share. main.c reads the command
  * line and runs the commands, push.c pushes (libgit2 and its callbacks),
  * local.c is the transport of local remotes, rollback.c checks a deployment
- * and rolls back, state.c keeps the state file and its lock.
+ * and rolls back, state.c keeps the state file and its lock, secret.c keeps
+ * credentials out of everything shown or recorded.
  */
 #ifndef DEPLOY_H
 #define DEPLOY_H
@@ -34,7 +35,7 @@ struct state {
 extern const char *o_commit, *o_to, *o_verify;
 extern long long o_attempts;
 extern double o_base, o_verify_timeout;
-extern int o_forward, dry_run;
+extern int o_forward, o_verify_env, dry_run;
 extern struct state st;
 extern const char *statefile;
 extern git_repository *repo;
@@ -79,6 +80,15 @@ void save(void);
 struct ci_buf;
 void put_record(struct ci_buf *b, const struct record *r, const char *ind);
 void format_state(struct ci_buf *b);
+
+/* secret.c: credentials, and what is shown or recorded cleaned of them. */
+void secret_add(const char *s, size_t n);
+void url_secrets(const char *u);
+void take_url_credentials(void);
+char *url_shown(const char *u);
+void hide_arg(char *arg);
+void redact(char *s);
+char *read_token_file(const char *path);
 
 /* local.c: a path or file:// remote through git receive-pack. */
 #define LOCAL_SCHEME "ci-deploy-local://"

@@ -38,15 +38,15 @@ static void resolve_ref(void);
 static void start_log(void);
 static void fail_early(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
-static void redact(char *s);
 
 /* The command line. */
 static const char *o_remote = "origin", *o_ref, *o_state;
+static char *o_token; /* of --token-file */
 const char *o_commit = "HEAD", *o_to, *o_verify;
 long long o_attempts = 3;
 double o_base = 1, o_verify_timeout = 300;
 static int o_force, o_rollback_on_failure;
-int o_forward, dry_run;
+int o_forward, o_verify_env, dry_run;
 
 /* What the work resolved and holds. */
 struct state st;
@@ -66,12 +66,14 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: ci-deploy push [--remote NAME|URL] [--ref REF] "
-	      "[--commit REV] [--state FILE] [--attempts N] "
-	      "[--backoff-base SEC] [--force] [--dry-run] [--verify CMD "
-	      "[--verify-timeout SEC] [--rollback-on-failure]]\n"
+	      "[--commit REV] [--state FILE] [--token-file FILE] "
+	      "[--attempts N] [--backoff-base SEC] [--force] [--dry-run] "
+	      "[--verify CMD [--verify-timeout SEC] [--verify-env] "
+	      "[--rollback-on-failure]]\n"
 	      "       ci-deploy rollback [--to DEPLOYMENT_ID] "
-	      "[--remote NAME|URL] [--ref REF] [--state FILE] [--attempts N] "
-	      "[--backoff-base SEC] [--forward] [--dry-run]\n"
+	      "[--remote NAME|URL] [--ref REF] [--state FILE] "
+	      "[--token-file FILE] [--attempts N] [--backoff-base SEC] "
+	      "[--forward] [--dry-run]\n"
 	      "       ci-deploy status [--state FILE] [--json]\n"
 	      "       ci-deploy history [--state FILE] [--json]\n",
 	      f);
@@ -100,7 +102,9 @@ main(int argc, char **argv)
 		{ "rollback-on-failure", no_argument, NULL, 'F' },
 		{ "state", required_argument, NULL, 's' },
 		{ "to", required_argument, NULL, 't' },
+		{ "token-file", required_argument, NULL, 'k' },
 		{ "verify", required_argument, NULL, 'v' },
+		{ "verify-env", no_argument, NULL, 'e' },
 		{ "verify-timeout", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -108,13 +112,13 @@ main(int argc, char **argv)
 	static const struct {
 		const char *name, *opts;
 	} cmds[] = {
-		{ "push", "abcdfrRsvFT" },
-		{ "rollback", "abdrRstw" },
+		{ "push", "abcdefkrRsvFT" },
+		{ "rollback", "abdkrRstw" },
 		{ "status", "sj" },
 		{ "history", "sj" },
 	};
 	const char *cmd = argc > 1 ? argv[1] : NULL, *allowed = NULL;
-	int c, json = 0, i, timeout_set = 0;
+	int c, json = 0, i, li = 0, timeout_set = 0;
 	struct sigaction sa;
 
 	ci_init(argv[0]);
@@ -138,7 +142,7 @@ main(int argc, char **argv)
 	argc--;
 	argv++;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", longopts, &li)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return xfinish_stdout();
@@ -147,9 +151,9 @@ main(int argc, char **argv)
 			ci_version();
 		if (c == '?' || c == ':')
 			ci_bad_option(c, argc, argv);
-		if (!strchr(allowed, c))
-			ci_usage_error("%s: not an option of %s",
-				       argv[optind - 1], cmd);
+		if (!strchr(allowed, c)) /* by its name: not its argument */
+			ci_usage_error("--%s: not an option of %s",
+				       longopts[li].name, cmd);
 		switch (c) {
 		case 'a':
 			o_attempts = xnum("--attempts", optarg, 1, 10);
@@ -163,6 +167,9 @@ main(int argc, char **argv)
 		case 'd':
 			dry_run = 1;
 			break;
+		case 'e':
+			o_verify_env = 1;
+			break;
 		case 'f':
 			o_force = 1;
 			break;
@@ -172,8 +179,15 @@ main(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'k':
+			free(o_token);
+			o_token = read_token_file(optarg);
+			break;
 		case 'r':
-			o_remote = optarg;
+			/* Out of argv (/proc/PID/cmdline) as soon as read. */
+			o_remote = xstrdup(optarg);
+			url_secrets(o_remote);
+			hide_arg(optarg);
 			break;
 		case 'R':
 			o_ref = optarg;
@@ -203,6 +217,8 @@ main(int argc, char **argv)
 		ci_usage_error("--rollback-on-failure needs --verify");
 	if (timeout_set && !o_verify)
 		ci_usage_error("--verify-timeout needs --verify");
+	if (o_verify_env && !o_verify)
+		ci_usage_error("--verify-env needs --verify");
 	if (o_to && strncmp(o_to, "deploy-", 7) != 0)
 		ci_usage_error("--to: \"%.64s\" is not a deployment id "
 			       "(deploy-<epoch seconds>)",
@@ -539,70 +555,60 @@ need_transport(const char *scheme, size_t n)
 }
 
 /*
- * --remote: a configured remote (its push URL), else a URL or a path. A
- * token in an http(s) URL is taken out of it and given to libgit2 as a
+ * --remote: a configured remote (its push URL), else a URL or a path, both
+ * rewritten by the url.*.insteadOf and pushInsteadOf of git's configuration.
+ * A token in an http(s) URL is taken out of it and given to libgit2 as a
  * credential; the URL shown anywhere has no credentials.
  */
 static void
 resolve_remote(void)
 {
-	const char *env, *u, *at, *p, *host, *hend;
+	const char *env, *u, *p, *host;
 	git_remote *rem;
 	size_t n;
 
-	if (git_remote_lookup(&rem, repo, o_remote) == 0) {
-		u = git_remote_pushurl(rem) ? git_remote_pushurl(rem)
-					    : git_remote_url(rem);
-		url = xstrdup(u ? u : "");
-		git_remote_free(rem);
-	} else if (strchr(o_remote, '/') || strchr(o_remote, ':')) {
-		url = xstrdup(o_remote);
-	} else {
-		fail_early("--remote: no remote named \"%.64s\" in this "
-			   "repository",
-			   o_remote);
+	if (git_remote_lookup(&rem, repo, o_remote) < 0) {
+		if (!strchr(o_remote, '/') && !strchr(o_remote, ':'))
+			fail_early("--remote: no remote named \"%.64s\" in "
+				   "this repository",
+				   o_remote);
+		if (git_remote_create_anonymous(&rem, repo, o_remote) < 0)
+			fail_early("--remote: %s", git_error_last()->message);
 	}
-	shown_url = xstrdup(url);
+	u = git_remote_pushurl(rem) ? git_remote_pushurl(rem)
+				    : git_remote_url(rem);
+	url = xstrdup(u ? u : "");
+	git_remote_free(rem);
+	take_url_credentials();
 	if (!strncmp(url, "file://", 7) ||
 	    (!strstr(url, "://") &&
 	     !((p = strchr(url, ':')) && p < url + strcspn(url, "/")))) {
 		local_remote();
 		return;
 	}
-	if ((p = strstr(url, "://"))) {
-		n = p - url;
-		host = p + 3;
-		hend = host + strcspn(host, "/");
-		at = memrchr(host, '@', hend - host);
-		if ((n == 4 || n == 5) && !strncmp(url, "https", n) && at) {
-			const char *colon = memchr(host, ':', at - host);
-			if (colon) {
-				secret_user = strndup(host, colon - host);
-				token = strndup(colon + 1, at - colon - 1);
-			} else {
-				token = strndup(host, at - host);
-			}
-			memmove((char *)host, at + 1, strlen(at + 1) + 1);
-			free(shown_url);
-			shown_url = xstrdup(url);
-			token_ok = 1;
-		}
-		if (!token &&
-		    (((env = getenv("GITHUB_TOKEN")) && *env) ||
-		     ((env = getenv("GIT_TOKEN")) && *env))) {
-			token = xstrdup(env);
-			/* Never sent in the clear, but to this machine. */
-			n = strcspn(host, host[0] == '[' ? "]" : ":/");
-			token_ok = (p - url == 5) ||
-			    (n == 9 && !strncmp(host, "127.0.0.1", 9)) ||
-			    (n == 9 && !strncmp(host, "localhost", 9)) ||
-			    (n == 4 && !strncmp(host, "[::1", 4));
-			n = p - url;
-		}
-		need_transport(url, n);
-	} else {
+	if (!(p = strstr(url, "://"))) {
 		need_transport("ssh", 3); /* user@host:path */
+		return;
 	}
+	n = (size_t)(p - url);
+	host = p + 3;
+	/* --token-file, else the URL's token, else the environment's. */
+	if (!(env = getenv("GITHUB_TOKEN")) || !*env)
+		env = getenv("GIT_TOKEN");
+	if (o_token)
+		env = o_token;
+	if (env && *env && (o_token || !token)) {
+		free(token);
+		token = xstrdup(env);
+		/* Never sent in the clear, but to this machine. */
+		n = strcspn(host, host[0] == '[' ? "]" : ":/");
+		token_ok = (p - url == 5) ||
+		    (n == 9 && !strncmp(host, "127.0.0.1", 9)) ||
+		    (n == 9 && !strncmp(host, "localhost", 9)) ||
+		    (n == 4 && !strncmp(host, "[::1", 4));
+		n = (size_t)(p - url);
+	}
+	need_transport(url, n);
 }
 
 /*
@@ -693,25 +699,6 @@ set_error(struct record *r, const char *fmt, ...)
 	redact(msg);
 	free(r->error);
 	r->error = xstrdup(msg);
-}
-
-/* Hide credentials: the token of the URL and those of the environment. */
-static void
-redact(char *s)
-{
-	const char *secrets[] = { token, getenv("GITHUB_TOKEN"),
-				  getenv("GIT_TOKEN") };
-	char *p;
-	size_t n;
-
-	for (size_t i = 0; i < sizeof secrets / sizeof *secrets; i++) {
-		if (!secrets[i] || (n = strlen(secrets[i])) < 4)
-			continue;
-		while ((p = strstr(s, secrets[i]))) {
-			memcpy(p, "***", 3);
-			memmove(p + 3, p + n, strlen(p + n) + 1);
-		}
-	}
 }
 
 /* Sleep, ending early on SIGINT or SIGTERM. */

@@ -34,6 +34,7 @@ struct attempt {
 };
 
 static int push_once(struct attempt *a, const char *id, int force);
+static int new_remote(git_remote **rem);
 
 static struct attempt *cur_attempt; /* for git receive-pack's stderr */
 static char tmpref[64];
@@ -221,8 +222,8 @@ on_credentials(git_credential **out, const char *u, const char *user,
 		    a->cred_calls > 1 ? "authentication failed: the token was "
 					"refused"
 			: token
-			? "authentication required: a token from the "
-			  "environment is only sent over https"
+			? "authentication required: a token from --token-file "
+			  "or the environment is only sent over https"
 			: "authentication required: set GITHUB_TOKEN or "
 			  "GIT_TOKEN");
 		return GIT_EAUTH;
@@ -326,7 +327,7 @@ push_once(struct attempt *a, const char *id, int force)
 	snprintf(spec, sizeof spec, "%s%s:%s", force ? "+" : "", tmpref,
 		 refname);
 	po.proxy_opts.type = GIT_PROXY_AUTO;
-	if ((rc = git_remote_create_anonymous(&rem, repo, url)) == 0) {
+	if ((rc = new_remote(&rem)) == 0) {
 		rc = git_remote_push(rem, &specs, &po);
 		git_remote_free(rem);
 	}
@@ -341,6 +342,22 @@ push_once(struct attempt *a, const char *id, int force)
 			 a->remote_msg);
 	}
 	return a->rejected ? -1 : 0;
+}
+
+/*
+ * The remote of url, which insteadOf and pushInsteadOf already rewrote: not
+ * again.
+ */
+static int
+new_remote(git_remote **rem)
+{
+	git_remote_create_options o;
+
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+	    GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	return git_remote_create_with_opts(rem, url, &o);
 }
 
 /*
@@ -362,7 +379,7 @@ remote_tip(git_oid *oid, char *why, size_t n)
 	git_proxy_options_init(&px, GIT_PROXY_OPTIONS_VERSION);
 	px.type = GIT_PROXY_AUTO;
 	start_attempt(&a, "remote", &cb);
-	if ((rc = git_remote_create_anonymous(&rem, repo, url)) == 0) {
+	if ((rc = new_remote(&rem)) == 0) {
 		rc =
 		    git_remote_connect(rem, GIT_DIRECTION_PUSH, &cb, &px, NULL);
 		if (rc == 0 && (rc = git_remote_ls(&heads, &nh, rem)) == 0)

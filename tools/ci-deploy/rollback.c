@@ -20,8 +20,9 @@ static int dry_rollback(const struct record *t, const char *from, char *why,
 			size_t n);
 
 /*
- * --verify: sh -c CMD with CI_DEPLOY_COMMIT and CI_DEPLOY_ID, in a process
- * group of its own; 0 when it passed. Past --verify-timeout, or on SIGINT
+ * --verify: sh -c CMD with CI_DEPLOY_COMMIT and CI_DEPLOY_ID, without
+ * GITHUB_TOKEN and GIT_TOKEN unless --verify-env, in a process group of its
+ * own; 0 when it passed. Past --verify-timeout, or on SIGINT
  * or SIGTERM, the whole group gets SIGTERM, then SIGKILL 2 s later.
  */
 int
@@ -43,6 +44,10 @@ run_verify(struct record *r)
 		setpgid(0, 0);
 		setenv("CI_DEPLOY_COMMIT", r->sha, 1);
 		setenv("CI_DEPLOY_ID", r->id, 1);
+		if (!o_verify_env) {
+			unsetenv("GITHUB_TOKEN");
+			unsetenv("GIT_TOKEN");
+		}
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);

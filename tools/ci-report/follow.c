@@ -620,24 +620,6 @@ tail_file(struct ci_buf *o, int cols, const char *path, int rows)
 	}
 }
 
-/* A suite's step whose every attempt was skipped: it never ran. */
-static int
-skipped_suite(const struct ci_run *r, const char *step)
-{
-	int n = 0;
-
-	if (strncmp(step, "test-", 5) != 0)
-		return 0;
-	for (size_t i = 0; i < r->ntests; i++) {
-		if (strcmp(r->tests[i].t.test_type, step + 5) != 0)
-			continue;
-		if (strcmp(r->tests[i].t.status, "skipped") != 0)
-			return 0;
-		n++;
-	}
-	return n > 0;
-}
-
 static void
 draw(void)
 {
@@ -751,8 +733,6 @@ draw(void)
 		    k++ < first)
 			continue;
 		st = step_status(r, s);
-		if (st == ST_FAILED && skipped_suite(r, s->name))
-			st = ST_SKIPPED;
 		if (st == ST_UNFINISHED && !r->has_pipeline)
 			put(&o, cols, "\033[36m", "  %-24.24s running   %s",
 			    s->name, dur(d1, now - s->first_ms));

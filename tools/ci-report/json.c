@@ -60,7 +60,8 @@ suites(struct ci_buf *b, const struct ci_run *r)
 			      ",\"status\":\"%s\",\"attempts\":%zu,"
 			      "\"retries\":%zu,\"flaky\":%s,"
 			      "\"fallback_to_serial\":%s,\"executions\":[",
-			      ST_NAME(su[k].status), su[k].n, su[k].n - 1,
+			      ST_NAME(su[k].status), su[k].n,
+			      su[k].n - su[k].parts,
 			      su[k].flaky ? "true" : "false",
 			      su[k].fallback ? "true" : "false");
 		for (size_t j = 0; j < su[k].n; j++) {

@@ -67,13 +67,18 @@ testcase(struct ci_buf *o, struct ci_buf *scratch, const struct ci_run *r,
 	 const struct suite_report *su, const struct ci_attempt *a)
 {
 	enum status st = status_of(a->t.status);
-	int passed = su->status == ST_PASSED;
+	int passed = part_passed(su, a);
 	long long ms = a->end_ms - a->start_ms;
+	char part[32] = "";
 
+	/* A suite split over shards has an attempt 1 in each. */
+	if (su->parts > 1)
+		snprintf(part, sizeof part, " shard %d/%d", a->t.shard_index,
+			 a->t.shard_count);
 	ci_buf_printf(o,
-		      "    <testcase name=\"%s attempt %lld\" "
+		      "    <testcase name=\"%s%s attempt %lld\" "
 		      "classname=\"%s\" time=\"%lld.%03lld\">\n",
-		      su->type, a->t.attempt_number, su->type, ms / 1000,
+		      su->type, part, a->t.attempt_number, su->type, ms / 1000,
 		      ms % 1000);
 	if (st == ST_FAILED) {
 		ci_buf_printf(o,
@@ -272,7 +277,7 @@ junit_write(struct ci_buf *out, const struct report *rp)
 		size_t ns = suites_of(r, &su);
 		for (size_t k = 0; k < ns; k++) {
 			unsigned long long f = 0, sk = 0, nt = 0;
-			int passed = su[k].status == ST_PASSED, by_case = 0;
+			int by_case = 0;
 			size_t first = 0;
 			cases.len = 0;
 			for (size_t j = 0; j < su[k].n; j++)
@@ -285,7 +290,8 @@ junit_write(struct ci_buf *out, const struct report *rp)
 			for (size_t j = first; j < su[k].n; j++) {
 				enum status st =
 				    status_of(su[k].a[j]->t.status);
-				f += !passed && st == ST_FAILED;
+				f += !part_passed(&su[k], su[k].a[j]) &&
+				    st == ST_FAILED;
 				sk += st == ST_SKIPPED;
 				nt++;
 			}

@@ -226,7 +226,7 @@ static void
 attempts(struct md *d, const struct suite_report *su, size_t ns)
 {
 	struct ci_buf *it = &d->item, names = { 0 };
-	char t[32];
+	char t[32], m[48];
 	int first = 0;
 
 	if (ns) {
@@ -245,9 +245,7 @@ attempts(struct md *d, const struct suite_report *su, size_t ns)
 			    ST_NAME(st),
 			    j + 1 == su[k].n && su[k].flaky ? " (flaky)" : "",
 			    a->t.failure_count, dur(t, a->end_ms - a->start_ms),
-			    a->t.fallback_to_serial    ? "serial (fallback)"
-				: a->t.run_in_parallel ? "parallel"
-						       : "serial");
+			    attempt_mode(m, &a->t));
 			md_put(d, it);
 		}
 	for (size_t k = 0; k < ns; k++)

@@ -444,8 +444,13 @@ otlp_cases(struct ci_buf *b, const struct ci_run *r, const struct ci_attempt *t,
 			end = t->end_ms;
 		name.len = 0;
 		ci_case_fullname(&name, k);
-		snprintf(key, sizeof key, "%s#%lld#%zu", t->t.test_type,
-			 t->t.attempt_number, i);
+		if (t->t.shard_count > 0) /* shards of one attempt */
+			snprintf(key, sizeof key, "%s#%lld@%d#%zu",
+				 t->t.test_type, t->t.attempt_number,
+				 t->t.shard_index, i);
+		else
+			snprintf(key, sizeof key, "%s#%lld#%zu", t->t.test_type,
+				 t->t.attempt_number, i);
 		ci_span_id(id, r->id, CI_SPAN_CASE, key, t->end_ms);
 		otlp_span_head(b, 0, trace, id, parent, name.s, 1, at, end);
 		otlp_str(&a, "test.case.name", name.s);
@@ -511,6 +516,10 @@ otlp_attempt(struct ci_buf *b, const struct ci_run *r,
 	otlp_bool(&a, "test_execution.run_in_parallel", x->run_in_parallel);
 	otlp_bool(&a, "test_execution.fallback_to_serial",
 		  x->fallback_to_serial);
+	if (x->shard_count > 0) {
+		otlp_int(&a, "test_execution.shard.index", x->shard_index);
+		otlp_int(&a, "test_execution.shard.count", x->shard_count);
+	}
 	if (t->has_cases) {
 		otlp_int(&a, "ci_tools.cases",
 			 (long long)t->cases.n + t->cases.omitted);

@@ -66,9 +66,10 @@ struct run_report {
 /* One test suite of a run: its attempts in order. */
 struct suite_report {
 	const char *type;
-	enum status status; /* of the last attempt */
-	struct ci_attempt **a;
+	enum status status; /* of the last attempt (of each shard) */
+	struct ci_attempt **a; /* by shard, then attempt */
 	size_t n;
+	size_t parts; /* the shards that ran it, or 1 */
 	int flaky, fallback;
 	long long time_ms;
 };
@@ -101,6 +102,7 @@ struct report_format {
 /* summary.c: the run model. */
 void summarize(struct ci_run *r, struct run_report *m);
 size_t suites_of(const struct ci_run *r, struct suite_report **out);
+int part_passed(const struct suite_report *su, const struct ci_attempt *a);
 void free_suites(struct suite_report *s, size_t n);
 size_t steps_across(const struct run_report *m, size_t n,
 		    struct step_across **out);
@@ -111,6 +113,7 @@ enum status step_status(const struct ci_run *r, const struct ci_step *s);
 long long step_start(const struct ci_step *s);
 long long step_end(const struct ci_run *r, const struct ci_step *s);
 const char *dur(char buf[32], long long ms);
+const char *attempt_mode(char buf[48], const struct ci_test_exec *t);
 const char *utc(char buf[32], long long ms, int date);
 const char *flat(struct ci_buf *b, const char *s, size_t max);
 const char *report_file(const struct report *rp, unsigned file);

@@ -37,9 +37,28 @@ shown_step(const char *name)
 	return strcmp(name, "init") != 0 && strcmp(name, "complete") != 0;
 }
 
+/* A suite's step whose every attempt was skipped: it never ran. */
+static int
+skipped_suite(const struct ci_run *r, const char *step)
+{
+	int n = 0;
+
+	if (strncmp(step, "test-", 5) != 0)
+		return 0;
+	for (size_t i = 0; i < r->ntests; i++) {
+		if (strcmp(r->tests[i].t.test_type, step + 5) != 0)
+			continue;
+		if (strcmp(r->tests[i].t.status, "skipped") != 0)
+			return 0;
+		n++;
+	}
+	return n > 0;
+}
+
 /*
  * A step without a completion entry was cut short, unless the run passed:
- * then it is a step that only logged (CI_STEP=configure log_info ...).
+ * then it is a step that only logged (CI_STEP=configure log_info ...). A
+ * suite never started (ci-testpar interrupted, or --fail-fast) is skipped.
  */
 enum status
 step_status(const struct ci_run *r, const struct ci_step *s)
@@ -47,7 +66,7 @@ step_status(const struct ci_run *r, const struct ci_step *s)
 	if (s->ok)
 		return ST_PASSED;
 	if (s->completions)
-		return ST_FAILED;
+		return skipped_suite(r, s->name) ? ST_SKIPPED : ST_FAILED;
 	return r->has_pipeline && r->pipeline.exit_code == 0 ? ST_LOGGED
 							     : ST_UNFINISHED;
 }
@@ -120,6 +139,15 @@ summarize(struct ci_run *r, struct run_report *m)
 			m->start_ms = r->steps[i].start_ms;
 }
 
+/* Whether attempt x goes after t: by shard, then attempt number. */
+static int
+later(const struct ci_attempt *x, const struct ci_attempt *t)
+{
+	if (x->t.shard_index != t->t.shard_index)
+		return x->t.shard_index > t->t.shard_index;
+	return x->t.attempt_number > t->t.attempt_number;
+}
+
 size_t
 suites_of(const struct ci_run *r, struct suite_report **out)
 {
@@ -137,10 +165,9 @@ suites_of(const struct ci_run *r, struct suite_report **out)
 			s[n].type = t->t.test_type;
 			s[n++].a = xmalloc(r->ntests * sizeof t);
 		}
-		/* Insert in attempt order; the log's order breaks ties. */
-		for (j = s[k].n; j > 0 &&
-		     s[k].a[j - 1]->t.attempt_number > t->t.attempt_number;
-		     j--)
+		/* Insert in shard, then attempt order; the log's order breaks
+		 * ties. */
+		for (j = s[k].n; j > 0 && later(s[k].a[j - 1], t); j--)
 			s[k].a[j] = s[k].a[j - 1];
 		s[k].a[j] = t;
 		s[k].n++;
@@ -155,17 +182,40 @@ suites_of(const struct ci_run *r, struct suite_report **out)
 				s[k] = s[j];
 				s[j] = tmp;
 			}
+		/* Each shard's last attempt: one failed, the suite failed;
+		 * all skipped, skipped. */
+		s[k].status = ST_SKIPPED;
+		s[k].parts = 0;
 		for (j = 0; j < s[k].n; j++) {
+			enum status st;
 			x = s[k].a[j];
 			failed |= status_of(x->t.status) == ST_FAILED;
 			s[k].fallback |= x->t.fallback_to_serial;
 			s[k].time_ms += x->end_ms - x->start_ms;
+			if (j + 1 < s[k].n &&
+			    s[k].a[j + 1]->t.shard_index == x->t.shard_index)
+				continue;
+			s[k].parts++;
+			st = status_of(x->t.status);
+			if (st == ST_FAILED || s[k].status == ST_SKIPPED)
+				s[k].status = st;
 		}
-		s[k].status = status_of(s[k].a[s[k].n - 1]->t.status);
 		s[k].flaky = failed && s[k].status == ST_PASSED;
 	}
 	*out = s;
 	return n;
+}
+
+/* Whether the last attempt of a's shard (of the suite, unsharded) passed. */
+int
+part_passed(const struct suite_report *su, const struct ci_attempt *a)
+{
+	const struct ci_attempt *last = a;
+
+	for (size_t j = 0; j < su->n; j++)
+		if (su->a[j]->t.shard_index == a->t.shard_index)
+			last = su->a[j];
+	return status_of(last->t.status) == ST_PASSED;
 }
 
 void
@@ -249,6 +299,21 @@ dur(char buf[32], long long ms)
 	else
 		snprintf(buf, 32, "%lldh%02lldm", ms / 3600000,
 			 ms / 60000 % 60);
+	return buf;
+}
+
+/* How an attempt ran: "parallel", "serial (fallback)" or "serial", and
+ * ", shard K/N" when ci-testpar --shard ran it. */
+const char *
+attempt_mode(char buf[48], const struct ci_test_exec *t)
+{
+	int n = snprintf(buf, 48, "%s",
+			 t->fallback_to_serial    ? "serial (fallback)"
+			     : t->run_in_parallel ? "parallel"
+						  : "serial");
+	if (t->shard_count > 0)
+		snprintf(buf + n, 48 - n, ", shard %d/%d", t->shard_index,
+			 t->shard_count);
 	return buf;
 }
 

@@ -98,7 +98,7 @@ static void
 attempts(struct ci_buf *o, const struct suite_report *su, size_t ns)
 {
 	struct ci_buf names = { 0 };
-	char d[32], t[32];
+	char d[32], t[32], m[48];
 
 	ci_buf_printf(o, "\n%s  %-22s %-10s %9s %8s  %s%s\n", BOLD,
 		      "TEST ATTEMPT", "STATUS", "DURATION", "FAILURES", "MODE",
@@ -109,16 +109,14 @@ attempts(struct ci_buf *o, const struct suite_report *su, size_t ns)
 			enum status st = status_of(a->t.status);
 			snprintf(t, sizeof t, "%s #%lld", su[k].type,
 				 a->t.attempt_number);
-			ci_buf_printf(
-			    o, "  %-22s %s%-10s%s %9s %8lld  %s%s\n", t,
-			    COLOR(st), ST_NAME(st), RESET,
-			    dur(d, a->end_ms - a->start_ms), a->t.failure_count,
-			    a->t.fallback_to_serial    ? "serial (fallback)"
-				: a->t.run_in_parallel ? "parallel"
-						       : "serial",
-			    j + 1 == su[k].n && su[k].flaky
-				? ", flaky: passed on retry"
-				: "");
+			ci_buf_printf(o, "  %-22s %s%-10s%s %9s %8lld  %s%s\n",
+				      t, COLOR(st), ST_NAME(st), RESET,
+				      dur(d, a->end_ms - a->start_ms),
+				      a->t.failure_count,
+				      attempt_mode(m, &a->t),
+				      j + 1 == su[k].n && su[k].flaky
+					  ? ", flaky: passed on retry"
+					  : "");
 			names.len = 0;
 			if (st == ST_FAILED &&
 			    failing_cases(&names, a, text_name) > 0)

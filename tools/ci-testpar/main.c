@@ -5,6 +5,7 @@
  * with its Test Execution record.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,29 +15,37 @@
 
 struct testpar tp;
 
+static void parse_per_suite(const char *opt, const char *arg);
 static int outputs(void);
 
 static void
 usage(FILE *f)
 {
-	fputs("usage: ci-testpar [--check] [-j N] [--retries N] [--serial] "
-	      "[--fail-on-flaky] [--timeout SEC] [--min-free-mb MB] "
-	      "[--max-load X] "
+	fputs("usage: ci-testpar [--check] [-j N] [--retries [TYPE=]N ...] "
+	      "[--retry-delay SEC] [--serial] [--fail-fast] [--fail-on-flaky] "
+	      "[--timeout [TYPE=]SEC ...] [--min-free-mb MB] [--max-load X] "
 	      "[--output grouped|prefixed|quiet] [--junit TYPE=PATH ...] "
+	      "[--shard K/N [--timings PATH ...]] "
+	      "[--shard-files TYPE=GLOB ...] "
 	      "TYPE=COMMAND ...\n",
 	      f);
 }
 
 enum {
 	OPT_CHECK = 256,
+	OPT_FAILFAST,
 	OPT_FAILFLAKY,
 	OPT_JUNIT,
 	OPT_MAXLOAD,
 	OPT_MINFREE,
 	OPT_OUTPUT,
 	OPT_RETRIES,
+	OPT_RETRYDELAY,
 	OPT_SERIAL,
+	OPT_SHARD,
+	OPT_SHARDFILES,
 	OPT_TIMEOUT,
+	OPT_TIMINGS,
 	OPT_VERSION,
 };
 
@@ -45,23 +54,32 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, OPT_CHECK },
-		{ "help", no_argument, NULL, 'h' },
+		{ "fail-fast", no_argument, NULL, OPT_FAILFAST },
 		{ "fail-on-flaky", no_argument, NULL, OPT_FAILFLAKY },
+		{ "help", no_argument, NULL, 'h' },
 		{ "junit", required_argument, NULL, OPT_JUNIT },
 		{ "max-load", required_argument, NULL, OPT_MAXLOAD },
 		{ "min-free-mb", required_argument, NULL, OPT_MINFREE },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "retry-delay", required_argument, NULL, OPT_RETRYDELAY },
 		{ "serial", no_argument, NULL, OPT_SERIAL },
+		{ "shard", required_argument, NULL, OPT_SHARD },
+		{ "shard-files", required_argument, NULL, OPT_SHARDFILES },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "timings", required_argument, NULL, OPT_TIMINGS },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char **junit = NULL, *term;
+	const char **junit = NULL, **per = NULL, **timings = NULL, *term;
+	const char **files = NULL;
+	const char *shard_spec = NULL;
 	long long min_mb = 512;
 	double max_load = 2.0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int c, njunit = 0, serial = 0, check = 0, fail_flaky = 0;
+	int c, njunit = 0, nper = 0, ntimings = 0, nfiles = 0, serial = 0;
+	int check = 0;
+	int fail_flaky = 0;
 
 	ci_init(argv[0]);
 	tp.jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (int)cpus;
@@ -77,6 +95,9 @@ main(int argc, char **argv)
 			return xfinish_stdout();
 		case 'j':
 			tp.jobs = (int)xnum("-j", optarg, 1, MAX_JOBS);
+			break;
+		case OPT_FAILFAST:
+			tp.fail_fast = 1;
 			break;
 		case OPT_FAILFLAKY:
 			fail_flaky = 1;
@@ -105,14 +126,40 @@ main(int argc, char **argv)
 					       optarg);
 			break;
 		case OPT_RETRIES:
-			tp.retries = (int)xnum("--retries", optarg, 0, 100);
+		case OPT_TIMEOUT:
+			/* TYPE=N is the suite's own, once the suites are
+			 * known; N is every suite's. */
+			if (strchr(optarg, '=')) {
+				per = xrealloc(per, (nper + 2) * sizeof *per);
+				per[nper++] = c == OPT_RETRIES ? "--retries"
+							       : "--timeout";
+				per[nper++] = optarg;
+			} else if (c == OPT_RETRIES) {
+				tp.retries =
+				    (int)xnum("--retries", optarg, 0, 100);
+			} else {
+				tp.timeout_ms =
+				    xnum("--timeout", optarg, 0, 604800) * 1000;
+			}
+			break;
+		case OPT_RETRYDELAY:
+			tp.retry_delay_ms = llround(
+			    xdecimal("--retry-delay", optarg, 0, 3600) * 1000);
 			break;
 		case OPT_SERIAL:
 			serial = 1;
 			break;
-		case OPT_TIMEOUT:
-			tp.timeout_ms =
-			    xnum("--timeout", optarg, 0, 604800) * 1000;
+		case OPT_SHARD:
+			shard_spec = optarg;
+			break;
+		case OPT_SHARDFILES:
+			files = xrealloc(files, (nfiles + 1) * sizeof *files);
+			files[nfiles++] = optarg;
+			break;
+		case OPT_TIMINGS:
+			timings =
+			    xrealloc(timings, (ntimings + 1) * sizeof *timings);
+			timings[ntimings++] = optarg;
 			break;
 		case OPT_VERSION:
 			ci_version();
@@ -120,10 +167,24 @@ main(int argc, char **argv)
 			ci_bad_option(c, argc, argv);
 		}
 	}
+	if (ntimings && !shard_spec)
+		ci_usage_error("--timings goes with --shard K/N");
 	parse_suites(argc - optind, argv + optind);
 	for (int i = 0; i < njunit; i++)
 		parse_junit(junit[i]);
+	for (int i = 0; i < nper; i += 2)
+		parse_per_suite(per[i], per[i + 1]);
+	for (int i = 0; i < nfiles; i++)
+		parse_shard_files(files[i]);
 	free(junit);
+	free(per);
+	free(files);
+	if (shard_spec)
+		shard(shard_spec, timings, ntimings);
+	free(timings);
+	for (int i = 0; i < tp.nsuites; i++)
+		if (tp.suites[i].glob)
+			expand_files(&tp.suites[i]);
 	if (check)
 		return 0;
 	if (serial)
@@ -142,10 +203,16 @@ main(int argc, char **argv)
 	tp.parallel = tp.jobs > 1 && !tp.start_why;
 	run();
 
-	if (tp.nsuites > 1 || tp.skipped > 0) {
+	if (tp.nsuites > 1 || tp.skipped > 0 || tp.shard_n) {
 		struct ci_buf b = { 0 };
-		ci_buf_printf(&b, "==> %d suites: %d passed", tp.nsuites,
-			      tp.passed);
+		ci_buf_str(&b, "==> ");
+		if (tp.shard_n)
+			ci_buf_printf(
+			    &b, "shard %d/%d, %d of %d suites: ", tp.shard_k,
+			    tp.shard_n, tp.nsuites, tp.all_suites);
+		else
+			ci_buf_printf(&b, "%d suites: ", tp.nsuites);
+		ci_buf_printf(&b, "%d passed", tp.passed);
 		if (tp.flaky)
 			ci_buf_printf(&b, " (%d flaky)", tp.flaky);
 		ci_buf_printf(&b, ", %d failed, %d skipped; %d attempts\n",
@@ -207,9 +274,11 @@ parse_suites(int argc, char **argv)
 				ci_usage_error("suite %s is given twice",
 					       s->type);
 		snprintf(s->step, sizeof s->step, "test-%s", s->type);
+		s->retries = -1;
+		s->timeout_ms = -1;
 		tp.queue[tp.nqueue++] = i;
 	}
-	tp.nsuites = argc;
+	tp.nsuites = tp.all_suites = argc;
 }
 
 /* --junit TYPE=PATH: where the suite TYPE writes its JUnit XML report. */
@@ -217,23 +286,63 @@ void
 parse_junit(const char *arg)
 {
 	const char *eq = strchr(arg, '=');
-	int n = eq ? (int)(eq - arg) : 0;
+	struct suite *s;
 
-	if (!eq || n == 0 || !eq[1])
+	if (!eq || eq == arg || !eq[1])
 		ci_usage_error("--junit: \"%.64s\" is not TYPE=PATH", arg);
-	for (int i = 0; i < tp.nsuites; i++) {
-		struct suite *s = &tp.suites[i];
-		if (strncmp(s->type, arg, n) != 0 || s->type[n] != '\0')
-			continue;
-		if (s->junit)
-			ci_usage_error("--junit: suite %s has two reports",
-				       s->type);
-		s->junit = eq + 1;
-		return;
-	}
-	ci_usage_error("--junit: no suite %.*s among the TYPE=COMMAND "
-		       "arguments",
-		       n > 64 ? 64 : n, arg);
+	s = suite_named("--junit", arg, (size_t)(eq - arg));
+	if (s->junit)
+		ci_usage_error("--junit: suite %s has two reports", s->type);
+	s->junit = eq + 1;
+}
+
+/*
+ * --retries TYPE=N and --timeout TYPE=SEC: the suite's own, whatever the
+ * order of the options; a later one for the same suite replaces an
+ * earlier one, as for the options of every suite.
+ */
+static void
+parse_per_suite(const char *opt, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct ci_buf what = { 0 };
+	struct suite *s;
+
+	if (eq == arg || !eq[1])
+		ci_usage_error("%s: \"%.64s\" is not TYPE=%s", opt, arg,
+			       opt[2] == 'r' ? "N" : "SEC");
+	s = suite_named(opt, arg, (size_t)(eq - arg));
+	ci_buf_printf(&what, "%s %s", opt, s->type);
+	if (opt[2] == 'r')
+		s->retries = (int)xnum(what.s, eq + 1, 0, 100);
+	else
+		s->timeout_ms = xnum(what.s, eq + 1, 0, 604800) * 1000;
+	ci_buf_free(&what);
+}
+
+/* The suite of type arg[0..n), or a usage error of opt. */
+struct suite *
+suite_named(const char *opt, const char *arg, size_t n)
+{
+	for (int i = 0; i < tp.nsuites; i++)
+		if (strncmp(tp.suites[i].type, arg, n) == 0 &&
+		    tp.suites[i].type[n] == '\0')
+			return &tp.suites[i];
+	ci_usage_error("%s: no suite %.*s among the TYPE=COMMAND arguments",
+		       opt, n > 64 ? 64 : (int)n, arg);
+}
+
+/* A suite's retries and time limit: its own, else every suite's. */
+int
+suite_retries(const struct suite *s)
+{
+	return s->retries >= 0 ? s->retries : tp.retries;
+}
+
+long long
+suite_timeout(const struct suite *s)
+{
+	return s->timeout_ms >= 0 ? s->timeout_ms : tp.timeout_ms;
 }
 
 /*

@@ -38,10 +38,23 @@ emit(const char *msg, size_t msglen, struct attempt *a)
 	out_write(b.s, b.len);
 	b.len = 0;
 	if (group && a->spool >= 0 && lseek(a->spool, 0, SEEK_SET) == 0) {
+		/* Whole lines, so that no masked value is cut in two. */
 		while ((n = read(a->spool, buf, sizeof buf)) > 0) {
-			out_write(buf, (size_t)n);
+			const char *nl = memrchr(buf, '\n', (size_t)n);
+			size_t whole = nl ? (size_t)(nl - buf) + 1 : 0;
+
+			ci_buf_add(&b, buf, whole);
+			out_write(b.s, b.len);
+			b.len = 0;
+			ci_buf_add(&b, buf + whole, (size_t)n - whole);
 			last = buf[n - 1];
+			if (b.len > sizeof buf) { /* a line with no end */
+				out_write(b.s, b.len);
+				b.len = 0;
+			}
 		}
+		out_write(b.s, b.len);
+		b.len = 0;
 	}
 	if (last != '\n')
 		ci_buf_add(&b, "\n", 1);
@@ -77,16 +90,14 @@ log_entry(struct ci_entry *e)
 	tp.log_failed = 1;
 }
 
-/* A suite the run was interrupted before: one entry, status skipped. */
+/* A suite never started: one entry, status skipped, saying why. */
 void
-record_skipped(struct suite *s)
+record_skipped(struct suite *s, const char *why)
 {
 	struct ci_entry e;
 	struct ci_buf msg = { 0 };
 
-	ci_buf_printf(&msg,
-		      "%s skipped: interrupted by SIG%s before it started",
-		      s->type, sigabbrev_np(tp.interrupted));
+	ci_buf_printf(&msg, "%s skipped: %s", s->type, why);
 	ci_entry_init(&e, tp.run_id, s->step);
 	CI_FROM_CALLER(&e);
 	e.when = ci_now();
@@ -116,6 +127,8 @@ record(struct ci_entry *e, int number, const char *status, long count,
 	t.completed_at = (long long)e->when.tv_sec;
 	t.run_in_parallel = parallel;
 	t.fallback_to_serial = fallback;
+	t.shard_index = tp.shard_k;
+	t.shard_count = tp.shard_n;
 	ci_buf_str(&extra, "\"test_execution\":");
 	ci_test_exec_json(&extra, &t);
 	if (cases) { /* into the object: its last byte is its } */
@@ -130,12 +143,15 @@ record(struct ci_entry *e, int number, const char *status, long count,
 
 /*
  * Suite output and result lines: to standard output, or to standard error
- * when the entries go to standard output. The status line is erased first.
- * A closed output (EPIPE) is dropped quietly; another failure is said once.
+ * when the entries go to standard output, with CI_MASK's values as ***.
+ * The status line is erased first. A closed output (EPIPE) is dropped
+ * quietly; another failure is said once.
  */
 void
 out_write(const void *p, size_t n)
 {
+	static struct ci_buf masked;
+
 	if (tp.status_shown) {
 		(void)ci_write_all(2, "\r\033[K", 4);
 		tp.status_shown = 0;
@@ -143,6 +159,10 @@ out_write(const void *p, size_t n)
 	}
 	if (tp.out_closed || n == 0)
 		return;
+	if (ci_mask(&masked, p, n)) {
+		p = masked.s;
+		n = masked.len;
+	}
 	if (ci_write_all(tp.out_fd, p, n) == 0)
 		return;
 	if (errno != EPIPE) {

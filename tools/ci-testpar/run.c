@@ -11,6 +11,8 @@
 #include "testpar.h"
 
 static void tap_case(struct attempt *a, const char *line, size_t len);
+static int may_start(const struct suite *s);
+static long long next_start(long long now, int later);
 
 /* One poll loop: output, signals, exits and deadlines. */
 void
@@ -29,7 +31,10 @@ run(void)
 		int nfds = 1, timeout;
 
 		schedule();
-		if (tp.running == 0)
+		/* Idle: the next start, or the end. Busy: only a start that
+		 * waits for its time, not for a slot. */
+		next = next_start(now, tp.running > 0);
+		if (tp.running == 0 && next < 0)
 			break;
 		fds[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
 		for (int i = 0; i < tp.jobs; i++) {
@@ -71,10 +76,20 @@ run(void)
 	if (tp.status_shown)
 		out_write("", 0);
 	for (int i = 0; i < tp.nqueue; i++) {
-		if (tp.suites[tp.queue[i]].attempts == 0)
-			record_skipped(&tp.suites[tp.queue[i]]);
-		else
+		struct suite *s = &tp.suites[tp.queue[i]];
+		char why[160];
+		if (s->attempts > 0) {
 			tp.failed++; /* its retry never started */
+			continue;
+		}
+		if (tp.interrupted)
+			snprintf(why, sizeof why,
+				 "interrupted by SIG%s before it started",
+				 sigabbrev_np(tp.interrupted));
+		else
+			snprintf(why, sizeof why, "not started: %s",
+				 tp.stop_why);
+		record_skipped(s, why);
 	}
 	free(fds);
 	free(who);
@@ -85,18 +100,32 @@ run(void)
  * Start what may start. In parallel, the first attempts and ordinary retries
  * share the job slots; suites that failed for contention wait until that
  * batch is over, then run one at a time. Otherwise one at a time throughout.
+ * A retry waits out --retry-delay; a suite behind it in the queue may go
+ * first meanwhile.
  */
 void
 schedule(void)
 {
-	while (!tp.interrupted && tp.nqueue > 0) {
-		int k = 0;
+	long long now = ci_mono_ms();
 
+	for (;;) {
+		int k = -1, pending = 0, alone = 0;
+
+		for (int i = 0; i < tp.nqueue; i++) {
+			struct suite *q = &tp.suites[tp.queue[i]];
+			if (!may_start(q))
+				continue;
+			if (tp.parallel && !tp.phase2 && q->alone) {
+				alone = 1;
+				continue;
+			}
+			pending = 1;
+			if (k < 0 && q->not_before <= now)
+				k = i;
+		}
 		if (tp.parallel && !tp.phase2) {
-			while (k < tp.nqueue && tp.suites[tp.queue[k]].alone)
-				k++;
-			if (k == tp.nqueue) {
-				if (tp.running > 0)
+			if (!pending) {
+				if (tp.running > 0 || !alone)
 					return;
 				tp.phase2 = 1;
 				continue;
@@ -106,6 +135,8 @@ schedule(void)
 		} else if (tp.running > 0) {
 			return;
 		}
+		if (k < 0)
+			return;
 		struct suite *s = &tp.suites[tp.queue[k]];
 		memmove(tp.queue + k, tp.queue + k + 1,
 			(tp.nqueue - k - 1) * sizeof *tp.queue);
@@ -117,6 +148,38 @@ schedule(void)
 		else
 			start(s, 0, tp.start_why != NULL, tp.start_why);
 	}
+}
+
+/*
+ * Whether a queued suite may still start: not after a signal; after
+ * --fail-fast stopped the run, only the retry of a suite already started,
+ * whose outcome is not known yet.
+ */
+static int
+may_start(const struct suite *s)
+{
+	return !tp.interrupted && (!tp.stop_why[0] || s->attempts > 0);
+}
+
+/*
+ * When the next queued suite of this phase may start, at the earliest now,
+ * or only later ones; -1 when none may.
+ */
+static long long
+next_start(long long now, int later)
+{
+	long long next = -1;
+
+	for (int i = 0; i < tp.nqueue; i++) {
+		const struct suite *s = &tp.suites[tp.queue[i]];
+		long long t = s->not_before > now ? s->not_before : now;
+		if (!may_start(s) || (later && s->not_before <= now) ||
+		    (tp.parallel && !tp.phase2 && s->alone))
+			continue;
+		if (next < 0 || t < next)
+			next = t;
+	}
+	return next;
 }
 
 void
@@ -153,8 +216,8 @@ start(struct suite *s, int parallel, int fallback, const char *why)
 		finish(a);
 		return;
 	}
-	if (tp.timeout_ms > 0)
-		a->timeout_at = a->t0 + tp.timeout_ms;
+	if (suite_timeout(s) > 0)
+		a->timeout_at = a->t0 + suite_timeout(s);
 	tp.status_at = 0; /* redraw now */
 }
 
@@ -471,7 +534,7 @@ finish(struct attempt *a)
 		sig = WIFSIGNALED(a->p.status) ? WTERMSIG(a->p.status) : 0;
 		if (a->timed_out)
 			ci_buf_printf(&how, "timed out after %lld s, ",
-				      tp.timeout_ms / 1000);
+				      suite_timeout(s) / 1000);
 		else if (a->intr)
 			ci_buf_printf(&how, "interrupted by SIG%s, ",
 				      sigabbrev_np(a->intr));
@@ -498,12 +561,12 @@ finish(struct attempt *a)
 		if (count <= 0)
 			count = 1, counted = 0;
 	}
-	retry = !ok && !tp.interrupted && a->number <= tp.retries;
+	retry = !ok && !tp.interrupted && a->number <= suite_retries(s);
 
 	/* "unit failed (attempt 1 of 2, 0.4 s, in parallel): exited ..." */
 	ci_buf_printf(&msg, "%s %s (attempt %d of %d, %lld.%lld s, %s)",
 		      s->type, ok ? "passed" : "failed", a->number,
-		      tp.retries + 1, ms / 1000, ms % 1000 / 100,
+		      suite_retries(s) + 1, ms / 1000, ms % 1000 / 100,
 		      a->parallel ? "in parallel" : "alone");
 	if (ok && a->number > 1)
 		ci_buf_str(&msg, ": flaky, passed on a retry");
@@ -531,6 +594,9 @@ finish(struct attempt *a)
 	} else if (retry) {
 		ci_buf_str(&msg, "; will retry");
 	}
+	if (retry && tp.retry_delay_ms > 0)
+		ci_buf_printf(&msg, " in %g s",
+			      (double)tp.retry_delay_ms / 1000);
 
 	ci_entry_init(&e, tp.run_id, s->step);
 	CI_FROM_CALLER(&e);
@@ -553,9 +619,15 @@ finish(struct attempt *a)
 		tp.passed++;
 		tp.flaky += a->number > 1;
 	} else if (retry) {
+		s->not_before = ci_mono_ms() + tp.retry_delay_ms;
 		tp.queue[tp.nqueue++] = (int)(s - tp.suites);
 	} else {
 		tp.failed++;
+		/* The first last failure stops the starts: the suites
+		 * running go on to their end, their results real. */
+		if (tp.fail_fast && !tp.stop_why[0])
+			snprintf(tp.stop_why, sizeof tp.stop_why,
+				 "--fail-fast after %s failed", s->type);
 	}
 	ci_buf_free(&msg);
 	ci_buf_free(&how);

@@ -1,8 +1,9 @@
 /*
  * testpar.h: what the parts of ci-testpar share. main.c reads the options
- * and checks the machine, run.c starts, watches, stops and retries the
- * suites, junit.c reads their JUnit reports, output.c writes their output,
- * the status line and the log entries.
+ * and checks the machine, shard.c picks the suites of a shard, run.c
+ * starts, watches, stops and retries the suites, junit.c reads their JUnit
+ * reports, output.c writes their output, the status line and the log
+ * entries.
  */
 #ifndef TESTPAR_H
 #define TESTPAR_H
@@ -24,6 +25,13 @@ struct suite {
 	int passed; /* on some attempt */
 	int alone; /* its next attempts run alone: contention */
 	char why[160]; /* why they do */
+	int retries; /* its own --retries TYPE=N, else -1 */
+	long long timeout_ms; /* its own --timeout TYPE=SEC, else -1 */
+	long long not_before; /* monotonic ms: its retry waits until then */
+	long long weight; /* --shard: its expected duration in ms */
+	const char *glob; /* --shard-files: its files, for {files} */
+	char **files;
+	int nfiles;
 };
 
 struct attempt {
@@ -58,7 +66,11 @@ struct testpar {
 	int nsuites;
 	struct attempt *slots;
 	int jobs, retries, output, parallel, phase2, running;
-	long long timeout_ms;
+	long long timeout_ms, retry_delay_ms;
+	int fail_fast; /* stop starting suites after a last failure */
+	char stop_why[80]; /* why they were no longer started, or "" */
+	int shard_k, shard_n; /* --shard K/N; 0: all suites */
+	int all_suites; /* before --shard kept this shard's */
 	const char *start_why; /* serial fallback before the start */
 	char start_buf[160];
 	int *queue, nqueue; /* suites waiting, first to start first */
@@ -75,6 +87,12 @@ extern struct testpar tp;
 
 void parse_suites(int argc, char **argv);
 void parse_junit(const char *arg);
+void shard(const char *spec, const char **timings, int ntimings);
+void parse_shard_files(const char *arg);
+void expand_files(struct suite *s);
+struct suite *suite_named(const char *opt, const char *arg, size_t n);
+int suite_retries(const struct suite *s);
+long long suite_timeout(const struct suite *s);
 void check_contention(long long min_mb, double max_load);
 void run(void);
 void schedule(void);
@@ -89,7 +107,7 @@ long junit_read(const char *path, const struct timespec *since,
 		struct ci_buf *note, struct ci_cases *cases);
 void emit(const char *msg, size_t msglen, struct attempt *a);
 void log_entry(struct ci_entry *e);
-void record_skipped(struct suite *s);
+void record_skipped(struct suite *s, const char *why);
 void record(struct ci_entry *e, int number, const char *status, long count,
 	    time_t started, int parallel, int fallback,
 	    const struct ci_cases *cases);
