@@ -185,15 +185,18 @@ FROM
 
 -- The steps of each run, as in ci-report's report (init and complete, which
 -- open and close a run, left out): passed when a completion entry
--- succeeded, failed when none did, unfinished when it has none; the
+-- succeeded, failed when none did (skipped when it is the step test-TYPE of
+-- a suite TYPE that never ran: every attempt skipped), unfinished when it
+-- has none; the
 -- durations of its completions added; the exit code of its last completion
 -- that has one; how many of its completions failed.
 CREATE VIEW IF NOT EXISTS ci.steps AS
 SELECT
     run_id,
     name,
-    if(oks > 0, 'passed', if(completions > 0, 'failed', 'unfinished'))
-        AS status,
+    if(oks > 0, 'passed', if(completions > 0,
+        if(suite_attempts > 0 AND suite_ran = 0, 'skipped', 'failed'),
+        'unfinished')) AS status,
     toUInt64(if(completions > 0 AND c_start < first_ms, c_start, first_ms))
         AS start_ms,
     if(completions > 0, c_end, NULL) AS end_ms,
@@ -216,8 +219,17 @@ FROM
         sumIf(assumeNotNull(duration_ms), succeeded >= 0) AS total_ms,
         max(succeeded >= 0 AND isNotNull(exit_code)) AS has_exit,
         argMaxIf(assumeNotNull(exit_code), ts_ms,
-            succeeded >= 0 AND isNotNull(exit_code)) AS last_exit
-    FROM ci.entries FINAL
+            succeeded >= 0 AND isNotNull(exit_code)) AS last_exit,
+        countIf(is_suite) AS suite_attempts,
+        countIf(is_suite AND test_status != 'skipped') AS suite_ran
+    FROM
+    (
+        SELECT *, has_test_execution = 1 AND isNotNull(duration_ms)
+            AND substring(step_name, 1, 5) = 'test-'
+            AND test_type = substring(step_name, 6) AS is_suite,
+            succeeded
+        FROM ci.entries FINAL
+    )
     WHERE step_name NOT IN ('init', 'complete')
     GROUP BY run_id, step_name
 );
