@@ -1078,6 +1078,20 @@ span() {
 	assert_output '[10000,["e5998","e5999","e6000"],2000,12000]'
 }
 
+@test "otlp: the cases of two shards of one suite, ending at the same moment, have span ids of their own" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	new_run
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 0 \
+		unit='printf "1..2\nok 1 a\nnot ok 2 b\n"; exit 1' > /dev/null 2>&1 || true
+	# The same attempt as written by shard 1 of 2 and by shard 2 of 2.
+	jq -c 'if .test_execution then (.test_execution.shard = {"index": 1, "count": 2}), (.test_execution.shard = {"index": 2, "count": 2}) else . end' \
+		"$CI_LOG_FILE" > shards.log
+	validate log-schema.json shards.log
+	otlp shards.log
+	run jq -s -c 'map(select(.attrs["ci_tools.case.status"])) | [length, (map(.spanId) | unique | length)]' spans.ndjson
+	assert_output '[4,4]'
+}
+
 # --- memory ----------------------------------------------------------------
 
 @test "peak memory does not grow with the input: 20 MB and 200 MB of log" {
