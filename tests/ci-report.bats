@@ -1092,6 +1092,30 @@ span() {
 	assert_output '[4,4]'
 }
 
+@test "otlp: each run's line is written when it is done, so memory does not grow with the spans of many runs" {
+	if ldd "$(command -v ci-report)" | grep -q libasan; then
+		skip "a sanitizer build's memory is not the tool's"
+	fi
+	# 20 runs of 3 suites of 5000 cases: 10,000 case spans per run.
+	/usr/bin/python3 -c '
+import json
+for r in range(20):
+    for s, suite in enumerate(["unit", "e2e", "api"]):
+        cases = [{"name": "%s test %d" % (suite, i), "status": "passed", "duration_ms": i % 500} for i in range(5000)]
+        print(json.dumps({"timestamp": "2025-10-20T14:%02d:%02d.000Z" % (30 + s, r), "level": "info", "message": "x",
+            "run_id": "run-20251020-1430%02d-many%02d" % (r, r), "source_file": "a.sh", "line_number": 1,
+            "function_name": "ci-testpar", "step_name": "test-" + suite, "duration_ms": 60000, "exit_code": 0,
+            "test_execution": {"test_type": suite, "attempt_number": 1, "status": "passed", "duration": 60,
+                "failure_count": 0, "started_at": 1760970000, "completed_at": 1760970060, "run_in_parallel": True,
+                "fallback_to_serial": False, "cases": cases, "cases_omitted": 0}}, separators=(",", ":")))' > many.log
+	peak() { /usr/bin/time -f %M ci-report --format "$1" many.log 2>&1 > "out.$1" | tail -n 1; }
+	json=$(peak json) otlp=$(peak otlp)
+	echo "peak RSS: json $json KiB, otlp $otlp KiB for $(wc -c < out.otlp) bytes of otlp"
+	[ "$(wc -l < out.otlp)" -eq 20 ]
+	[ "$(wc -c < out.otlp)" -gt 100000000 ]
+	[ "$otlp" -lt $((json + 40000)) ]
+}
+
 # --- memory ----------------------------------------------------------------
 
 @test "peak memory does not grow with the input: 20 MB and 200 MB of log" {

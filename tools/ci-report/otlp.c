@@ -656,6 +656,11 @@ otlp_run(struct ci_buf *out, const struct ci_run *r)
 void
 otlp_write(struct ci_buf *out, const struct report *rp)
 {
-	for (size_t i = 0; i < rp->n; i++)
+	for (size_t i = 0; i < rp->n; i++) {
 		otlp_run(out, rp->v[i].r);
+		if (out->len >= 1 << 20) { /* a run's line can be megabytes */
+			report_put(out);
+			out->len = 0;
+		}
+	}
 }

@@ -99,6 +99,11 @@ struct report_format {
 	int shows_bad; /* write lists the malformed lines (report_bad) */
 };
 
+/* main.c: write out to stdout now, the secrets of CI_MASK as ***. A format
+ * whose output grows with the input may call it between runs, then empty
+ * out. */
+void report_put(const struct ci_buf *b);
+
 /* summary.c: the run model. */
 void summarize(struct ci_run *r, struct run_report *m);
 size_t suites_of(const struct ci_run *r, struct suite_report **out);
