@@ -53,7 +53,8 @@ CREATE DATABASE IF NOT EXISTS ci;
 --   test_execution.cases -> case_<field>: one Array column per field of a
 --                      case, in the log's order, the i-th element of each
 --                      the i-th case (an attempt has up to 10,000); its
---                      cases_omitted -> test_cases_omitted
+--                      cases_omitted -> test_cases_omitted (a case's
+--                      message_cut is not kept)
 -- The cases stay in their entry's row, not in a table of their own: the
 -- row's key, the engine and FINAL keep shipping twice from counting them
 -- twice as they do for everything else, one insert stores them, and on a
