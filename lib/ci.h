@@ -524,6 +524,7 @@ void ci_reader_free(struct ci_reader *rd);
 #define CI_SPAN_STEP "step" /* a step from ci-step's start entry */
 #define CI_SPAN_ENTRIES "entries" /* a step's entries outside ci-step */
 #define CI_SPAN_ATTEMPT "attempt" /* a test attempt */
+#define CI_SPAN_CASE "case" /* a test case of an attempt */
 void ci_trace_id(char out[33], const char *run_id);
 void ci_span_id(char out[17], const char *run_id, const char *kind,
 		const char *name, long long key);

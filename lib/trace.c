@@ -5,7 +5,8 @@
  * and root span id come from its run id; a step's span id from the run id,
  * the step's name and the time of ci-step's start entry (or of the first
  * of the step's other entries); a test attempt's from the suite, the
- * attempt number and the time it ended (contracts/entries.md).
+ * attempt number and the time it ended, a test case's from the same and
+ * its place among the attempt's cases (contracts/entries.md).
  */
 #include <stdio.h>
 #include <string.h>

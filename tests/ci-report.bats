@@ -1033,6 +1033,103 @@ span() {
 	assert_output '["'"$root"'",true]'
 }
 
+@test "otlp: the test cases of a real bats suite are child spans of their attempt: status, duration, end to end" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	new_run
+	cp "$FIXTURES/ci-testpar/cases.bats" .
+	ci-step init --profile dev --trigger CLI
+	ci-step test-unit -- ci-testpar --max-load 0 --min-free-mb 0 --retries 1 \
+		unit='env -i PATH=/usr/bin:/bin CI_TEST_ATTEMPT=$CI_TEST_ATTEMPT /usr/bin/bats --tap --timing cases.bats' > /dev/null 2>&1 || true
+	ci-step complete --exit-code 3 > /dev/null || true
+	validate log-schema.json "$CI_LOG_FILE"
+	otlp "$CI_LOG_FILE"
+	# Each case of each attempt, under that attempt's span, in the order
+	# the suite reported them.
+	run jq -s -c '(map({(.spanId): .name}) | add) as $name | .[] | select(.attrs["ci_tools.case.status"]) |
+		[$name[.parentSpanId], .name, .status, .attrs["ci_tools.case.status"], .attrs["test.case.result.status"], .attrs["test.suite.name"], .kind]' spans.ndjson
+	assert_output '["unit attempt 1","adds",1,"passed","pass","unit",1]
+["unit attempt 1","divides by zero",2,"failed","fail","unit",1]
+["unit attempt 1","needs a network",0,"skipped",null,"unit",1]
+["unit attempt 1","races the clock",2,"failed","fail","unit",1]
+["unit attempt 2","adds",1,"passed","pass","unit",1]
+["unit attempt 2","divides by zero",2,"failed","fail","unit",1]
+["unit attempt 2","needs a network",0,"skipped",null,"unit",1]
+["unit attempt 2","races the clock",1,"passed","pass","unit",1]'
+	# A failed case's status message is the diagnostics the log kept.
+	run jq -r 'select(.name == "divides by zero") | .statusMessage' spans.ndjson
+	assert_line --index 0 '(in test file cases.bats, line 12)'
+	assert_line --index 2 '4 / 2 is not 3'
+	# Durations are bats --timing's, the spans laid end to end from the
+	# attempt's start, none past its end.
+	run jq -s -c 'map(select(.name | endswith(" attempt 1"))) as [$a] | map(select(.parentSpanId == $a.spanId)) |
+		[(map((.end[:-6] | tonumber) - (.start[:-6] | tonumber) == .attrs["ci_tools.duration_ms"]) | all),
+		 .[0].start == $a.start,
+		 ([range(1; length) as $i | .[$i].start == .[$i - 1].end] | all),
+		 (map((.end[:-6] | tonumber) <= ($a.end[:-6] | tonumber)) | all),
+		 $a.attrs["ci_tools.cases"], $a.attrs["ci_tools.cases_dropped"]]' spans.ndjson
+	assert_output '[true,true,true,true,4,0]'
+	# The ids are derived: the same on a second export, none shared.
+	cp spans.ndjson first.ndjson
+	otlp "$CI_LOG_FILE"
+	cmp first.ndjson spans.ndjson
+	run jq -s -c '[length, (map(.spanId) | unique | length)]' spans.ndjson
+	assert_output "[$(wc -l < spans.ndjson),$(wc -l < spans.ndjson)]"
+}
+
+@test "otlp: at most 10000 case spans per run, every failed case among them; the rest counted on the attempt" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	new_run
+	# Two suites of 6000 cases each; the second's last 3 fail.
+	ci-testpar -j 2 --max-load 0 --min-free-mb 0 --retries 0 \
+		unit='awk "BEGIN { print \"1..6000\"; for (i = 1; i <= 6000; i++) print \"ok \" i \" u\" i }"' \
+		e2e='awk "BEGIN { print \"1..6000\"; for (i = 1; i <= 6000; i++) print (i > 5997 ? \"not ok \" : \"ok \") i \" e\" i }"; exit 1' > /dev/null 2>&1 || true
+	validate log-schema.json "$CI_LOG_FILE"
+	otlp "$CI_LOG_FILE"
+	run jq -s -c '[(map(select(.attrs["ci_tools.case.status"])) | length),
+		(map(select(.attrs["ci_tools.case.status"] == "failed") | .name) | sort),
+		(map(select(.name | contains(" attempt "))) | map(.attrs["ci_tools.cases_dropped"]) | add),
+		(map(select(.name | contains(" attempt "))) | map(.attrs["ci_tools.cases"]) | add)]' spans.ndjson
+	assert_output '[10000,["e5998","e5999","e6000"],2000,12000]'
+}
+
+@test "otlp: the cases of two shards of one suite, ending at the same moment, have span ids of their own" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	new_run
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 0 \
+		unit='printf "1..2\nok 1 a\nnot ok 2 b\n"; exit 1' > /dev/null 2>&1 || true
+	# The same attempt as written by shard 1 of 2 and by shard 2 of 2.
+	jq -c 'if .test_execution then (.test_execution.shard = {"index": 1, "count": 2}), (.test_execution.shard = {"index": 2, "count": 2}) else . end' \
+		"$CI_LOG_FILE" > shards.log
+	validate log-schema.json shards.log
+	otlp shards.log
+	run jq -s -c 'map(select(.attrs["ci_tools.case.status"])) | [length, (map(.spanId) | unique | length)]' spans.ndjson
+	assert_output '[4,4]'
+}
+
+@test "otlp: each run's line is written when it is done, so memory does not grow with the spans of many runs" {
+	if ldd "$(command -v ci-report)" | grep -q libasan; then
+		skip "a sanitizer build's memory is not the tool's"
+	fi
+	# 20 runs of 3 suites of 5000 cases: 10,000 case spans per run.
+	/usr/bin/python3 -c '
+import json
+for r in range(20):
+    for s, suite in enumerate(["unit", "e2e", "api"]):
+        cases = [{"name": "%s test %d" % (suite, i), "status": "passed", "duration_ms": i % 500} for i in range(5000)]
+        print(json.dumps({"timestamp": "2025-10-20T14:%02d:%02d.000Z" % (30 + s, r), "level": "info", "message": "x",
+            "run_id": "run-20251020-1430%02d-many%02d" % (r, r), "source_file": "a.sh", "line_number": 1,
+            "function_name": "ci-testpar", "step_name": "test-" + suite, "duration_ms": 60000, "exit_code": 0,
+            "test_execution": {"test_type": suite, "attempt_number": 1, "status": "passed", "duration": 60,
+                "failure_count": 0, "started_at": 1760970000, "completed_at": 1760970060, "run_in_parallel": True,
+                "fallback_to_serial": False, "cases": cases, "cases_omitted": 0}}, separators=(",", ":")))' > many.log
+	peak() { /usr/bin/time -f %M ci-report --format "$1" many.log 2>&1 > "out.$1" | tail -n 1; }
+	json=$(peak json) otlp=$(peak otlp)
+	echo "peak RSS: json $json KiB, otlp $otlp KiB for $(wc -c < out.otlp) bytes of otlp"
+	[ "$(wc -l < out.otlp)" -eq 20 ]
+	[ "$(wc -c < out.otlp)" -gt 100000000 ]
+	[ "$otlp" -lt $((json + 40000)) ]
+}
+
 # --- memory ----------------------------------------------------------------
 
 @test "peak memory does not grow with the input: 20 MB and 200 MB of log" {
@@ -1185,6 +1282,38 @@ for r, e in zip(rows, entries):
 print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
 	assert_success
 	assert_output "$(wc -l < rows)"
+}
+
+@test "clickhouse: an attempt's test cases are one array per field, element by element the cases of the entry" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	new_run
+	cp "$FIXTURES/ci-testpar/cases.bats" .
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 1 \
+		unit='env -i PATH=/usr/bin:/bin CI_TEST_ATTEMPT=$CI_TEST_ATTEMPT /usr/bin/bats --tap --timing cases.bats' > /dev/null 2>&1 || true
+	# A JUnit case with a classname and no time, beside the TAP ones.
+	jq -c 'if .test_execution.attempt_number == 2 then .test_execution.cases += [{"name": "t", "classname": "pkg.T", "status": "failed", "message": "boom"}] else . end' \
+		"$CI_LOG_FILE" > cases.log
+	validate log-schema.json cases.log
+	run --separate-stderr ci-report --format clickhouse cases.log
+	assert_success
+	printf '%s\n' "$output" > rows
+	validate clickhouse-row-schema.json rows
+	run jq -c 'select(.has_test_execution) | [.test_attempt_number, .case_name, .case_classname, .case_status, .test_cases_omitted]' rows
+	assert_line --index 0 '[1,["adds","divides by zero","needs a network","races the clock"],["","","",""],["passed","failed","skipped","failed"],0]'
+	assert_line --index 1 '[2,["adds","divides by zero","needs a network","races the clock","t"],["","","","","pkg.T"],["passed","failed","skipped","passed","failed"],0]'
+	# Durations and messages, element by element those of the entry's cases.
+	run /usr/bin/python3 -c '
+import json
+for e, r in zip((json.loads(l) for l in open("cases.log")), (json.loads(l) for l in open("rows"))):
+    cases = e.get("test_execution", {}).get("cases")
+    if cases is None:
+        assert "case_name" not in r, r
+        continue
+    assert r["case_duration_ms"] == [c.get("duration_ms") for c in cases], r
+    assert r["case_message"] == [c.get("message", "") for c in cases], r
+    print(sum(d is None for d in r["case_duration_ms"]), sum(m != "" for m in r["case_message"]))'
+	assert_success
+	assert_output "$(printf '0 2\n1 2')"
 }
 
 @test "clickhouse: the key is the same for the same entry, in any file, and differs between entries" {
@@ -1361,6 +1490,22 @@ print(len(rows))' "$F/seed-run.log" "$F/tests-failed.log" "$CI_LOG_FILE"
 	run -0 ci-report --trends --format json flaky.log
 	run jq -r '.trends.failed_in_latest | map(.kind) | join(",")' <<< "$output"
 	assert_output "flaky"
+}
+
+@test "--trends counts every case of a run with thousands of them" {
+	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
+	# A real suite of 3000 cases, 2 of them failing, in each of two runs.
+	for _ in 1 2; do
+		new_run
+		CI_LOG_FILE=$BATS_TEST_TMPDIR/logs/ci.log ci-testpar --max-load 0 --min-free-mb 0 --retries 0 \
+			unit='awk "BEGIN { print \"1..3000\"; for (i = 1; i <= 3000; i++) print (i > 2998 ? \"not ok \" : \"ok \") i \" c\" i }"; exit 1' > /dev/null 2>&1 || true
+	done
+	run --separate-stderr ci-report --trends --format json "$BATS_TEST_TMPDIR/logs/ci.log"
+	assert_success
+	printf '%s\n' "$output" > t.json
+	validate report-schema.json t.json
+	run jq -c '[.trends.runs, (.trends.failed_in_latest | map([.name, .runs, .failed, .kind]))]' t.json
+	assert_output '[2,[["c2999",2,2,"already failing"],["c3000",2,2,"already failing"]]]'
 }
 
 @test "--trends refuses --run, --last and --format junit" {

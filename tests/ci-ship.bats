@@ -40,17 +40,23 @@ setup() {
 	ch_schema
 }
 
-# same_answers FILE...: every view equals ci-report --format json on FILEs.
+# same_answers FILE...: every view equals ci-report --format json and
+# ci-report --trends --format json on FILEs.
 same_answers() {
 	ci-report --format json "$@" > report.json 2> /dev/null
 	validate report-schema.json report.json
-	run /usr/bin/python3 "$G/compare.py" "$CH_URL" report.json
+	ci-report --trends --format json "$@" > trends.json 2> /dev/null
+	validate report-schema.json trends.json
+	run /usr/bin/python3 "$G/compare.py" "$CH_URL" report.json trends.json
 	echo "$output"
 	assert_success
 	assert_line --regexp '^ci.runs: [0-9]+ rows equal$'
-	for v in steps step_durations test_suites test_health errors; do
+	for v in steps step_durations test_suites test_health errors health \
+		'test_cases flakiest_cases' 'test_cases slowest_cases'; do
 		assert_line --regexp "^ci.$v: [1-9][0-9]* rows equal$"
 	done
+	# None when the latest run is a real one that passed.
+	assert_line --regexp '^ci.test_cases failed_in_latest: [0-9]+ rows equal$'
 }
 
 real_logs() { ls "$BATS_FILE_TMPDIR"/project/logs/ci-*.log; }
@@ -106,6 +112,34 @@ real_logs() { ls "$BATS_FILE_TMPDIR"/project/logs/ci-*.log; }
 	assert_success
 	assert_equal "$(ch 'SELECT count() FROM ci.entries_local FINAL')" "$(ci-report --format clickhouse a.log 2> /dev/null | wc -l)"
 	same_answers a.log
+	# The latest run is a generated one: a new failure and one standing.
+	assert_line --regexp '^ci.test_cases failed_in_latest: [2-9] rows equal$'
+	assert_equal "$(ch "SELECT latest_kind FROM ci.test_cases WHERE name = 'steady failure'")" "already failing"
+	assert_equal "$(ch "SELECT latest_kind FROM ci.test_cases WHERE name = 'fresh failure 7'")" "new failure"
+	assert_equal "$(ch "SELECT kind, name, latest_ms FROM ci.health WHERE regression = 1")" "$(printf 'step\tbuild\t90000')"
+}
+
+@test "the test cases of a real bats suite are rows of ci.case_runs, and ARRAY JOIN finds them as clickhouse.sql shows" {
+	new_run
+	cp "$FIXTURES/ci-testpar/cases.bats" .
+	ci-testpar --max-load 0 --min-free-mb 0 --retries 1 \
+		unit='env -i PATH=/usr/bin:/bin CI_TEST_ATTEMPT=$CI_TEST_ATTEMPT /usr/bin/bats --tap --timing cases.bats' > /dev/null 2>&1 || true
+	run ci-ship "$CI_LOG_FILE"
+	assert_success
+	run ch "SELECT test_type, name, attempts, status, failed_attempts, flaky, isNotNull(duration_ms) FROM ci.case_runs ORDER BY name"
+	assert_output "$(printf 'unit\t%s\n' 'adds	2	passed	0	0	1' 'divides by zero	2	failed	2	0	1' \
+		'needs a network	2	skipped	0	0	1' 'races the clock	2	passed	1	1	1')"
+	# The query of the file's comment, as it is written there.
+	sed -n '/^--     SELECT run_id, test_type, c, s FROM ci.entries FINAL/,/^--     ARRAY JOIN/s/^--     //p' \
+		"$REPO/contracts/clickhouse.sql" > q.sql
+	assert_equal "$(wc -l < q.sql)" 2
+	run ch "$(cat q.sql)"
+	assert_output "$(printf '%s\tunit\t%s\tfailed\n' "$CI_RUN_ID" 'divides by zero' "$CI_RUN_ID" 'races the clock' "$CI_RUN_ID" 'divides by zero')"
+	# Shipped again: no case counted twice.
+	run ci-ship "$CI_LOG_FILE"
+	assert_success
+	assert_equal "$(ch 'SELECT sum(attempts) FROM ci.case_runs')" 8
+	assert_equal "$(ch "SELECT runs, failed, flaky FROM ci.test_cases WHERE name = 'races the clock'")" "$(printf '1\t0\t1')"
 }
 
 @test "malformed lines are reported as ci-report --check reports them, counted and skipped, and the rest is stored" {

@@ -3,7 +3,8 @@
  * entry, shaped for the table ci.entries of contracts/clickhouse.sql.
  * ClickHouse 18.16 cannot insert nested objects into columns, so
  * run_start, test_execution and pipeline_run are flattened into columns of
- * their own, with a has_ flag saying whether the entry carries the object.
+ * their own, with a has_ flag saying whether the entry carries the object,
+ * and an attempt's test cases into one array column per field of a case.
  * A row leaves out what its entry does not have: 18.16 fills a column left
  * out with its type's default (0, '', [] or NULL), which is what an absent
  * field reads as in the table. The key is a hash of the entry's line, so
@@ -69,6 +70,43 @@ num_col(struct ci_buf *b, const char *col, size_t n, long long v)
 			ci_buf_add((b), ",\"" col "\":1", sizeof(col) + 4);    \
 	} while (0)
 
+/*
+ * An attempt's cases, one array per field, the i-th element of each the
+ * i-th case: what ARRAY JOIN turns back into one row per case.
+ */
+static void
+cases_cols(struct ci_buf *b, const struct ci_cases *c)
+{
+	static const char *const field[] = { "case_name", "case_classname",
+					     "case_status", "case_duration_ms",
+					     "case_message" };
+
+	NUM(b, "test_cases_omitted", c->omitted);
+	for (int f = 0; f < 5; f++) {
+		ci_buf_add(b, ",\"", 2);
+		ci_buf_str(b, field[f]);
+		ci_buf_add(b, "\":[", 3);
+		for (size_t i = 0; i < c->n; i++) {
+			const struct ci_case *k = &c->v[i];
+			const char *v = f == 0 ? k->name
+			    : f == 1           ? k->classname
+			    : f == 2           ? ci_case_statuses[k->status]
+			    : f == 4           ? k->message
+					       : NULL;
+			if (i)
+				ci_buf_add(b, ",", 1);
+			if (f == 3 && k->duration_ms >= 0)
+				digits(b, (unsigned long long)k->duration_ms);
+			else if (f == 3)
+				ci_buf_add(b, "null", 4);
+			else
+				ci_buf_json_string(b, v ? v : "",
+						   v ? strlen(v) : 0);
+		}
+		ci_buf_add(b, "]", 1);
+	}
+}
+
 void
 clickhouse_entry(struct ci_buf *b, const struct ci_view *v, const char *line,
 		 size_t len)
@@ -112,6 +150,8 @@ clickhouse_entry(struct ci_buf *b, const struct ci_view *v, const char *line,
 		NUM(b, "test_completed_at", te->completed_at);
 		FLAG(b, "test_run_in_parallel", te->run_in_parallel);
 		FLAG(b, "test_fallback_to_serial", te->fallback_to_serial);
+		if (v->cases)
+			cases_cols(b, v->cases);
 	}
 	if (p) {
 		FLAG(b, "has_pipeline_run", 1);

@@ -52,7 +52,6 @@ static void on_bad(void *arg, unsigned file, unsigned long long line,
 static void on_entry(void *arg, const struct ci_view *v, const char *line,
 		     size_t len);
 static void report(void);
-static void put_out(const struct ci_buf *b);
 
 static void
 usage(FILE *f)
@@ -364,14 +363,14 @@ on_entry(void *arg, const struct ci_view *v, const char *line, size_t len)
 	(void)arg;
 	opt.format->entry(&out, v, line, len);
 	if (out.len >= 64 * 1024) {
-		put_out(&out);
+		report_put(&out);
 		out.len = 0;
 	}
 }
 
 /* The report, with the secrets of CI_MASK as ***. */
-static void
-put_out(const struct ci_buf *b)
+void
+report_put(const struct ci_buf *b)
 {
 	static struct ci_buf masked;
 
@@ -465,7 +464,7 @@ report(void)
 	}
 	if (opt.format->write)
 		opt.format->write(&out, &rp);
-	put_out(&out);
+	report_put(&out);
 	if (!opt.format->shows_bad && !opt.format->entry) {
 		report_bad(&err, &rp, "ci-report: ", "");
 		fputs(err.s ? err.s : "", stderr);

@@ -3,7 +3,8 @@
  * ExportTraceServiceRequest on one line, ready to POST to an OTLP/HTTP
  * endpoint's /v1/traces: the run is the root span (kind SERVER), each run
  * of a step a child span, each test attempt a child of its step's span,
- * warnings and errors events of the span they were logged in. Attributes
+ * each of its test cases a child of the attempt's span, warnings and
+ * errors events of the span they were logged in. Attributes
  * follow the OpenTelemetry CICD semantic conventions (1.37.0); ids come
  * from lib/trace.c, so ci-runid and ci-step hand out the same ones.
  */
@@ -378,14 +379,118 @@ otlp_suite_status(const char *status)
 					     : status;
 }
 
+/*
+ * What a run's case spans may hold: OTLP_CASES in all, failed cases first
+ * (every one of them while there is room), then the others in log order.
+ */
+struct otlp_budget {
+	size_t failed, other;
+};
+
+static struct otlp_budget
+otlp_budget_of(const struct ci_run *r)
+{
+	size_t nf = 0;
+
+	for (size_t i = 0; i < r->ntests; i++)
+		nf += (size_t)ci_cases_failed(&r->tests[i].cases);
+	if (nf > OTLP_CASES)
+		nf = OTLP_CASES;
+	return (struct otlp_budget){ nf, OTLP_CASES - nf };
+}
+
+/* Mark in keep[] the cases of c that the budget takes; how many it took. */
+static size_t
+otlp_take(const struct ci_cases *c, struct otlp_budget *bud, char *keep)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		size_t *left = c->v[i].status == CI_CASE_FAILED ? &bud->failed
+								: &bud->other;
+		keep[i] = *left > 0;
+		if (keep[i]) {
+			(*left)--;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * The cases of attempt t, child spans of its span `parent`. The log gives
+ * a case's duration, not its start: the cases are laid end to end from the
+ * attempt's start in the order the suite reported them, each cut at the
+ * attempt's end; a case without a duration is an instant.
+ */
+static void
+otlp_cases(struct ci_buf *b, const struct ci_run *r, const struct ci_attempt *t,
+	   const char *keep, const char *trace, const char *parent)
+{
+	const struct ci_cases *c = &t->cases;
+	struct otlp_attrs a = { .b = b };
+	struct ci_buf name = { 0 };
+	long long at = t->start_ms, end;
+	char id[17], key[80];
+
+	for (size_t i = 0; i < c->n; i++) {
+		const struct ci_case *k = &c->v[i];
+		if (!keep[i])
+			continue;
+		if (at > t->end_ms)
+			at = t->end_ms;
+		end = k->duration_ms > 0 ? at + k->duration_ms : at;
+		if (end > t->end_ms)
+			end = t->end_ms;
+		name.len = 0;
+		ci_case_fullname(&name, k);
+		if (t->t.shard_count > 0) /* shards of one attempt */
+			snprintf(key, sizeof key, "%s#%lld@%d#%zu",
+				 t->t.test_type, t->t.attempt_number,
+				 t->t.shard_index, i);
+		else
+			snprintf(key, sizeof key, "%s#%lld#%zu", t->t.test_type,
+				 t->t.attempt_number, i);
+		ci_span_id(id, r->id, CI_SPAN_CASE, key, t->end_ms);
+		otlp_span_head(b, 0, trace, id, parent, name.s, 1, at, end);
+		otlp_str(&a, "test.case.name", name.s);
+		if (k->status != CI_CASE_SKIPPED)
+			otlp_str(&a, "test.case.result.status",
+				 k->status == CI_CASE_FAILED ? "fail" : "pass");
+		otlp_str(&a, "test.suite.name", t->t.test_type);
+		otlp_str(&a, "ci_tools.case.status",
+			 ci_case_statuses[k->status]);
+		if (k->classname)
+			otlp_str(&a, "ci_tools.case.classname", k->classname);
+		if (k->duration_ms >= 0)
+			otlp_int(&a, "ci_tools.duration_ms", k->duration_ms);
+		if (k->message_cut)
+			otlp_bool(&a, "ci_tools.case.message_cut", 1);
+		otlp_end_attrs(&a);
+		otlp_status(b,
+			    k->status == CI_CASE_PASSED       ? 1
+				: k->status == CI_CASE_FAILED ? 2
+							      : 0,
+			    k->status == CI_CASE_FAILED
+				? (k->message ? k->message : "failed")
+				: NULL);
+		ci_buf_str(b, "}");
+		at = end;
+	}
+	ci_buf_free(&name);
+}
+
 static void
 otlp_attempt(struct ci_buf *b, const struct ci_run *r,
-	     const struct ci_attempt *t, const char *trace, const char *root)
+	     const struct ci_attempt *t, const char *trace, const char *root,
+	     struct otlp_budget *bud)
 {
 	const struct ci_test_exec *x = &t->t;
 	struct otlp_attrs a = { .b = b };
 	char id[17], parent[17], name[80];
 	const char *pid = root;
+	char *keep = xmalloc(t->cases.n + 1);
+	size_t taken = otlp_take(&t->cases, bud, keep);
 
 	for (size_t i = 0; i < r->nsteps; i++)
 		if (r->steps[i].name == t->step &&
@@ -415,6 +520,12 @@ otlp_attempt(struct ci_buf *b, const struct ci_run *r,
 		otlp_int(&a, "test_execution.shard.index", x->shard_index);
 		otlp_int(&a, "test_execution.shard.count", x->shard_count);
 	}
+	if (t->has_cases) {
+		otlp_int(&a, "ci_tools.cases",
+			 (long long)t->cases.n + t->cases.omitted);
+		otlp_int(&a, "ci_tools.cases_dropped",
+			 (long long)(t->cases.n - taken) + t->cases.omitted);
+	}
 	otlp_end_attrs(&a);
 	snprintf(name, sizeof name, "%lld failure%s", x->failure_count,
 		 x->failure_count == 1 ? "" : "s");
@@ -424,6 +535,8 @@ otlp_attempt(struct ci_buf *b, const struct ci_run *r,
 							   : 0,
 		    strcmp(x->status, "failed") == 0 ? name : NULL);
 	ci_buf_str(b, "}");
+	otlp_cases(b, r, t, keep, trace, id);
+	free(keep);
 }
 
 /* The meaning of a run's exit code (contracts/exit-codes.md), as error.type. */
@@ -454,6 +567,7 @@ otlp_run(struct ci_buf *out, const struct ci_run *r)
 	int code = r->has_pipeline ? r->pipeline.exit_code : -1;
 	unsigned long long root_msgs = 0;
 	size_t ndone;
+	struct otlp_budget bud;
 
 	if (!pipeline || !*pipeline)
 		pipeline = service;
@@ -531,8 +645,9 @@ otlp_run(struct ci_buf *out, const struct ci_run *r)
 			for (size_t k = 0; k < r->steps[i].nspans; k++)
 				otlp_step(&b, r, &r->steps[i], k, trace, root,
 					  end);
+	bud = otlp_budget_of(r);
 	for (size_t i = 0; i < r->ntests; i++)
-		otlp_attempt(&b, r, &r->tests[i], trace, root);
+		otlp_attempt(&b, r, &r->tests[i], trace, root, &bud);
 	ci_buf_str(&b, "]}],\"schemaUrl\":\"" OTLP_SEMCONV "\"}]}\n");
 	ci_buf_add(out, b.s, b.len);
 	ci_buf_free(&b);
@@ -541,6 +656,11 @@ otlp_run(struct ci_buf *out, const struct ci_run *r)
 void
 otlp_write(struct ci_buf *out, const struct report *rp)
 {
-	for (size_t i = 0; i < rp->n; i++)
+	for (size_t i = 0; i < rp->n; i++) {
 		otlp_run(out, rp->v[i].r);
+		if (out->len >= 1 << 20) { /* a run's line can be megabytes */
+			report_put(out);
+			out->len = 0;
+		}
+	}
 }

@@ -23,6 +23,7 @@
 
 #define MSG_CAP 50 /* messages kept per run; the rest counted */
 #define OTLP_EVENTS 10000 /* the same for otlp, whose events they are */
+#define OTLP_CASES 10000 /* test case spans per run in otlp; failed first */
 #define BAD_SHOWN 5 /* malformed lines shown in a report */
 #define FAILING_SHOWN 10 /* failed test cases named per attempt */
 
@@ -97,6 +98,11 @@ struct report_format {
 		      const char *line, size_t len);
 	int shows_bad; /* write lists the malformed lines (report_bad) */
 };
+
+/* main.c: write out to stdout now, the secrets of CI_MASK as ***. A format
+ * whose output grows with the input may call it between runs, then empty
+ * out. */
+void report_put(const struct ci_buf *b);
 
 /* summary.c: the run model. */
 void summarize(struct ci_run *r, struct run_report *m);

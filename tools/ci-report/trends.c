@@ -166,7 +166,7 @@ stats_of(const struct series *s)
 
 /* A case's run: failed on any attempt, its last status, its last time. */
 struct case_run {
-	struct series *s;
+	size_t s; /* index in the table, which grows under it */
 	int any_failed, last_status;
 	long long ms;
 };
@@ -197,7 +197,7 @@ take_cases(struct table *t, const struct suite_report *su, int latest)
 						      (ncr ? ncr * 2 : 8) *
 							  sizeof *cr);
 				memset(&cr[ncr++], 0, sizeof *cr);
-				cr[k].s = s;
+				cr[k].s = (size_t)(s - t->v);
 			}
 			cr[k].any_failed |= c->v[i].status == CI_CASE_FAILED;
 			cr[k].last_status = c->v[i].status;
@@ -205,7 +205,7 @@ take_cases(struct table *t, const struct suite_report *su, int latest)
 		}
 	}
 	for (size_t k = 0; k < ncr; k++) {
-		struct series *s = cr[k].s;
+		struct series *s = &t->v[cr[k].s];
 		int failed = cr[k].last_status == CI_CASE_FAILED;
 		if (latest)
 			s->latest_failed = failed;
