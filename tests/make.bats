@@ -104,7 +104,7 @@ copy_tree() {
 	run grep '^make ' <<<"$output"
 	assert_line --index 0 "make check"
 	assert_line --index 1 "make B=build-clang CC=clang"
-	assert_line --index 2 --regexp '^make sanitize SANITIZE_TESTS=tests/ci-deploy\.bats .*tests/ci-log\.bats '
+	assert_line --index 2 --regexp '^make sanitize SANITIZE_TESTS=tests/ci-deploy[a-z-]*\.bats .*tests/ci-deploy\.bats .*tests/ci-log\.bats '
 	assert_line --index 3 "make fuzz FUZZ_SECONDS=30"
 	refute_line --regexp '^make sanitize .*tests/(make|man|fuzz)\.bats'
 	assert_equal "$err" ".ci/run: failed: the tests against ASan and UBSan builds (${lines[2]})"
