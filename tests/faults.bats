@@ -224,3 +224,33 @@ after $sig"
 		assert_equal "$(cat err)" ""
 	done
 }
+
+@test "ci-ship: SIGHUP, SIGTERM and SIGINT end it at once, in a backoff wait too, with 128+N, no process of it left and its temporary files removed" {
+	ci-step init --profile dev --trigger CLI
+	ci-step build -- true
+	mkdir tmp
+	export TMPDIR=$PWD/tmp
+	# Nothing listens on port 1: each attempt fails at once, then waits.
+	for sig in HUP TERM INT; do
+		env --default-signal=INT ci-ship --url http://127.0.0.1:1/ "$CI_LOG_FILE" > out 2> err 3>&- &
+		pid=$!
+		end=$((SECONDS + 120))
+		until grep -q 'retrying in' err; do
+			[ $SECONDS -lt $end ] || fail "ci-ship never retried: $(cat err)"
+			sleep 0.05
+		done
+		s=$SECONDS
+		kill "-$sig" "$pid"
+		ended "$pid"
+		case $sig in HUP) want=129 ;; TERM) want=143 ;; INT) want=130 ;; esac
+		assert_equal "$rc" "$want"
+		# The backoffs left would take 30 s.
+		[ $((SECONDS - s)) -lt 20 ] || fail "ci-ship took $((SECONDS - s)) s to end on SIG$sig"
+		# Every process of it (curl, the backoff's sleep) has its state
+		# directory in its environment.
+		sleep 0.5
+		run grep -lsa "CI_SHIP_STATE=$TMPDIR/" /proc/[0-9]*/environ
+		assert_output ""
+		assert_equal "$(ls tmp)" ""
+	done
+}
