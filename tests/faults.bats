@@ -210,10 +210,11 @@ after $sig"
 	ci-step init --profile dev --trigger CLI
 	ci-step build -- true
 	for sig in HUP TERM INT; do
+		rm -f out err # the last round's would be read before this one's
 		env --default-signal=INT ci-report --follow "$CI_LOG_FILE" > out 2> err < /dev/null 3>&- &
 		pid=$!
 		end=$((SECONDS + 120))
-		until grep -q 'step build passed' out; do
+		until grep -qs 'step build passed' out; do
 			[ $SECONDS -lt $end ] || fail "ci-report --follow showed nothing: $(cat out err)"
 			sleep 0.05
 		done
@@ -232,10 +233,11 @@ after $sig"
 	export TMPDIR=$PWD/tmp
 	# Nothing listens on port 1: each attempt fails at once, then waits.
 	for sig in HUP TERM INT; do
+		rm -f out err # the last round's would be read before this one's
 		env --default-signal=INT ci-ship --url http://127.0.0.1:1/ "$CI_LOG_FILE" > out 2> err 3>&- &
 		pid=$!
 		end=$((SECONDS + 120))
-		until grep -q 'retrying in' err; do
+		until grep -qs 'retrying in' err; do
 			[ $SECONDS -lt $end ] || fail "ci-ship never retried: $(cat err)"
 			sleep 0.05
 		done
