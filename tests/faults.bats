@@ -120,6 +120,19 @@ SH
 	done
 }
 
+@test "full disk: ci-step does not run a command whose start cannot be logged, and ci-testpar says the log is lost; both exit 4 with one line" {
+	small_disk
+	export CI_LOG_FILE=$DISK/ci.log
+	head -c 1048576 /dev/zero > "$DISK/more" 2>/dev/null || true
+	run --separate-stderr ci-step build -- touch "$BATS_TEST_TMPDIR/ran"
+	assert_failure 4
+	assert_equal "$stderr" "ci-step: cannot write to $CI_LOG_FILE: No space left on device"
+	[ ! -e ran ] || fail "the command ran without its start entry"
+	run --separate-stderr ci-testpar -j 2 --max-load 0 --min-free-mb 0 unit=true
+	assert_failure 4
+	assert_equal "$stderr" "ci-testpar: cannot write to $CI_LOG_FILE: No space left on device; no more entries"
+}
+
 @test "full disk: ci-report in every format says so in one line and exits 1" {
 	new_run
 	ci-step init --profile dev --trigger CLI
