@@ -412,3 +412,15 @@ print("exact" if got == want else got[-3:])' "$CI_LOG_FILE" "$ok"
 	assert_line --index 2 "test-unit ci/build.sh:6 ci-testpar"
 	assert_equal "$(cat inherited)" none
 }
+
+@test "a step name that holds a tab does not cost the entry, from the main shell or a subshell" {
+	printf 'source "$LIB"\nlog_info first\nCI_STEP=$(printf "a\\tb") log_info x\n( log_info sub; CI_STEP=$(printf "a\\tb") log_info y )\n' > s.sh
+	run --separate-stderr bash s.sh
+	assert_success
+	assert_equal "$stderr" ""
+	run jq -r '[.message, .step_name] | @json' "$CI_LOG_FILE"
+	# The builtins keep the tab; a record of the fallback has no escape
+	# for it in the step field, and writes a space.
+	assert_line --index 1 --regexp '^\["x","a(\\t| )b"\]$'
+	assert_line --index 3 --regexp '^\["y","a(\\t| )b"\]$'
+}

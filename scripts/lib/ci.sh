@@ -115,11 +115,22 @@ else for ci__l in info warn error; do
 	eval "log_$ci__l() {
 		if [[ \$BASHPID == \"\$ci__home\" && \$ci__env == \"\${CI_RUN_ID:-}|\${CI_LOG_FILE:-}\" &&
 			-n \${CI__LOG_PID:-} && \${FUNCNAME[1]:-main} != source &&
-			-n \${ci__src[\${BASH_SOURCE[1]:-\$0}]+set} && \$* != *[\\\\\$'\\t\\n\\r']* ]] &&
+			-n \${ci__src[\${BASH_SOURCE[1]:-\$0}]+set} && \$* != *[\\\\\$'\\t\\n\\r']* &&
+			\${CI_STEP:-} != *[\$'\\t\\n\\r']* ]] &&
 			echo -E \"?	$ci__l	\${CI_STEP:-main}	\${ci__src[\${BASH_SOURCE[1]:-\$0}]}	\${BASH_LINENO[0]}	\${FUNCNAME[1]:-main}	\$*\" >&\"\${CI__LOG[1]}\" &&
 			read -r -u \"\${CI__LOG[0]}\" ci__ack; then
 			[[ \$ci__ack == sync ]] && return 0
 			return 4
+		fi
+		# The same in a subshell that logged before, for a record that
+		# fits one atomic pipe write.
+		if [[ \$BASHPID == \"\${ci__sub%%:*}\" && \$ci__env == \"\${CI_RUN_ID:-}|\${CI_LOG_FILE:-}\" &&
+			\${FUNCNAME[1]:-main} != source && -n \${ci__src[\${BASH_SOURCE[1]:-\$0}]+set} &&
+			\$* != *[\\\\\$'\\t\\n\\r']* && \${CI_STEP:-} != *[\$'\\t\\n\\r']* ]] &&
+			ci__m=\"\${CI_STEP:-main}	\${ci__src[\${BASH_SOURCE[1]:-\$0}]}	\${BASH_LINENO[0]}	\${FUNCNAME[1]:-main}	\$*\" &&
+			((\${#ci__m} <= 1000)) && echo -E \"?\$ci__to	$ci__l	\$ci__m\" >&\"\${ci__sub#*:}\"; then
+			ci__answer
+			return
 		fi
 		ci__log $ci__l \"\$*\"
 	}"
