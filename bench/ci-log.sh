@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ci-log's costs as ratios to peers measured in the same run:
 #   one entry per call, against /bin/true (the fork+exec floor) and jq -cn;
-#   the shell library per entry, builtins and fallback, against one ci-log
-#   process per entry and bash's printf >> file;
+#   the shell library per entry, builtins and fallback, from the main shell
+#   and a subshell, against one ci-log process per entry and bash's
+#   printf >> file;
 #   filter mode on a 100 MB stream, in MB/s and against jq -R.
 #
 # Measured on a 2-core runner (2026-11-25, machine otherwise idle):
@@ -20,6 +21,14 @@
 #   The builtins keep the log file open between calls (4 system calls an
 #   entry, bash's printf >> file makes 9): 3.8-4.0 us of CPU a call against
 #   5.0-5.4 us when it was opened for each call, in the same runs.
+#   Since each fallback call waits for ci-log's answer about its own entry
+#   (so that a call whose entry was not written returns 4), the same
+#   runner, medians of 9 rounds of 5000 calls, old against new in each
+#   round: from the main shell 27 -> 36 us (load 8) and 29 -> 45 us (load
+#   3-5), 1.3x to 1.55x, the cost of one round trip to ci-log; from a
+#   subshell 73 -> 73 us, with the inline path subshells now have too. The
+#   builtin rows are unchanged. This script then (load 2): the fallback
+#   43.9 us, 27x faster than one ci-log per entry; from a subshell 66.3 us.
 . "$(dirname "$0")/lib.sh"
 export CI_LOG_FILE=$SCRATCH/ci.log
 N=${N:-500}
@@ -57,6 +66,18 @@ ci_flush
 e=$EPOCHREALTIME
 echo $(( (${e/[.,]/} - ${s/[.,]/}) * 1000 / n ))
 SH
+# The same from a subshell, after the main shell logged once.
+cat > "$SCRATCH/sub.sh" <<'SH'
+source scripts/lib/ci.sh
+n=$1 msg=$2
+log_info warm-up
+(
+	s=$EPOCHREALTIME
+	for ((i = 0; i < n; i++)); do log_info "$msg $i"; done
+	e=$EPOCHREALTIME
+	echo $(( (${e/[.,]/} - ${s/[.,]/}) * 1000 / n ))
+)
+SH
 cat > "$SCRATCH/floor.sh" <<'SH'
 n=$1 msg=$2
 s=$EPOCHREALTIME
@@ -74,22 +95,27 @@ SH
 plain="entry number of the benchmark"
 quoted=$'entry\twith "tabs"\tand \'quotes\' of the benchmark'
 median() { printf '%s\n' "$@" | sort -n | sed -n 3p; }
-bi=() bq=() fb=() fl=() pr=()
+bi=() bq=() fb=() fl=() pr=() sb=() sf=()
 L=${L:-20000}
 for round in 1 2 3 4 5; do
 	bi+=("$(bash "$SCRATCH/lib.sh" "$L" "$plain")")
 	bq+=("$(bash "$SCRATCH/lib.sh" "$L" "$quoted")")
 	fb+=("$(CI_LOG_BUILTIN=0 bash "$SCRATCH/lib.sh" "$L" "$plain")")
+	sb+=("$(bash "$SCRATCH/sub.sh" "$L" "$plain")")
+	sf+=("$(CI_LOG_BUILTIN=0 bash "$SCRATCH/sub.sh" "$L" "$plain")")
 	fl+=("$(bash "$SCRATCH/floor.sh" "$L" "$plain")")
 	pr+=("$(bash "$SCRATCH/proc.sh" "$N" "$plain")")
 done
 bi=$(median "${bi[@]}") bq=$(median "${bq[@]}") fb=$(median "${fb[@]}")
 fl=$(median "${fl[@]}") pr=$(median "${pr[@]}")
+sb=$(median "${sb[@]}") sf=$(median "${sf[@]}")
 us() { awk -v n="$1" 'BEGIN { printf "%.1f", n / 1000 }'; }
 [[ -f $B/ci_sh.so ]] || echo "(no $B/ci_sh.so: the builtin rows measure the fallback)"
 echo "log_info, builtin           $(us "$bi") us"
 echo "log_info, builtin, tabs+quotes $(us "$bq") us   ratio to plain: $(ratio "$bq" "$bi")  (goal <= 1.5)"
 echo "log_info, fallback          $(us "$fb") us"
+echo "log_info, builtin, subshell $(us "$sb") us"
+echo "log_info, fallback, subshell $(us "$sf") us"
 echo "printf >> file (floor)      $(us "$fl") us"
 echo "one ci-log per entry        $(us "$pr") us"
 echo "builtin vs one ci-log per entry: $(ratio "$pr" "$bi")x faster  (goal >= 150)"

@@ -267,6 +267,60 @@ print(es[-1]["message"])' "$CI_LOG_FILE"
 	wait "$pid"
 }
 
+@test "records mode: a record that begins with ? is answered once its entry is written, on --ack-fd or on the named pipe; a malformed one with fail" {
+	mkfifo answers
+	exec {keep}<>answers # a reader, so that ci-log's answer is not dropped
+	coproc LOGGER { exec ci-log --records --ack-fd 3 3>&1 1>/dev/null; }
+	pid=$LOGGER_PID
+	read -r -u "${LOGGER[0]}" ready
+	printf '?\tinfo\ts\tf\t1\tfn\tasked\n' >&"${LOGGER[1]}"
+	read -r -t 60 -u "${LOGGER[0]}" ack
+	assert_equal "$ack" sync
+	assert_equal "$(field "$CI_LOG_FILE" 1 message)" asked
+	printf '?%s\tinfo\ts\tf\t2\tfn\ton a pipe\n' "$PWD/answers" >&"${LOGGER[1]}"
+	read -r -t 60 -u "$keep" ack
+	assert_equal "$ack" sync
+	assert_equal "$(field "$CI_LOG_FILE" 2 message)" "on a pipe"
+	printf '?%s\tdebug\ts\tf\t3\tfn\tmalformed\n' "$PWD/answers" >&"${LOGGER[1]}"
+	read -r -t 60 -u "$keep" ack
+	assert_equal "$ack" fail
+	# A path that is not a pipe is not written to, and gets no answer.
+	echo keep > plain
+	printf '?%s\tinfo\ts\tf\t4\tfn\tto a file\n\n' "$PWD/plain" >&"${LOGGER[1]}"
+	read -r -t 60 -u "${LOGGER[0]}" ack
+	assert_equal "$ack" sync
+	assert_equal "$(cat plain)" keep
+	assert_equal "$(field "$CI_LOG_FILE" 3 message)" "to a file"
+	fd=${LOGGER[1]}
+	exec {fd}>&-
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 2 # the malformed record
+}
+
+@test "records mode on a full disk: each record that asked is answered fail and said once, and the empty line after them sync" {
+	small_disk
+	export CI_LOG_FILE=$DISK/ci.log
+	head -c 1048576 /dev/zero > "$DISK/more" 2>/dev/null || true
+	coproc LOGGER { exec ci-log --records --ack-fd 3 3>&1 1>/dev/null 2>"$BATS_TEST_TMPDIR/err"; }
+	pid=$LOGGER_PID
+	read -r -u "${LOGGER[0]}" ready
+	for i in 1 2 3; do
+		printf '?\tinfo\ts\tf\t1\tfn\tentry %s\n' "$i" >&"${LOGGER[1]}"
+		read -r -t 60 -u "${LOGGER[0]}" ack
+		assert_equal "$ack" fail
+	done
+	printf '\n' >&"${LOGGER[1]}"
+	read -r -t 60 -u "${LOGGER[0]}" ack
+	assert_equal "$ack" sync
+	fd=${LOGGER[1]}
+	exec {fd}>&-
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 4
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "$(printf 'ci-log: cannot write to %s: No space left on device\n' "$CI_LOG_FILE" "$CI_LOG_FILE" "$CI_LOG_FILE")"
+}
+
 @test "in filter mode SIGINT does not stop it before its input ends" {
 	# The line comes only after the signal was sent; the signal is sent once
 	# ci-log runs and ignores SIGINT (its own pid, not a name another test

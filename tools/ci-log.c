@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,12 @@ struct stream {
 	int skipping; /* inside a record longer than RECORD_MAX */
 	unsigned long bad;
 	unsigned long lost; /* --ack-fd: entries that could not be written */
-	int failed; /* --ack-fd: a write failed since the last answer */
+	int failed; /* --ack-fd: a write failed since the last sync answer */
 	int serving; /* --ack-fd given: a write failure does not end ci-log */
+	int acked; /* flushing for an acknowledged record */
+	unsigned long said; /* lost entries of acknowledged records */
+	const char *ack_to; /* the record's answer: to --ack-fd when empty */
+	size_t ack_len;
 };
 
 /* A record's longest line; its message is logged in CI_LINE_MAX pieces. */
@@ -44,7 +49,8 @@ struct stream {
 static void one_entry(struct stream *st, int argc, char **argv,
 		      long long duration);
 static void read_stream(struct stream *st, ci_line_fn fn, void *arg);
-static void flush(struct stream *st);
+static int flush(struct stream *st);
+static void answer(struct stream *st, const char *to, size_t len, int ok);
 static void record_line(void *arg, const char *line, size_t len, int continued);
 static int prune(const char *dir, long long keep, long long max_age);
 
@@ -281,12 +287,12 @@ main(int argc, char **argv)
 	else
 		read_stream(&st, ci_sink_line, &st.sink);
 	xlog_close(&st.log);
-	if (st.lost > 0) {
-		ci_warn("%lu entr%s could not be written to %s", st.lost,
-			st.lost == 1 ? "y" : "ies",
+	if (st.lost > st.said) /* the others were said call by call */
+		ci_warn("%lu entr%s could not be written to %s",
+			st.lost - st.said, st.lost - st.said == 1 ? "y" : "ies",
 			st.log.is_file ? st.log.path : "standard output");
+	if (st.lost > 0)
 		return CI_EXIT_ENV;
-	}
 	if (st.bad > 0) {
 		ci_warn("%lu malformed record%s skipped", st.bad,
 			st.bad == 1 ? "" : "s");
@@ -367,32 +373,68 @@ read_stream(struct stream *st, ci_line_fn fn, void *arg)
 }
 
 /*
- * Write what waits. Serving the shell library (--ack-fd), a failed write
- * (a full disk) does not end ci-log: the library's pipe would close under
- * the script and SIGPIPE kill it. The failure is said once, the entries
- * are counted as lost, the next answer is "fail" and the exit status 4;
- * entries written once space is back start on a line of their own.
+ * Write what waits; -1 when that failed. Serving the shell library
+ * (--ack-fd), a failed write (a full disk) does not end ci-log: the
+ * library's pipe would close under the script and SIGPIPE kill it. The
+ * failure is said (once, or for each acknowledged record, whose call
+ * reports it), the entries are counted as lost, the exit status is 4 and,
+ * unless an acknowledged record's answer told, the next sync answer is
+ * "fail"; entries written once space is back start on a line of their own.
  */
-static void
+static int
 flush(struct stream *st)
 {
 	size_t n;
 
 	if (!st->serving) {
 		xlog_flush(&st->log);
-		return;
+		return 0;
 	}
 	n = st->log.out.len;
 	if (ci_log_flush(&st->log) == 0 || (!st->log.is_file && errno == EPIPE))
-		return;
-	if (st->lost == 0)
-		ci_warn("cannot write to %s: %s; entries are lost until it "
-			"can be written",
+		return 0;
+	if (st->lost == 0 || st->acked)
+		ci_warn("cannot write to %s: %s%s",
 			st->log.is_file ? st->log.path : "standard output",
-			strerror(errno));
-	for (size_t i = 0; i < n; i++)
+			strerror(errno),
+			st->acked
+			    ? ""
+			    : "; entries are lost until it can be written");
+	for (size_t i = 0; i < n; i++) {
 		st->lost += st->log.out.s[i] == '\n';
-	st->failed = 1;
+		st->said += st->acked && st->log.out.s[i] == '\n';
+	}
+	st->failed |= !st->acked; /* an acknowledged one was answered */
+	return -1;
+}
+
+/*
+ * Answer an acknowledged record: on --ack-fd (to empty), else on the pipe
+ * named (a subshell's own): "sync" when its entry is written, "fail" when
+ * not. A name that is not a pipe, or a pipe nobody reads, gets no answer.
+ */
+static void
+answer(struct stream *st, const char *to, size_t len, int ok)
+{
+	const char *a = ok ? "sync\n" : "fail\n";
+	struct stat sb;
+	char path[PATH_MAX];
+	int fd;
+
+	if (len == 0) {
+		if (st->ack_fd >= 0)
+			ci_buf_add(&st->acks, a, 5);
+		return;
+	}
+	if (len >= sizeof path)
+		return;
+	memcpy(path, to, len);
+	path[len] = '\0';
+	if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode))
+		(void)ci_write_all(fd, a, 5);
+	close(fd);
 }
 
 static void
@@ -400,6 +442,8 @@ reject(struct stream *st, unsigned long lineno, const char *why)
 {
 	ci_warn("input line %lu: %s; record skipped", lineno, why);
 	st->bad++;
+	if (st->ack_to)
+		answer(st, st->ack_to, st->ack_len, 0);
 }
 
 /* Undo the escapes of a record's message: \\ \t \n \r. */
@@ -456,6 +500,13 @@ record_line(void *arg, const char *line, size_t len, int continued)
 	ci_buf_add(&st->rec, line, len);
 	p = st->rec.s;
 	end = p + len;
+	/* ?[PIPE] TAB before the fields: answer once the entry is written. */
+	st->ack_to = NULL;
+	if (*p == '?' && (tab = memchr(p, '\t', len))) {
+		st->ack_to = p + 1;
+		st->ack_len = (size_t)(tab - st->ack_to);
+		p = tab + 1;
+	}
 	for (nf = 0; nf < 5; nf++) {
 		if (!(tab = memchr(p, '\t', (size_t)(end - p))))
 			break;
@@ -503,6 +554,12 @@ record_line(void *arg, const char *line, size_t len, int continued)
 	e.message = st->msg.s ? st->msg.s : "";
 	e.message_len = st->msg.len;
 	ci_log_add_pieces(&st->log, &e);
+	if (st->ack_to) {
+		/* Written last of its write: a short one did not write it. */
+		st->acked = 1;
+		answer(st, st->ack_to, st->ack_len, flush(st) == 0);
+		st->acked = 0;
+	}
 }
 
 struct logfile {

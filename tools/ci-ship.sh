@@ -71,6 +71,7 @@ CI_SHIP_STATE=$(mktemp -d "${TMPDIR:-/tmp}/ci-ship.XXXXXX") || die 4 "cannot mak
 trap 'rm -rf "$CI_SHIP_STATE"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
 export CI_SHIP_STATE CI_SHIP_RETRIES=$retries CI_SHIP_TABLE=$table
 
 # curl's options go in a file, so that neither the URL nor the credentials
@@ -157,11 +158,38 @@ export -f post transient send_batch deliver
 
 # Malformed lines are counted, and shown on standard error as ci-report
 # reports them (ci-report: FILE:LINE: reason).
+#
+# The reading, the batches and their deliveries (curl, the backoff's sleep)
+# run as one job in a process group of their own, waited for with wait, so
+# that SIGINT, SIGTERM and SIGHUP end all of it at once, a backoff included,
+# and ci-ship with 128+N; a bash waiting for a pipeline in the foreground
+# would run its trap only after the last retry.
 : > "$CI_SHIP_STATE/sent"
-"$report" --format clickhouse -- "$@" 2> "$CI_SHIP_STATE/skipped" |
+set -m
+{
+	"$report" --format clickhouse -- "$@" 2> "$CI_SHIP_STATE/skipped"
+	echo $? > "$CI_SHIP_STATE/report.rc"
+} | {
 	SHELL=$BASH split -l "$batch" --filter=send_batch - 3>&2 2> "$CI_SHIP_STATE/split.err"
-st=("${PIPESTATUS[@]}")
-flock "$CI_SHIP_STATE/lock" true # the last batch's deliver
+	echo $? > "$CI_SHIP_STATE/split.rc"
+	flock "$CI_SHIP_STATE/lock" true # the last batch's deliver
+} &
+set +m
+job=$(jobs -p %%) # the job's process group
+stop() { # stop STATUS
+	trap '' INT TERM HUP
+	kill -TERM -- "-$job" 2> /dev/null
+	wait
+	exit "$1"
+}
+trap 'stop 130' INT
+trap 'stop 143' TERM
+trap 'stop 129' HUP
+wait "$!"
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+st=("$(cat "$CI_SHIP_STATE/report.rc")" "$(cat "$CI_SHIP_STATE/split.rc")")
 cat "$CI_SHIP_STATE/skipped" >&2
 
 sent=$(awk '{ n += $1 } END { print n + 0 }' "$CI_SHIP_STATE/sent")

@@ -24,29 +24,30 @@
 # never loads it. One that refuses to load (built for another bash) is said
 # once on stderr; the library then logs the second way.
 #
-# Second way: one ci-log stays open as a coprocess in records mode and a
-# call only writes one line into its pipe, so logging costs no fork. The
-# coprocess is not a job of the script: a bare `wait` does not wait for it.
-# The library keeps the order of entries and loses none:
-#   - before a ci-* tool runs (ci-step, ci-testpar, ci-deploy, ci-report and
-#     ci-log, which the library defines as functions that call the real
-#     tools), and when the script exits (an EXIT trap that runs after one
-#     the script set before its first log call), it waits until ci-log has
-#     written every entry sent so far; ci_flush does the same on demand;
-#   - subshells and background jobs write into the same pipe;
-#   - without a log file, each call waits until its entry is on stdout, so
-#     that entries keep their place among the script's own output;
+# Second way: one ci-log stays open as a coprocess in records mode; a call
+# writes one line into its pipe and reads ci-log's answer about that entry
+# (written, or not), so logging costs no fork. The coprocess is not a job of
+# the script: a bare `wait` does not wait for it. The library keeps the
+# order of entries and loses none:
+#   - each call returns once its entry is written, so entries keep their
+#     place among the script's own output (without a log file) and among
+#     those of the ci-* tools it runs; ci_flush is kept for scripts that
+#     call it and, in the shell that started ci-log, waits for entries some
+#     other process sent (at exit too, from an EXIT trap that runs after
+#     one the script set before its first log call);
+#   - subshells and background jobs write into the same pipe and get their
+#     answers on a pipe of their own (a here string, which is a pipe from
+#     bash 5.1 on), opened once per subshell;
 #   - ci-log ignores SIGINT, SIGTERM and SIGHUP and writes everything that
 #     reached the pipe, even when the script is killed.
 # Where the coprocess cannot be used (bash before 4, a coprocess that could
-# not start, a record of over 1000 characters from a subshell) a call runs
-# ci-log once instead.
+# not start, a subshell in bash before 5.1, a record of over 1000
+# characters from a subshell) a call runs ci-log once instead.
 #
 # A call returns 0, or ci-log's status: 2 when CI_RUN_ID is missing or
 # malformed (under set -e this stops the script, as a misconfiguration
-# should), 4 when the entry could not be written (a full disk), said once on
-# stderr. In the second way a call returns before ci-log writes: there a
-# failed write is said by ci-log, and the next ci_flush returns 4.
+# should), 4 when its entry could not be written (a full disk), said once on
+# stderr, in both ways.
 # Messages over 1 MiB become several entries marked continued, as ci-log's
 # filter mode cuts long lines. CI_LOG_QUIET=1 passes --quiet to ci-log.
 # CI_REPO_ROOT overrides the repository root, found with git otherwise.
@@ -57,6 +58,7 @@ ci__home=$BASHPID # the shell that owns the coprocess
 ci__env=          # CI_RUN_ID|CI_LOG_FILE the coprocess runs with
 ci__failed=       # ... or that it could not start with
 ci__sub=          # pid:fd of a subshell's way into the pipe
+ci__to=           # where ci-log answers: the main shell's pipe (empty) or a subshell's
 if ((BASH_VERSINFO[0] >= 4)); then
 	declare -gA ci__src=()
 fi
@@ -111,10 +113,24 @@ if ci__load; then
 	unset -f log_info log_warn log_error ci_log
 else for ci__l in info warn error; do
 	eval "log_$ci__l() {
-		if [[ \$BASHPID == \"\$ci__home\" && \$ci__env == \"\${CI_RUN_ID:-}|\${CI_LOG_FILE:-}\" && -n \${CI_LOG_FILE:-} &&
+		if [[ \$BASHPID == \"\$ci__home\" && \$ci__env == \"\${CI_RUN_ID:-}|\${CI_LOG_FILE:-}\" &&
 			-n \${CI__LOG_PID:-} && \${FUNCNAME[1]:-main} != source &&
-			-n \${ci__src[\${BASH_SOURCE[1]:-\$0}]+set} && \$* != *[\\\\\$'\\t\\n\\r']* ]]; then
-			echo -E \"$ci__l	\${CI_STEP:-main}	\${ci__src[\${BASH_SOURCE[1]:-\$0}]}	\${BASH_LINENO[0]}	\${FUNCNAME[1]:-main}	\$*\" >&\"\${CI__LOG[1]}\" && return 0
+			-n \${ci__src[\${BASH_SOURCE[1]:-\$0}]+set} && \$* != *[\\\\\$'\\t\\n\\r']* &&
+			\${CI_STEP:-} != *[\$'\\t\\n\\r']* ]] &&
+			echo -E \"?	$ci__l	\${CI_STEP:-main}	\${ci__src[\${BASH_SOURCE[1]:-\$0}]}	\${BASH_LINENO[0]}	\${FUNCNAME[1]:-main}	\$*\" >&\"\${CI__LOG[1]}\" &&
+			read -r -u \"\${CI__LOG[0]}\" ci__ack; then
+			[[ \$ci__ack == sync ]] && return 0
+			return 4
+		fi
+		# The same in a subshell that logged before, for a record that
+		# fits one atomic pipe write.
+		if [[ \$BASHPID == \"\${ci__sub%%:*}\" && \$ci__env == \"\${CI_RUN_ID:-}|\${CI_LOG_FILE:-}\" &&
+			\${FUNCNAME[1]:-main} != source && -n \${ci__src[\${BASH_SOURCE[1]:-\$0}]+set} &&
+			\$* != *[\\\\\$'\\t\\n\\r']* && \${CI_STEP:-} != *[\$'\\t\\n\\r']* ]] &&
+			ci__m=\"\${CI_STEP:-main}	\${ci__src[\${BASH_SOURCE[1]:-\$0}]}	\${BASH_LINENO[0]}	\${FUNCNAME[1]:-main}	\$*\" &&
+			((\${#ci__m} <= 1000)) && echo -E \"?\$ci__to	$ci__l	\$ci__m\" >&\"\${ci__sub#*:}\"; then
+			ci__answer
+			return
 		fi
 		ci__log $ci__l \"\$*\"
 	}"
@@ -139,15 +155,18 @@ ci__log() {
 	if ci__pipe; then
 		fd=$REPLY
 		[[ $msg == *[\\$'\t\n\r']* ]] && ci__escape
-		# From a subshell, a record must fit one atomic pipe write.
+		# From a subshell, a record must fit one atomic pipe write. Each
+		# call waits for ci-log's answer about its own entry ("?" asks
+		# for it; from a subshell, on the subshell's own pipe): on
+		# stdout, entries keep their place among the script's output,
+		# and a call whose entry was not written returns 4.
 		if [[ $fd == "${CI__LOG[1]:-}" ||
 			$((${#msg} + ${#src} + ${#step} + ${#fn})) -le 1000 ]] &&
-			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$level" "${step//[$'\t\n\r']/ }" \
-				"${src//[$'\t\n\r']/ }" "$line" "${fn//[$'\t\n\r']/ }" \
-				"$msg" >&"$fd"; then
-			# On stdout, entries keep their place among the script's output.
-			[[ -n ${CI_LOG_FILE:-} ]] || ci_flush
-			return 0
+			printf '?%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ci__to" "$level" \
+				"${step//[$'\t\n\r']/ }" "${src//[$'\t\n\r']/ }" "$line" \
+				"${fn//[$'\t\n\r']/ }" "$msg" >&"$fd"; then
+			ci__answer
+			return
 		fi
 		# A long record from a subshell: after those sent before it.
 		ci_flush
@@ -184,7 +203,7 @@ ci__relative() {
 # coprocess's pipe in the shell that owns it (started here when needed), or
 # the same pipe opened through /proc in a subshell.
 ci__pipe() {
-	local env="${CI_RUN_ID:-}|${CI_LOG_FILE:-}" ready out
+	local env="${CI_RUN_ID:-}|${CI_LOG_FILE:-}" ready out answer
 	if [[ $BASHPID == "$ci__home" ]]; then
 		if [[ $env != "$ci__env" || -z ${CI__LOG_PID:-} ]]; then
 			ci__start "$env" || return 1
@@ -194,10 +213,43 @@ ci__pipe() {
 	fi
 	[[ $env == "$ci__env" ]] || return 1
 	if [[ ${ci__sub%%:*} != "$BASHPID" ]]; then
-		exec {out}>"/proc/$ci__home/fd/$ci__wfd" 2>/dev/null || return 1
-		ci__sub=$BASHPID:$out
+		ci__sub= ci__to=
+		# In braces: "exec ... 2>/dev/null" would silence stderr for good.
+		{ exec {out}>"/proc/$ci__home/fd/$ci__wfd"; } 2>/dev/null || return 1
+		# The subshell's own pipe for answers, without a fork: a here
+		# string is a pipe from bash 5.1 on (a file before: then each
+		# call runs ci-log). Holding its write end too, a read waits.
+		exec {ready}<<<""
+		read -r -u "$ready" _
+		if [[ ! -p /proc/$BASHPID/fd/$ready ]] ||
+			! { exec {answer}>"/proc/$BASHPID/fd/$ready"; } 2>/dev/null; then
+			exec {out}>&- {ready}<&-
+			return 1
+		fi
+		ci__sub=$BASHPID:$out ci__to=/proc/$BASHPID/fd/$ready ci__rfd=$ready
 	fi
 	REPLY=${ci__sub#*:}
+}
+
+# ci__answer: read ci-log's answer about the entry just sent; 0 when it is
+# written, 4 when not (ci-log said why).
+ci__answer() {
+	local a= rc
+	if [[ $BASHPID == "$ci__home" ]]; then
+		read -r -u "$ci__rfd" a
+	else
+		# ci-log, not a child of this subshell, may die without a word.
+		until read -r -t 10 -u "$ci__rfd" a; do
+			rc=$?
+			((rc > 128)) && kill -0 "$ci__pid" 2>/dev/null || break
+		done
+	fi
+	case $a in
+	sync) return 0 ;;
+	fail) return 4 ;;
+	esac
+	printf 'ci-log: the logging coprocess (pid %s) did not answer; the entry may be lost\n' "$ci__pid" >&2
+	return 4
 }
 
 # ci__start ENV: start ci-log as a coprocess and wait until its log is open.
@@ -220,7 +272,8 @@ ci__start() {
 	fi
 	# Not a job: a bare `wait` in the script must not wait for ci-log.
 	disown "$CI__LOG_PID" 2>/dev/null
-	ci__env=$1 ci__wfd=${CI__LOG[1]} ci__rfd=${CI__LOG[0]}
+	ci__env=$1 ci__wfd=${CI__LOG[1]} ci__rfd=${CI__LOG[0]} ci__pid=$CI__LOG_PID
+	ci__to= ci__sub=
 	prev=$(trap -p EXIT)
 	prev=${prev#trap -- \'}
 	prev=${prev%\' EXIT}
@@ -230,19 +283,16 @@ ci__start() {
 }
 
 # ci_flush: return once ci-log has written every entry sent so far; 4 when
-# some could not be written since the last ci_flush (ci-log said why).
+# one that no call answered for could not be written since the last
+# ci_flush (ci-log said why). Each call waits for its own entry, so this
+# only waits for what other processes sent; in a subshell it returns 0.
 ci_flush() {
-	local ack= w r
+	local ack=
 	[[ -n $ci__env ]] || return 0
-	if [[ $BASHPID == "$ci__home" ]]; then
-		[[ -n ${CI__LOG_PID:-} ]] || return 0
-		printf '\n' >&"${CI__LOG[1]}" && read -r -u "${CI__LOG[0]}" ack
-	else
-		exec {w}>"/proc/$ci__home/fd/$ci__wfd" {r}<"/proc/$ci__home/fd/$ci__rfd" ||
-			return 0
-		printf '\n' >&"$w" && read -r -u "$r" ack
-		exec {w}>&- {r}<&-
-	fi
+	# A subshell has nothing to wait for: each of its calls waited for
+	# its own entry, and the pipe of answers is the main shell's.
+	[[ $BASHPID == "$ci__home" && -n ${CI__LOG_PID:-} ]] || return 0
+	printf '\n' >&"${CI__LOG[1]}" && read -r -u "${CI__LOG[0]}" ack
 	[[ $ack != fail ]] || return 4
 	return 0
 }
