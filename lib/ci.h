@@ -324,6 +324,12 @@ enum { /* an entry's fields, in the schema's order */
 };
 int ci_entry_fields(const struct cJSON *entry, const struct cJSON *f[CI_F_N],
 		    struct ci_buf *why);
+struct ci_flat { /* an entry of no nested object, read without cJSON */
+	const char *s[CI_F_N]; /* its strings, by CI_F_... */
+	long long num[CI_F_N]; /* its numbers */
+	uint32_t seen; /* bit CI_F_...: the field is there */
+};
+int ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl);
 
 /* cases.c: a suite attempt's test cases, bounded as log-schema.json says. */
 #define CI_CASES_MAX 10000 /* cases per attempt; more are counted */
@@ -456,6 +462,7 @@ struct ci_runs {
 };
 void ci_view_of(struct ci_view *v, const struct cJSON *const *f,
 		struct ci_view_store *st);
+void ci_view_of_flat(struct ci_view *v, const struct ci_flat *fl);
 void ci_runs_init(struct ci_runs *rs, int list_level, size_t msg_cap);
 struct ci_run *ci_runs_find(struct ci_runs *rs, const char *id, int create);
 void ci_runs_add(struct ci_runs *rs, const struct ci_view *v);

@@ -481,3 +481,130 @@ ci_entry_fields(const cJSON *entry, const cJSON *f[CI_F_N], struct ci_buf *why)
 		return ci_shape_check(entry, &entry_s, "", why);
 	return check_object(entry, &entry_s, "", why, f);
 }
+
+/*
+ * A JSON string from p (after its opening quote) decoded into *out and
+ * NUL-terminated: the byte after its closing quote, or NULL at a \u
+ * escape, an unknown escape or the end.
+ */
+static const char *
+scan_string(const char *p, const char *end, char **out)
+{
+	static const char esc[256] = {
+		['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+		['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t'
+	};
+	char *o = *out, c;
+
+	for (; p < end; p++) {
+		if ((c = *p) == '"') {
+			*o++ = '\0';
+			*out = o;
+			return p + 1;
+		}
+		if (c == '\\' && (++p == end || !(c = esc[(unsigned char)*p])))
+			return NULL;
+		*o++ = c;
+	}
+	return NULL;
+}
+
+/* A string value that field f accepts. */
+static int
+scan_str_ok(const struct ci_field *f, const char *s)
+{
+	const char *const *e;
+
+	switch (f->kind) {
+	case CI_STR1:
+		if (!*s)
+			return 0;
+		/* fall through */
+	case CI_STR:
+		return f->max <= 0 || chars(s) <= f->max;
+	case CI_ENUM:
+		for (e = f->values; *e; e++)
+			if (strcmp(s, *e) == 0)
+				return 1;
+		return 0;
+	case CI_PATTERN:
+		return f->match(s);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The common entry without a parser: one compact object of the entry's
+ * fields with no nested object, strings without a \u escape and whole
+ * numbers of at most 15 digits. 1 when the line [p, p + n) is such an
+ * entry and valid, with its fields in fl and its strings decoded into str
+ * (n + 1 bytes). 0 for any other line, valid or not: cJSON and
+ * ci_entry_fields decide it, and give the reason. It only says yes where
+ * they say yes too, so both read the same lines the same way.
+ */
+int
+ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl)
+{
+	const char *end = p + n, *k;
+	const struct ci_field *f;
+	size_t i, m, hint = 0, len;
+	long long x;
+	int digits;
+
+	fl->seen = 0;
+	if (n < 2 || *p++ != '{' || end[-1] != '}' || entry_s.extra)
+		return 0;
+	for (;;) {
+		if (p >= end || *p++ != '"')
+			return 0;
+		for (k = p; p < end && *p != '"' && *p != '\\'; p++)
+			;
+		if (p + 1 >= end || *p != '"' || p[1] != ':')
+			return 0;
+		len = (size_t)(p - k);
+		p += 2;
+		for (m = 0; m < entry_s.n; m++) {
+			i = (hint + m) % entry_s.n;
+			f = &entry_s.f[i];
+			if (strncmp(k, f->name, len) == 0 && !f->name[len])
+				break;
+		}
+		if (m == entry_s.n || fl->seen & (1u << i))
+			return 0;
+		fl->seen |= 1u << i;
+		hint = i + 1;
+		if (f->kind == CI_INT) {
+			x = 0;
+			for (digits = 0; p < end && *p >= '0' && *p <= '9';
+			     p++, digits++)
+				x = x * 10 + (*p - '0');
+			if (digits < 1 || digits > 15 ||
+			    (digits > 1 && p[-digits] == '0') || x < f->min ||
+			    (f->max != BIG && x > f->max))
+				return 0;
+			fl->num[i] = x;
+		} else if (f->kind == CI_TRUE) {
+			if (end - p < 4 || memcmp(p, "true", 4) != 0)
+				return 0;
+			p += 4;
+		} else {
+			if (p >= end || *p++ != '"')
+				return 0;
+			fl->s[i] = str;
+			if (!(p = scan_string(p, end, &str)) ||
+			    !scan_str_ok(f, fl->s[i]))
+				return 0;
+		}
+		if (p < end && *p == ',')
+			p++;
+		else if (p + 1 == end && *p == '}')
+			break;
+		else
+			return 0;
+	}
+	for (i = 0; i < entry_s.n; i++)
+		if (entry_s.f[i].required && !(fl->seen & (1u << i)))
+			return 0;
+	return 1;
+}

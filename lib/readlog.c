@@ -47,6 +47,8 @@ struct ci_read_batch {
 	int list_level; /* the messages of this level and above are kept */
 	struct ci_buf store, why;
 	struct ci_view_store vs;
+	char *scan; /* the strings of a line read without cJSON */
+	size_t scan_cap;
 };
 
 /* Where the lines after the first k of [p, end) start; *k lines counted. */
@@ -190,7 +192,25 @@ wanted(const struct ci_reader *rd, const struct ci_view *v)
 	return 1;
 }
 
-/* Parse one line (NUL-terminated in place) into a rec; 0: nothing kept. */
+/* A valid entry's view into r, unless filtered out; 0: nothing kept. */
+static int
+keep(struct ci_read_batch *b, struct rec *r, const struct ci_view *v)
+{
+	if (b->rd->since_ms >= 0 && v->ts_ms < b->rd->since_ms) {
+		memcpy(r->run_id, v->run_id, CI_RUNID_LEN + 1);
+		r->kind = REC_OLD;
+		return 1;
+	}
+	if (!wanted(b->rd, v))
+		return 0;
+	keep_view(b, r, v);
+	return 1;
+}
+
+/*
+ * Parse one line into a rec; 0: nothing kept. The common entry is read by
+ * ci_entry_scan, any other line by cJSON (NUL-terminated in place).
+ */
 static int
 parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 {
@@ -198,6 +218,7 @@ parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 	const char *end = NULL;
 	const struct ci_reader *rd = b->rd;
 	const cJSON *f[CI_F_N];
+	struct ci_flat fl;
 	cJSON *e;
 	int kept = 0;
 
@@ -216,6 +237,16 @@ parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 		r->msg = keep_str(b, b->why.s);
 		return 1;
 	}
+	if (len + 1 > b->scan_cap) {
+		b->scan_cap = len + 1 > 4096 ? len + 1 : 4096;
+		b->scan = xrealloc(b->scan, b->scan_cap);
+	}
+	if (ci_entry_scan(p, len, b->scan, &fl)) {
+		if (rd->check)
+			return 0;
+		ci_view_of_flat(&v, &fl);
+		return keep(b, r, &v);
+	}
 	p[len] = '\0';
 	e = cJSON_ParseWithLengthOpts(p, len + 1, &end, 1);
 	if (!e) {
@@ -224,14 +255,7 @@ parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 	} else if (ci_entry_fields(e, f, &b->why) == 0) {
 		if (!rd->check) {
 			ci_view_of(&v, f, &b->vs);
-			if (rd->since_ms >= 0 && v.ts_ms < rd->since_ms) {
-				memcpy(r->run_id, v.run_id, CI_RUNID_LEN + 1);
-				r->kind = REC_OLD;
-				kept = 1;
-			} else if (wanted(rd, &v)) {
-				keep_view(b, r, &v);
-				kept = 1;
-			}
+			kept = keep(b, r, &v);
 		}
 		ci_arena_reset();
 		return kept;
@@ -532,6 +556,7 @@ ci_reader_free(struct ci_reader *rd)
 		ci_buf_free(&rd->b[i].store);
 		ci_buf_free(&rd->b[i].why);
 		ci_buf_free(&rd->b[i].vs.steps);
+		free(rd->b[i].scan);
 	}
 	free(rd->b);
 	rd->b = NULL;

@@ -45,6 +45,20 @@ copy(char *dst, size_t n, const char *s)
 	dst[len] = '\0';
 }
 
+/* ci-step's own start and completion entries bound one of its runs. */
+static int
+edge(const struct ci_view *v, int has_test)
+{
+	if (strcmp(v->function_name, "ci-step") != 0)
+		return 0;
+	if (v->duration_ms < 0 && v->level == 0 &&
+	    strncmp(v->message, "started: ", 9) == 0)
+		return CI_EDGE_START;
+	if (v->duration_ms >= 0 && !has_test)
+		return CI_EDGE_END;
+	return 0;
+}
+
 /*
  * Read what a valid entry says, from its fields as ci_entry_fields found
  * them. Strings point into the entry, nested objects into st; the file and
@@ -75,14 +89,7 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 	v->level = level[0] == 'e' ? 2 : level[0] == 'w';
 	v->outcome = ci_step_outcome(f);
 	v->continued = cJSON_IsTrue(f[CI_F_CONTINUED]);
-	/* ci-step's own start and completion entries bound one of its runs. */
-	if (strcmp(v->function_name, "ci-step") == 0) {
-		if (v->duration_ms < 0 && v->level == 0 &&
-		    strncmp(v->message, "started: ", 9) == 0)
-			v->edge = CI_EDGE_START;
-		else if (v->duration_ms >= 0 && !f[CI_F_TEST_EXECUTION])
-			v->edge = CI_EDGE_END;
-	}
+	v->edge = edge(v, f[CI_F_TEST_EXECUTION] != NULL);
 	if ((o = f[CI_F_RUN_START])) {
 		st->start.start_time = num(o, "start_time");
 		copy(st->start.profile, sizeof st->start.profile,
@@ -130,6 +137,37 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 		p->steps = st->steps.s ? st->steps.s : "";
 		v->pipeline = p;
 	}
+}
+
+/*
+ * ci_view_of for an entry that ci_entry_scan read: the same view of the
+ * same entry, with no nested object. Strings point into fl's.
+ */
+void
+ci_view_of_flat(struct ci_view *v, const struct ci_flat *fl)
+{
+#define S(x) (fl->seen & (1u << (x)) ? fl->s[x] : "")
+#define I(x) (fl->seen & (1u << (x)) ? fl->num[x] : -1)
+	memset(v, 0, sizeof *v);
+	v->run_id = S(CI_F_RUN_ID);
+	v->step_name = S(CI_F_STEP_NAME);
+	v->message = S(CI_F_MESSAGE);
+	v->source_file = S(CI_F_SOURCE_FILE);
+	v->function_name = S(CI_F_FUNCTION_NAME);
+	v->timestamp = S(CI_F_TIMESTAMP);
+	v->ts_ms = ci_timestamp_ms(v->timestamp);
+	v->line_number = I(CI_F_LINE_NUMBER);
+	v->duration_ms = I(CI_F_DURATION_MS);
+	v->exit_code = (int)I(CI_F_EXIT_CODE);
+	v->level = S(CI_F_LEVEL)[0] == 'e' ? 2 : S(CI_F_LEVEL)[0] == 'w';
+#undef S
+#undef I
+	/* As ci_step_outcome, for an entry without a test_execution. */
+	v->outcome = v->duration_ms < 0 ? -1
+	    : v->exit_code >= 0         ? v->exit_code == 0
+					: v->level != 2;
+	v->continued = (fl->seen & (1u << CI_F_CONTINUED)) != 0;
+	v->edge = edge(v, 0);
 }
 
 void
