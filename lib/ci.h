@@ -327,6 +327,7 @@ int ci_entry_fields(const struct cJSON *entry, const struct cJSON *f[CI_F_N],
 struct ci_flat { /* an entry of no nested object, read without cJSON */
 	const char *s[CI_F_N]; /* its strings, by CI_F_... */
 	long long num[CI_F_N]; /* its numbers */
+	long long ts_ms; /* its timestamp's */
 	uint32_t seen; /* bit CI_F_...: the field is there */
 };
 int ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl);

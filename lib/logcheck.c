@@ -494,19 +494,33 @@ scan_string(const char *p, const char *end, char **out)
 		['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
 		['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t'
 	};
+	const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+	uint64_t w, q, b;
 	char *o = *out, c;
 
-	for (; p < end; p++) {
-		if ((c = *p) == '"') {
+	for (;;) {
+		/* 8 bytes at a time up to a quote or a backslash */
+		while (end - p >= 8) {
+			memcpy(&w, p, 8);
+			q = w ^ (ones * '"');
+			b = w ^ (ones * '\\');
+			if (((q - ones) & ~q & high) | ((b - ones) & ~b & high))
+				break;
+			memcpy(o, p, 8);
+			o += 8;
+			p += 8;
+		}
+		if (p >= end)
+			return NULL;
+		if ((c = *p++) == '"') {
 			*o++ = '\0';
 			*out = o;
-			return p + 1;
+			return p;
 		}
-		if (c == '\\' && (++p == end || !(c = esc[(unsigned char)*p])))
+		if (c == '\\' && (p == end || !(c = esc[(unsigned char)*p++])))
 			return NULL;
 		*o++ = c;
 	}
-	return NULL;
 }
 
 /* A string value that field f accepts. */
@@ -548,7 +562,7 @@ ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl)
 {
 	const char *end = p + n, *k;
 	const struct ci_field *f;
-	size_t i, m, hint = 0, len;
+	size_t i, j, m, hint = 0, len;
 	long long x;
 	int digits;
 
@@ -567,7 +581,9 @@ ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl)
 		for (m = 0; m < entry_s.n; m++) {
 			i = (hint + m) % entry_s.n;
 			f = &entry_s.f[i];
-			if (strncmp(k, f->name, len) == 0 && !f->name[len])
+			for (j = 0; j < len && f->name[j] == k[j]; j++)
+				;
+			if (j == len && !f->name[len])
 				break;
 		}
 		if (m == entry_s.n || fl->seen & (1u << i))
@@ -592,8 +608,13 @@ ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl)
 			if (p >= end || *p++ != '"')
 				return 0;
 			fl->s[i] = str;
-			if (!(p = scan_string(p, end, &str)) ||
-			    !scan_str_ok(f, fl->s[i]))
+			if (!(p = scan_string(p, end, &str)))
+				return 0;
+			if (i == CI_F_TIMESTAMP) {
+				/* timestamp_pattern, with its time kept */
+				if ((fl->ts_ms = ci_timestamp_ms(fl->s[i])) < 0)
+					return 0;
+			} else if (!scan_str_ok(f, fl->s[i]))
 				return 0;
 		}
 		if (p < end && *p == ',')

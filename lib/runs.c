@@ -155,7 +155,7 @@ ci_view_of_flat(struct ci_view *v, const struct ci_flat *fl)
 	v->source_file = S(CI_F_SOURCE_FILE);
 	v->function_name = S(CI_F_FUNCTION_NAME);
 	v->timestamp = S(CI_F_TIMESTAMP);
-	v->ts_ms = ci_timestamp_ms(v->timestamp);
+	v->ts_ms = fl->ts_ms;
 	v->line_number = I(CI_F_LINE_NUMBER);
 	v->duration_ms = I(CI_F_DURATION_MS);
 	v->exit_code = (int)I(CI_F_EXIT_CODE);
