@@ -228,8 +228,9 @@ int ci_step_outcome(const struct cJSON *const *f);
 #define CI_ND_LINE_MAX (8u << 20) /* longer lines are read past, not held */
 struct ci_nd {
 	int fd, eof;
-	char *buf;
-	size_t cap, len, given;
+	int two; /* set after open: blocks stay valid one call longer */
+	char *buf, *spare;
+	size_t cap, len, given, spare_cap;
 	size_t skipping; /* bytes of a too-long line read past so far */
 	size_t toolong; /* a too-long line ended: its length */
 };

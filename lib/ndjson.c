@@ -25,7 +25,8 @@ void
 ci_nd_close(struct ci_nd *r)
 {
 	free(r->buf);
-	r->buf = NULL;
+	free(r->spare);
+	r->buf = r->spare = NULL;
 }
 
 /* Read until the buffer is full or the input ends; -1 on a read error. */
@@ -52,7 +53,8 @@ fill(struct ci_nd *r)
  * The next block of whole lines, each ending in '\n' (one is added to a
  * last line that has none): returns its length and points *p at it, 0 at
  * the end of the input, -1 on a read error (errno set). The block stays
- * valid, and may be written to, until the next call. A line longer than
+ * valid, and may be written to, until the next call; with r->two set,
+ * until the second call after it (two buffers take turns). A line longer than
  * CI_ND_LINE_MAX is never held: it is read past, and the call returns 0
  * with r->toolong set to its length (the end of the input is then at a call
  * that returns 0 with r->toolong 0).
@@ -61,12 +63,24 @@ ssize_t
 ci_nd_next(struct ci_nd *r, char **p)
 {
 	char *nl;
+	size_t cap;
 
-	if (r->given) {
+	if (r->given && r->two) {
+		if (r->spare_cap < r->cap) {
+			r->spare = xrealloc(r->spare, r->cap + 1);
+			r->spare_cap = r->cap;
+		}
+		memcpy(r->spare, r->buf + r->given, r->len - r->given);
+		nl = r->buf;
+		r->buf = r->spare;
+		r->spare = nl;
+		cap = r->cap;
+		r->cap = r->spare_cap;
+		r->spare_cap = cap;
+	} else if (r->given)
 		memmove(r->buf, r->buf + r->given, r->len - r->given);
-		r->len -= r->given;
-		r->given = 0;
-	}
+	r->len -= r->given;
+	r->given = 0;
 	r->toolong = 0;
 	for (;;) {
 		if (r->skipping) {

@@ -41,7 +41,7 @@ struct rec {
 struct ci_read_batch {
 	const struct ci_reader *rd;
 	char *p, *end, *stop;
-	unsigned long long line0, nlines;
+	unsigned long long nlines; /* recs count lines from 1 at p */
 	struct rec *rec;
 	size_t n;
 	int list_level; /* the messages of this level and above are kept */
@@ -278,7 +278,7 @@ parse(void *arg)
 	ci_buf_add(&b->store, "", 1); /* offset 0: the empty string */
 	while (p < b->end && b->n < REC_MAX && b->store.len < STORE_MAX) {
 		nl = memchr(p, '\n', b->end - p);
-		b->rec[b->n].line = b->line0 + ++b->nlines;
+		b->rec[b->n].line = ++b->nlines;
 		b->rec[b->n].raw = p;
 		b->rec[b->n].rawlen = (size_t)(nl - p);
 		if (parse_line(b, p, (size_t)(nl - p), &b->rec[b->n]))
@@ -316,9 +316,9 @@ read_cases(struct ci_cases *c, const char *raw, size_t len)
 	return c;
 }
 
-/* Take a batch's recs to the caller, in input order. */
+/* Take a batch's recs to the caller, in input order; base: lines before. */
 static void
-apply(struct ci_read_batch *b)
+apply(struct ci_read_batch *b, unsigned long long base)
 {
 	struct ci_view v;
 	struct ci_pipeline pl;
@@ -331,7 +331,8 @@ apply(struct ci_read_batch *b)
 		s = b->store.s;
 		if (r->kind == REC_BAD) {
 			if (rd->bad)
-				rd->bad(rd->arg, rd->file, r->line, s + r->msg);
+				rd->bad(rd->arg, rd->file, base + r->line,
+					s + r->msg);
 			continue;
 		}
 		if (r->kind == REC_OLD) {
@@ -362,7 +363,7 @@ apply(struct ci_read_batch *b)
 			v.pipeline = &pl;
 		}
 		v.file = rd->file;
-		v.line = r->line;
+		v.line = base + r->line;
 		if (r->cases)
 			v.cases = read_cases(&cases, r->raw, r->rawlen);
 		if (rd->runs)
@@ -381,9 +382,8 @@ serial(struct ci_read_batch *b, char *p, char *end, unsigned long long *line)
 	while (p < end) {
 		b->p = p;
 		b->end = end;
-		b->line0 = *line;
 		parse(b);
-		apply(b);
+		apply(b, *line);
 		*line += b->nlines;
 		p = b->stop;
 	}
@@ -414,10 +414,8 @@ block(struct ci_read_batch *b, char *p, char *end, unsigned long long *line)
 		line_b = *line + na;
 		b[0].p = p;
 		b[0].end = cut;
-		b[0].line0 = *line;
 		b[1].p = cut;
 		b[1].end = cut2;
-		b[1].line0 = line_b;
 		if (pthread_create(&t, NULL, parse_thread, &b[1]) != 0) {
 			serial(&b[0], p, cut2, line);
 			p = cut2;
@@ -425,10 +423,10 @@ block(struct ci_read_batch *b, char *p, char *end, unsigned long long *line)
 		}
 		parse(&b[0]);
 		pthread_join(t, NULL);
-		apply(&b[0]);
+		apply(&b[0], *line);
 		*line += b[0].nlines;
 		serial(&b[0], b[0].stop, cut, line);
-		apply(&b[1]);
+		apply(&b[1], line_b);
 		*line = line_b + b[1].nlines;
 		serial(&b[0], b[1].stop, cut2, line);
 		p = cut2;
@@ -479,37 +477,186 @@ prepare(struct ci_reader *rd, unsigned file)
 	return b;
 }
 
+/*
+ * Reading ahead: ci_nd's blocks are cut in pieces that both threads parse,
+ * and that the main thread applies in input order as they become ready,
+ * between reading the next block and parsing pieces itself. With its two
+ * buffers ci_nd keeps a block until the second read after it, so two
+ * blocks are in flight: one applied while the next is parsed.
+ */
+#define PIECES 8 /* pieces a block is cut in */
+#define QUEUE (2 * PIECES)
+enum { P_FREE, P_READY, P_PARSING, P_PARSED };
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ci_read_batch *q; /* QUEUE batches, a ring */
+	int state[QUEUE];
+	unsigned long long blk[QUEUE]; /* which read of ci_nd it is from */
+	unsigned long long head, next, tail; /* to apply, parse, fill */
+	int quit;
+};
+
+/* Parse the next piece ready (the lock held; 0: none). */
+static int
+parse_next(struct pipe *pp)
+{
+	size_t i = pp->next % QUEUE;
+
+	if (pp->next == pp->tail)
+		return 0;
+	pp->state[i] = P_PARSING;
+	pp->next++;
+	pthread_mutex_unlock(&pp->mu);
+	parse(&pp->q[i]);
+	pthread_mutex_lock(&pp->mu);
+	pp->state[i] = P_PARSED;
+	pthread_cond_broadcast(&pp->cv);
+	return 1;
+}
+
+static void *
+worker(void *arg)
+{
+	struct pipe *pp = arg;
+
+	pthread_mutex_lock(&pp->mu);
+	while (!pp->quit)
+		if (!parse_next(pp))
+			pthread_cond_wait(&pp->cv, &pp->mu);
+	pthread_mutex_unlock(&pp->mu);
+	ci_arena_free();
+	return NULL;
+}
+
+/* The block [p, end) of whole lines, read by ci_nd's read blk, queued. */
+static void
+cut(struct pipe *pp, char *p, char *end, unsigned long long blk)
+{
+	size_t step = (size_t)(end - p) / PIECES + 1, i;
+	char *c;
+
+	while (p < end) {
+		c = (size_t)(end - p) > step ? p + step : end;
+		c = (char *)memchr(c - 1, '\n', (size_t)(end - c) + 1) + 1;
+		i = pp->tail++ % QUEUE;
+		pp->q[i].p = p;
+		pp->q[i].end = c;
+		pp->blk[i] = blk;
+		pp->state[i] = P_READY;
+		p = c;
+	}
+	pthread_cond_broadcast(&pp->cv);
+}
+
+/* A parsed piece to the caller; what did not fit is parsed here. */
+static void
+apply_piece(struct ci_read_batch *b, struct ci_read_batch *rest,
+	    unsigned long long *line)
+{
+	apply(b, *line);
+	*line += b->nlines;
+	if (b->stop < b->end)
+		serial(rest, b->stop, b->end, line);
+}
+
+/* The loop of the main thread; 0, or -1 on a read error. */
+static int
+pipeline(struct ci_reader *rd, struct pipe *pp, struct ci_nd *nd)
+{
+	unsigned long long line = 0, reads = 0;
+	size_t toolong = 0, i;
+	int ended = 0, rc = 0, err = 0;
+	ssize_t n = 0;
+	char *p, why[64];
+
+	pthread_mutex_lock(&pp->mu);
+	for (;;) {
+		i = pp->head % QUEUE;
+		if (pp->head < pp->tail && pp->state[i] == P_PARSED) {
+			pthread_mutex_unlock(&pp->mu);
+			apply_piece(&pp->q[i], &rd->b[0], &line);
+			pthread_mutex_lock(&pp->mu);
+			pp->state[i] = P_FREE;
+			pp->head++;
+		} else if (toolong && pp->head == pp->tail) {
+			snprintf(why, sizeof why,
+				 "longer than %u MiB (%zu bytes)",
+				 CI_ND_LINE_MAX >> 20, toolong);
+			++line;
+			if (rd->bad)
+				rd->bad(rd->arg, rd->file, line, why);
+			toolong = 0;
+		} else if (!ended && !toolong &&
+			   pp->tail - pp->head + PIECES <= QUEUE &&
+			   (pp->head == pp->tail || pp->blk[i] + 1 >= reads)) {
+			/* the next read reuses the buffer of read reads - 2 */
+			pthread_mutex_unlock(&pp->mu);
+			n = ci_nd_next(nd, &p);
+			pthread_mutex_lock(&pp->mu);
+			if (n < 0) {
+				err = errno;
+				rc = -1;
+				ended = 1;
+			} else if (nd->toolong)
+				toolong = nd->toolong;
+			else if (n == 0)
+				ended = 1;
+			else
+				cut(pp, p, p + n, reads);
+			reads++;
+		} else if (!parse_next(pp)) {
+			if (ended && !toolong && pp->head == pp->tail)
+				break;
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		}
+	}
+	pp->quit = 1;
+	pthread_cond_broadcast(&pp->cv);
+	pthread_mutex_unlock(&pp->mu);
+	errno = err;
+	return rc;
+}
+
 int
 ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
 {
-	struct ci_read_batch *b = prepare(rd, file);
-	unsigned long long line = 0;
+	struct ci_read_batch q[QUEUE];
+	struct pipe pp = { .q = q };
 	struct ci_nd nd;
-	ssize_t n;
-	char *p, why[64];
-	int rc = 0;
+	pthread_t t;
+	int rc, threaded = 0, e;
 
-	ci_nd_open(&nd, fd);
-	while ((n = ci_nd_next(&nd, &p)) != 0 || nd.toolong) {
-		if (n < 0) {
-			rc = -1;
-			break;
-		}
-		if (nd.toolong) {
-			snprintf(why, sizeof why,
-				 "longer than %u MiB (%zu bytes)",
-				 CI_ND_LINE_MAX >> 20, nd.toolong);
-			if (rd->bad)
-				rd->bad(rd->arg, file, ++line, why);
-			else
-				++line;
-			continue;
-		}
-		block(b, p, p + n, &line);
+	prepare(rd, file);
+	memset(q, 0, sizeof q);
+	for (int i = 0; i < QUEUE; i++) {
+		q[i].rd = rd;
+		q[i].list_level = rd->b[0].list_level;
+		q[i].rec = xmalloc(REC_MAX * sizeof *q[i].rec);
 	}
+	pthread_mutex_init(&pp.mu, NULL);
+	pthread_cond_init(&pp.cv, NULL);
+	ci_nd_open(&nd, fd);
+	nd.two = 1;
+	if (rd->threads && pthread_create(&t, NULL, worker, &pp) == 0)
+		threaded = 1;
+	rc = pipeline(rd, &pp, &nd);
+	e = errno;
+	if (threaded)
+		pthread_join(t, NULL);
 	ci_nd_close(&nd);
+	for (int i = 0; i < QUEUE; i++) {
+		free(q[i].rec);
+		ci_buf_free(&q[i].store);
+		ci_buf_free(&q[i].why);
+		ci_buf_free(&q[i].vs.steps);
+		free(q[i].scan);
+	}
+	pthread_mutex_destroy(&pp.mu);
+	pthread_cond_destroy(&pp.cv);
 	ci_arena_free();
 	cJSON_InitHooks(NULL);
+	errno = e;
 	return rc;
 }
 
