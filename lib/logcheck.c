@@ -560,9 +560,9 @@ scan_str_ok(const struct ci_field *f, const char *s)
 int
 ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl)
 {
-	const char *end = p + n, *k;
+	const char *end = p + n;
 	const struct ci_field *f;
-	size_t i, j, m, hint = 0, len;
+	size_t i, j, m, hint = 0;
 	long long x;
 	int digits;
 
@@ -572,27 +572,27 @@ ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl)
 	for (;;) {
 		if (p >= end || *p++ != '"')
 			return 0;
-		for (k = p; p < end && *p != '"' && *p != '\\'; p++)
-			;
-		if (p + 1 >= end || *p != '"' || p[1] != ':')
-			return 0;
-		len = (size_t)(p - k);
-		p += 2;
-		for (m = 0; m < entry_s.n; m++) {
-			i = (hint + m) % entry_s.n;
+		/* Its name, looked for first after the field before. */
+		for (m = 0, i = hint; m < entry_s.n; m++) {
 			f = &entry_s.f[i];
-			for (j = 0; j < len && f->name[j] == k[j]; j++)
+			for (j = 0;
+			     f->name[j] && p + j < end && p[j] == f->name[j];
+			     j++)
 				;
-			if (j == len && !f->name[len])
+			if (!f->name[j] && (size_t)(end - p) > j + 1 &&
+			    p[j] == '"' && p[j + 1] == ':')
 				break;
+			i = i + 1 < entry_s.n ? i + 1 : 0;
 		}
 		if (m == entry_s.n || fl->seen & (1u << i))
 			return 0;
 		fl->seen |= 1u << i;
-		hint = i + 1;
+		hint = i + 1 < entry_s.n ? i + 1 : 0;
+		p += j + 2;
 		if (f->kind == CI_INT) {
 			x = 0;
-			for (digits = 0; p < end && *p >= '0' && *p <= '9';
+			for (digits = 0;
+			     digits <= 15 && p < end && *p >= '0' && *p <= '9';
 			     p++, digits++)
 				x = x * 10 + (*p - '0');
 			if (digits < 1 || digits > 15 ||
