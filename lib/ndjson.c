@@ -8,7 +8,7 @@
 
 #include "ci.h"
 
-#define ND_BLOCK (4u << 20)
+#define ND_BLOCK (1u << 20)
 #define ARENA_CHUNK (1u << 20)
 
 /* Start reading fd; the reader owns a buffer of a few MiB. */

@@ -484,7 +484,7 @@ prepare(struct ci_reader *rd, unsigned file)
  * buffers ci_nd keeps a block until the second read after it, so two
  * blocks are in flight: one applied while the next is parsed.
  */
-#define PIECES 8 /* pieces a block is cut in */
+#define PIECES 4 /* pieces a block is cut in */
 #define QUEUE (2 * PIECES)
 enum { P_FREE, P_READY, P_PARSING, P_PARSED };
 struct pipe {
