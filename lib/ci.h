@@ -456,7 +456,7 @@ struct ci_run {
 	size_t nmsgs;
 };
 struct ci_runs {
-	struct ci_run **v, **table;
+	struct ci_run **v, **table, *last; /* last: the run found last */
 	size_t n, tsize;
 	int list_level; /* messages of this level and above are kept */
 	size_t msg_cap; /* at most this many per run; the rest counted */

@@ -195,11 +195,14 @@ ci_runs_find(struct ci_runs *rs, const char *id, int create)
 	struct ci_run *r;
 	size_t i;
 
+	/* Entries mostly come run by run: the last one found first. */
+	if (rs->last && strcmp(rs->last->id, id) == 0)
+		return rs->last;
 	if (rs->tsize) {
 		for (i = hash(id) & (rs->tsize - 1); rs->table[i];
 		     i = (i + 1) & (rs->tsize - 1))
 			if (strcmp(rs->table[i]->id, id) == 0)
-				return rs->table[i];
+				return rs->last = rs->table[i];
 	}
 	if (!create)
 		return NULL;
@@ -231,7 +234,7 @@ ci_runs_find(struct ci_runs *rs, const char *id, int create)
 	     i = (i + 1) & (rs->tsize - 1))
 		;
 	rs->table[i] = r;
-	return r;
+	return rs->last = r;
 }
 
 static struct ci_step *
