@@ -538,7 +538,7 @@ scan_str_ok(const struct ci_field *f, const char *s)
 		return f->max <= 0 || chars(s) <= f->max;
 	case CI_ENUM:
 		for (e = f->values; *e; e++)
-			if (strcmp(s, *e) == 0)
+			if (**e == *s && strcmp(s, *e) == 0)
 				return 1;
 		return 0;
 	case CI_PATTERN:
