@@ -244,7 +244,7 @@ parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 	if (ci_entry_scan(p, len, b->scan, &fl)) {
 		if (rd->check)
 			return 0;
-		ci_view_of_flat(&v, &fl);
+		ci_view_of_flat(&v, &fl, &b->vs);
 		return keep(b, r, &v);
 	}
 	p[len] = '\0';

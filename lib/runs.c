@@ -141,33 +141,81 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 
 /*
  * ci_view_of for an entry that ci_entry_scan read: the same view of the
- * same entry, with no nested object. Strings point into fl's.
+ * same entry. Strings point into fl's, nested objects into st.
  */
 void
-ci_view_of_flat(struct ci_view *v, const struct ci_flat *fl)
+ci_view_of_flat(struct ci_view *v, const struct ci_flat *fl,
+		struct ci_view_store *st)
 {
-#define S(x) (fl->seen & (1u << (x)) ? fl->s[x] : "")
-#define I(x) (fl->seen & (1u << (x)) ? fl->num[x] : -1)
+	const struct ci_flat_obj *o = &fl->top;
+	const char *p;
+
+#define HAS(o, x) ((o)->seen & (1u << (x)))
+#define S(o, x) (HAS(o, x) ? (o)->s[x] : "")
+#define I(o, x) (HAS(o, x) ? (o)->num[x] : -1)
 	memset(v, 0, sizeof *v);
-	v->run_id = S(CI_F_RUN_ID);
-	v->step_name = S(CI_F_STEP_NAME);
-	v->message = S(CI_F_MESSAGE);
-	v->source_file = S(CI_F_SOURCE_FILE);
-	v->function_name = S(CI_F_FUNCTION_NAME);
-	v->timestamp = S(CI_F_TIMESTAMP);
+	v->run_id = S(o, CI_F_RUN_ID);
+	v->step_name = S(o, CI_F_STEP_NAME);
+	v->message = S(o, CI_F_MESSAGE);
+	v->source_file = S(o, CI_F_SOURCE_FILE);
+	v->function_name = S(o, CI_F_FUNCTION_NAME);
+	v->timestamp = S(o, CI_F_TIMESTAMP);
 	v->ts_ms = fl->ts_ms;
-	v->line_number = I(CI_F_LINE_NUMBER);
-	v->duration_ms = I(CI_F_DURATION_MS);
-	v->exit_code = (int)I(CI_F_EXIT_CODE);
-	v->level = S(CI_F_LEVEL)[0] == 'e' ? 2 : S(CI_F_LEVEL)[0] == 'w';
+	v->line_number = I(o, CI_F_LINE_NUMBER);
+	v->duration_ms = I(o, CI_F_DURATION_MS);
+	v->exit_code = (int)I(o, CI_F_EXIT_CODE);
+	v->level = S(o, CI_F_LEVEL)[0] == 'e' ? 2 : S(o, CI_F_LEVEL)[0] == 'w';
+	v->continued = HAS(o, CI_F_CONTINUED) != 0;
+	if (HAS(o, CI_F_RUN_START)) {
+		o = &fl->run_start;
+		st->start.start_time = I(o, CI_RS_START_TIME);
+		copy(st->start.profile, sizeof st->start.profile,
+		     S(o, CI_RS_PROFILE));
+		copy(st->start.triggered_by, sizeof st->start.triggered_by,
+		     S(o, CI_RS_TRIGGERED_BY));
+		v->start = &st->start;
+	}
+	if (HAS(&fl->top, CI_F_TEST_EXECUTION)) {
+		struct ci_test_exec *t = &st->test;
+		o = &fl->test;
+		copy(t->test_type, sizeof t->test_type, S(o, CI_TE_TEST_TYPE));
+		copy(t->status, sizeof t->status, S(o, CI_TE_STATUS));
+		t->attempt_number = I(o, CI_TE_ATTEMPT_NUMBER);
+		t->duration = I(o, CI_TE_DURATION);
+		t->failure_count = I(o, CI_TE_FAILURE_COUNT);
+		t->started_at = I(o, CI_TE_STARTED_AT);
+		t->completed_at = I(o, CI_TE_COMPLETED_AT);
+		t->run_in_parallel = I(o, CI_TE_RUN_IN_PARALLEL) == 1;
+		t->fallback_to_serial = I(o, CI_TE_FALLBACK_TO_SERIAL) == 1;
+		v->test = t;
+	}
+	if (HAS(&fl->top, CI_F_PIPELINE_RUN)) {
+		struct ci_pipeline *pl = &st->pipeline;
+		o = &fl->pipeline;
+		pl->start_time = I(o, CI_PR_START_TIME);
+		pl->end_time = I(o, CI_PR_END_TIME);
+		pl->duration = I(o, CI_PR_DURATION);
+		pl->exit_code = (int)I(o, CI_PR_EXIT_CODE);
+		copy(pl->profile, sizeof pl->profile, S(o, CI_PR_PROFILE));
+		copy(pl->triggered_by, sizeof pl->triggered_by,
+		     S(o, CI_PR_TRIGGERED_BY));
+		st->steps.len = 0;
+		p = o->strs;
+		for (size_t i = 0; i < o->nstrs; i++, p += strlen(p) + 1)
+			ci_buf_add(&st->steps, p, strlen(p) + 1);
+		pl->nsteps = o->nstrs;
+		pl->steps = st->steps.s ? st->steps.s : "";
+		v->pipeline = pl;
+	}
+#undef HAS
 #undef S
 #undef I
-	/* As ci_step_outcome, for an entry without a test_execution. */
+	/* As ci_step_outcome. */
 	v->outcome = v->duration_ms < 0 ? -1
+	    : v->test                   ? strcmp(v->test->status, "passed") == 0
 	    : v->exit_code >= 0         ? v->exit_code == 0
 					: v->level != 2;
-	v->continued = (fl->seen & (1u << CI_F_CONTINUED)) != 0;
-	v->edge = edge(v, 0);
+	v->edge = edge(v, v->test != NULL);
 }
 
 void

@@ -361,44 +361,56 @@ EOF
 }
 
 @test "--check agrees with python-jsonschema on compact broken entries, the form the tools write" {
-	# Compact lines with no nested object are read without the JSON
-	# parser: the same lines must pass.
+	# Compact lines without test cases are read without the JSON parser:
+	# the same lines must pass.
 	/usr/bin/python3 - "$FIXTURES/contracts/valid" > cases.ndjson <<'EOF'
 import copy, json, sys
 d = sys.argv[1]
-bases = [json.load(open(d + "/" + n)) for n in ("seed-log-info.json", "seed-log-error.json")]
+bases = [json.load(open(d + "/" + n)) for n in
+         ("seed-log-info.json", "seed-log-error.json", "log-with-run-start.json",
+          "log-with-test-execution.json", "log-with-pipeline-run.json")]
 b = json.load(open(d + "/log-with-run-start.json")); del b["run_start"]; b["continued"] = True
 bases.append(b)
 values = [None, True, False, 0, 1, -1, 1.5, 255, 256, 7, 10 ** 15, 10 ** 16, 1e20, "", "x",
           "info", "warn", "error", "run-20251020-143045-k8m3q2", "run-20251320-143045-k8m3q2",
           "2025-10-20T14:30:45Z", "2025-10-20T14:30:45.123Z", "2025-02-29T10:00:00Z",
-          "2025-10-20T24:00:00Z", "a\"b\\c/\n\t", "caf\u00e9", [], {}, "A"]
+          "2025-10-20T24:00:00Z", "a\"b\\c/\n\t", "caf\u00e9", [], {}, "A", "dev", "TUI",
+          "passed", "failed", "skipped", "a" * 33, ["a"], [""], ["a", 1]]
 dump = lambda o: json.dumps(o, separators=(",", ":"))
 out = [dump(b) for b in bases]
 for b in bases:
-    for k in b:
-        c = copy.deepcopy(b); del c[k]; out.append(dump(c))
+    for path in [[k] for k in b] + [[k, j] for k in b if isinstance(b[k], dict) for j in b[k]]:
+        c = copy.deepcopy(b); t = c
+        for p in path[:-1]:
+            t = t[p]
+        del t[path[-1]]
+        out.append(dump(c))
         for v in values:
-            c = copy.deepcopy(b); c[k] = v; out.append(dump(c))
+            c = copy.deepcopy(b); t = c
+            for p in path[:-1]:
+                t = t[p]
+            t[path[-1]] = v
+            out.append(dump(c))
     for k in ("extra", "duration_ms", "exit_code", "continued"):
         for v in (True, 3, "3"):
             c = copy.deepcopy(b); c[k] = v; out.append(dump(c))
 print("\n".join(out))
 EOF
-	[ "$(wc -l < cases.ndjson)" -gt 300 ]
+	[ "$(wc -l < cases.ndjson)" -gt 3000 ]
 	/usr/bin/python3 "$REPO/tests/helpers/validate.py" --lines "$REPO/contracts/log-schema.json" cases.ndjson |
 		cut -d: -f2 | sort -un > python.bad
 	ci-report --check cases.ndjson | cut -d: -f2 | sort -un > ours.bad
-	[ "$(wc -l < python.bad)" -gt 200 ]
+	[ "$(wc -l < python.bad)" -gt 2000 ]
 	run diff python.bad ours.bad
 	assert_success
 }
 
 @test "a line reads the same with or without the JSON parser: same reports, same reasons" {
 	# A trailing space sends every line to cJSON; without it, compact lines
-	# with no nested object are read by the scanner. The fixture holds
+	# without test cases are read by the scanner. The fixture holds
 	# lines on the edge: escapes, numbers like 042 and 4e1, fields twice or
-	# unknown, spaces between tokens, literals other than true.
+	# unknown, spaces between tokens, literals other than true, objects
+	# inside that break their own rules, test cases.
 	mkdir scan parse
 	cp "$F/scan-edges.ndjson" scan/edges.log
 	sed 's/$/ /' "$F/scan-edges.ndjson" > parse/edges.log
@@ -410,9 +422,11 @@ EOF
 		assert_success
 	done
 	run ci-report --check scan/edges.log
-	assert_equal "$(printf '%s\n' "$output" | wc -l)" 31
-	assert_line --partial 'edges.log:38: field "function_name" appears twice'
-	assert_line --partial 'edges.log:14: exit_code: 256 is out of range (0 to 255)'
+	assert_equal "$(printf '%s\n' "$output" | wc -l)" 50
+	assert_line --partial 'edges.log:43: field "function_name" appears twice'
+	assert_line --partial 'edges.log:19: exit_code: 256 is out of range (0 to 255)'
+	assert_line --partial 'edges.log:71: test_execution.failure_count: 1 is not 0 with status passed'
+	assert_line --partial 'edges.log:84: run_start: field "start_time" appears twice'
 }
 
 @test "--check agrees with python-jsonschema on broken test cases and their bounds" {
