@@ -11,7 +11,7 @@
 #define ND_BLOCK (1u << 20)
 #define ARENA_CHUNK (1u << 20)
 
-/* Start reading fd; the reader owns a buffer of a few MiB. */
+/* Start reading fd; the reader owns a buffer of 1 MiB (two with r->two). */
 void
 ci_nd_open(struct ci_nd *r, int fd)
 {

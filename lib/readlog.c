@@ -2,9 +2,11 @@
  * readlog.c: the one log reader. Reads a log in large blocks, splits it
  * into lines, checks each line's text and schema (logcheck.c), builds the
  * view of each valid entry and adds it to the runs (runs.c). The caller
- * gives the filters, and callbacks for malformed lines and valid entries;
- * on two cores the lines of a block are parsed in two halves at once, and
- * always applied in input order.
+ * gives the filters, and callbacks for malformed lines and valid entries.
+ * A compact entry is read by logcheck.c's scanner, any other line by cJSON.
+ * On two cores a worker thread parses pieces of the blocks read ahead
+ * while the main thread reads, parses and applies them, always in input
+ * order.
  */
 #include <errno.h>
 #include <fcntl.h>
