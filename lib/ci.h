@@ -226,11 +226,13 @@ int ci_step_outcome(const struct cJSON *const *f);
 
 /* ndjson.c: NDJSON read in large blocks; a per-thread arena for cJSON. */
 #define CI_ND_LINE_MAX (8u << 20) /* longer lines are read past, not held */
+#define CI_ND_BUFS 4
 struct ci_nd {
 	int fd, eof;
-	int two; /* set after open: blocks stay valid one call longer */
-	char *buf, *spare;
-	size_t cap, len, given, spare_cap;
+	int turns; /* set after open: buffers taken in turn, to CI_ND_BUFS */
+	int cur; /* the one in use, buf */
+	char *buf, *bufs[CI_ND_BUFS];
+	size_t cap, len, given, caps[CI_ND_BUFS];
 	size_t skipping; /* bytes of a too-long line read past so far */
 	size_t toolong; /* a too-long line ended: its length */
 };

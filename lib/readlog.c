@@ -482,12 +482,14 @@ prepare(struct ci_reader *rd, unsigned file)
 /*
  * Reading ahead: ci_nd's blocks are cut in pieces that both threads parse,
  * and that the main thread applies in input order as they become ready,
- * between reading the next block and parsing pieces itself. With its two
- * buffers ci_nd keeps a block until the second read after it, so two
- * blocks are in flight: one applied while the next is parsed.
+ * between reading the next block and parsing pieces itself. With its
+ * buffers in turn ci_nd keeps a block until the CI_ND_BUFS-th read after
+ * it, so that many blocks are in flight: one applied while the next are
+ * parsed, and a thread that the system holds back a while does not hold
+ * up the other.
  */
 #define PIECES 4 /* pieces a block is cut in */
-#define QUEUE (2 * PIECES)
+#define QUEUE (CI_ND_BUFS * PIECES)
 enum { P_FREE, P_READY, P_PARSING, P_PARSED };
 struct pipe {
 	pthread_mutex_t mu;
@@ -591,8 +593,10 @@ pipeline(struct ci_reader *rd, struct pipe *pp, struct ci_nd *nd)
 			toolong = 0;
 		} else if (!ended && !toolong &&
 			   pp->tail - pp->head + PIECES <= QUEUE &&
-			   (pp->head == pp->tail || pp->blk[i] + 1 >= reads)) {
-			/* the next read reuses the buffer of read reads - 2 */
+			   (pp->head == pp->tail ||
+			    pp->blk[i] + CI_ND_BUFS - 1 >= reads)) {
+			/* the next read reuses the buffer of its CI_ND_BUFS-th
+			 * read before */
 			pthread_mutex_unlock(&pp->mu);
 			n = ci_nd_next(nd, &p);
 			pthread_mutex_lock(&pp->mu);
@@ -639,7 +643,7 @@ ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
 	pthread_mutex_init(&pp.mu, NULL);
 	pthread_cond_init(&pp.cv, NULL);
 	ci_nd_open(&nd, fd);
-	nd.two = 1;
+	nd.turns = CI_ND_BUFS;
 	if (rd->threads && pthread_create(&t, NULL, worker, &pp) == 0)
 		threaded = 1;
 	rc = pipeline(rd, &pp, &nd);
