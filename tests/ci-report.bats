@@ -225,6 +225,25 @@ LOG
 	assert_line --index 0 '[50,true]'
 }
 
+@test "lines keep their numbers across the blocks read ahead, from a file and from a pipe" {
+	/usr/bin/python3 "$F/gen-log.py" 4 20 4999 > bad.log
+	{ head -n 40000 bad.log; head -c 9000000 /dev/zero | tr '\0' x; echo; tail -n +40001 bad.log; } > long.log
+	awk '/^not json/ { print FILENAME ":" NR ": not JSON (syntax error at column 1)" }
+		length($0) > 8388608 { print FILENAME ":" NR ": longer than 8 MiB (" length($0) " bytes)" }' long.log > want
+	[ "$(wc -l < want)" -gt 10 ]
+	run -1 --separate-stderr ci-report --check long.log
+	printf '%s\n' "$output" > got
+	run diff want got
+	assert_success
+	sed 's/^long\.log:/stdin:/' want > want.stdin
+	cat long.log | ci-report --check - > got.stdin || true
+	run diff want.stdin got.stdin
+	assert_success
+	valid=$(($(wc -l < long.log) - $(wc -l < want)))
+	run jq -s 'map(.entries) | add' <(ci-report --format json long.log 2>/dev/null)
+	assert_output "$valid"
+}
+
 # --- filters ---------------------------------------------------------------
 
 @test "--run reports one run; an id not in the input exits 2" {
