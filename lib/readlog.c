@@ -24,7 +24,6 @@
 enum { REC_ENTRY, REC_BAD, REC_OLD };
 #define REC_MAX 8192 /* lines parsed per half of a round */
 #define STORE_MAX (1u << 20) /* bytes of strings kept per half */
-#define PAR_MIN 512 /* fewer lines than this are parsed on one core */
 
 /* One parsed line, with its strings in the batch's store. */
 struct rec {
@@ -52,21 +51,6 @@ struct ci_read_batch {
 	char *scan; /* the strings of a line read without cJSON */
 	size_t scan_cap;
 };
-
-/* Where the lines after the first k of [p, end) start; *k lines counted. */
-static char *
-skip_lines(char *p, char *end, unsigned long long *k)
-{
-	unsigned long long n = 0;
-	char *nl;
-
-	while (n < *k && p < end && (nl = memchr(p, '\n', end - p))) {
-		p = nl + 1;
-		n++;
-	}
-	*k = n;
-	return p;
-}
 
 /*
  * Cheap tests that rule a line out before it is parsed. They only say no
@@ -291,14 +275,6 @@ parse(void *arg)
 	return NULL;
 }
 
-static void *
-parse_thread(void *arg)
-{
-	parse(arg);
-	ci_arena_free();
-	return NULL;
-}
-
 /*
  * The test cases of a line that was valid: parsed again, on the thread
  * that applies, since the recs keep only what every entry has. Few lines
@@ -391,48 +367,14 @@ serial(struct ci_read_batch *b, char *p, char *end, unsigned long long *line)
 	}
 }
 
-/*
- * A block of whole lines: on two cores, the next lines are cut in two
- * halves parsed at once, then applied in order. cJSON records a parse
- * error's position in a global that nothing here reads.
- */
 static void
-block(struct ci_read_batch *b, char *p, char *end, unsigned long long *line)
+batch_free(struct ci_read_batch *b)
 {
-	unsigned long long na, nb, line_b;
-	char *cut, *cut2;
-	pthread_t t;
-
-	while (p < end) {
-		na = REC_MAX;
-		cut = skip_lines(p, end, &na);
-		nb = REC_MAX;
-		cut2 = skip_lines(cut, end, &nb);
-		if (!b->rd->threads || nb < PAR_MIN) {
-			serial(&b[0], p, cut2, line);
-			p = cut2;
-			continue;
-		}
-		line_b = *line + na;
-		b[0].p = p;
-		b[0].end = cut;
-		b[1].p = cut;
-		b[1].end = cut2;
-		if (pthread_create(&t, NULL, parse_thread, &b[1]) != 0) {
-			serial(&b[0], p, cut2, line);
-			p = cut2;
-			continue;
-		}
-		parse(&b[0]);
-		pthread_join(t, NULL);
-		apply(&b[0], *line);
-		*line += b[0].nlines;
-		serial(&b[0], b[0].stop, cut, line);
-		apply(&b[1], line_b);
-		*line = line_b + b[1].nlines;
-		serial(&b[0], b[1].stop, cut2, line);
-		p = cut2;
-	}
+	free(b->rec);
+	ci_buf_free(&b->store);
+	ci_buf_free(&b->why);
+	ci_buf_free(&b->vs.steps);
+	free(b->scan);
 }
 
 /* The reader of runs, with no filter: set the fields, then read. */
@@ -457,18 +399,13 @@ prepare(struct ci_reader *rd, unsigned file)
 	char buf[32];
 
 	if (!rd->b) {
-		rd->b = b = xmalloc(2 * sizeof *b);
-		memset(b, 0, 2 * sizeof *b);
-		for (int i = 0; i < 2; i++) {
-			b[i].rd = rd;
-			b[i].rec = xmalloc(REC_MAX * sizeof *b[i].rec);
-		}
+		rd->b = b = xmalloc(sizeof *b);
+		memset(b, 0, sizeof *b);
+		b->rd = rd;
+		b->rec = xmalloc(REC_MAX * sizeof *b->rec);
 	}
 	b = rd->b;
-	for (int i = 0; i < 2; i++)
-		b[i].list_level = rd->entry ? 0
-		    : rd->runs              ? rd->runs->list_level
-					    : 3;
+	b->list_level = rd->entry ? 0 : rd->runs ? rd->runs->list_level : 3;
 	if (rd->since_ms >= 0) {
 		ci_iso8601(
 		    buf, (struct timespec){ .tv_sec = rd->since_ms / 1000 }, 0);
@@ -579,7 +516,7 @@ pipeline(struct ci_reader *rd, struct pipe *pp, struct ci_nd *nd)
 		i = pp->head % QUEUE;
 		if (pp->head < pp->tail && pp->state[i] == P_PARSED) {
 			pthread_mutex_unlock(&pp->mu);
-			apply_piece(&pp->q[i], &rd->b[0], &line);
+			apply_piece(&pp->q[i], rd->b, &line);
 			pthread_mutex_lock(&pp->mu);
 			pp->state[i] = P_FREE;
 			pp->head++;
@@ -637,7 +574,7 @@ ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
 	memset(q, 0, sizeof q);
 	for (int i = 0; i < QUEUE; i++) {
 		q[i].rd = rd;
-		q[i].list_level = rd->b[0].list_level;
+		q[i].list_level = rd->b->list_level;
 		q[i].rec = xmalloc(REC_MAX * sizeof *q[i].rec);
 	}
 	pthread_mutex_init(&pp.mu, NULL);
@@ -651,13 +588,8 @@ ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
 	if (threaded)
 		pthread_join(t, NULL);
 	ci_nd_close(&nd);
-	for (int i = 0; i < QUEUE; i++) {
-		free(q[i].rec);
-		ci_buf_free(&q[i].store);
-		ci_buf_free(&q[i].why);
-		ci_buf_free(&q[i].vs.steps);
-		free(q[i].scan);
-	}
+	for (int i = 0; i < QUEUE; i++)
+		batch_free(&q[i]);
 	pthread_mutex_destroy(&pp.mu);
 	pthread_cond_destroy(&pp.cv);
 	ci_arena_free();
@@ -668,16 +600,15 @@ ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
 
 /*
  * Read the whole lines [p, p + n) of input number file, each ending in a
- * newline, as its lines *line + 1 and on (*line counts them): for a reader
- * that reads a log itself as it grows, a block at a time. p is changed.
+ * newline, as its lines *line + 1 and on (*line counts them), on this
+ * thread: for a reader that reads a log itself as it grows, a small block
+ * at a time. p is changed.
  */
 void
 ci_read_lines(struct ci_reader *rd, char *p, size_t n, unsigned file,
 	      unsigned long long *line)
 {
-	struct ci_read_batch *b = prepare(rd, file);
-
-	block(b, p, p + n, line);
+	serial(prepare(rd, file), p, p + n, line);
 	ci_arena_free();
 	cJSON_InitHooks(NULL);
 }
@@ -704,13 +635,7 @@ ci_reader_free(struct ci_reader *rd)
 {
 	if (!rd->b)
 		return;
-	for (int i = 0; i < 2; i++) {
-		free(rd->b[i].rec);
-		ci_buf_free(&rd->b[i].store);
-		ci_buf_free(&rd->b[i].why);
-		ci_buf_free(&rd->b[i].vs.steps);
-		free(rd->b[i].scan);
-	}
+	batch_free(rd->b);
 	free(rd->b);
 	rd->b = NULL;
 }
