@@ -26,7 +26,34 @@ TOOLS = $(sort $(patsubst tools/%.c,%,$(wildcard tools/ci-*.c)) \
 SCRIPTS = $(patsubst tools/%.sh,%,$(wildcard tools/ci-*.sh))
 src = $(wildcard tools/$(1).c tools/$(1)/*.c)
 BINS = $(TOOLS:%=$(B)/%)
-LIBSRC = $(sort $(wildcard lib/*.c))
+# lib/, a piece a line by layer, with the tools that link it (ci_sh: the
+# shell library's builtin; all: every tool and ci_sh).
+# Base:
+LIB  = buf      # byte buffers, JSON strings: all
+LIB += err      # messages with the program's name, stdout discipline: all
+LIB += num      # numbers from the command line: all but ci-report
+LIB += time     # UTC timestamps, the one ISO-8601 parser: all but ci-runid
+LIB += file     # atomic replacement: ci-log ci-step ci-testpar ci-deploy ci_sh
+LIB += proc     # process groups, signals: ci-step ci-testpar
+LIB += lines    # bounded line splitting: ci-log ci-step ci-testpar
+# Writing entries:
+LIB += runid    # run ids: all
+LIB += mask     # CI_MASK secrets as ***: all
+LIB += diag     # compiler diagnostics: ci-log ci-step ci-testpar ci-deploy ci_sh
+LIB += entry    # the entry writer, one write(): ci-log ci-step ci-testpar ci-deploy ci_sh
+LIB += github   # GITHUB_ENV, GITHUB_OUTPUT: ci-runid ci-step ci-testpar
+LIB += trace    # W3C trace context ids: ci-runid ci-step ci-report
+# Reading logs back:
+LIB += ndjson   # NDJSON in large blocks: ci-step ci-report
+LIB += logcheck # the schema's rules, JSON shapes: ci-step ci-deploy ci-report
+LIB += outcome  # a completion's outcome: ci-step ci-testpar ci-report
+LIB += cases    # a suite attempt's test cases: ci-step ci-testpar ci-report
+LIB += runs     # runs, steps, attempts from entries: ci-step ci-testpar ci-report
+LIB += readlog  # the one log reader: ci-step ci-report
+LIBSRC = $(LIB:%=lib/%.c)
+ifneq ($(filter-out $(LIBSRC),$(wildcard lib/*.c)),)
+$(error lib/ has pieces the list above does not name: $(filter-out $(LIBSRC),$(wildcard lib/*.c)))
+endif
 
 # Libraries each tool links beyond lib/ (pkg-config names). Only ci-deploy
 # links libgit2, and ci-runid and ci-log link nothing, so they start fast.

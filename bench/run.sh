@@ -24,6 +24,7 @@ for b in bench/*.sh; do
 	grep -F '(goal' "$rows.one" | while IFS= read -r line; do
 		figure=${line%%(goal*}
 		goal=${line##*(goal}
+		goal=${goal#:}
 		goal=${goal# }
 		printf '| %s | %s | %s |\n' "$(basename "$b" .sh)" \
 			"$(echo "$figure" | sed 's/ *$//; s/|/\\|/g')" "${goal%)*}"

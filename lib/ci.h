@@ -239,10 +239,13 @@ int ci_step_outcome(const struct cJSON *const *f);
 
 /* ndjson.c: NDJSON read in large blocks; a per-thread arena for cJSON. */
 #define CI_ND_LINE_MAX (8u << 20) /* longer lines are read past, not held */
+#define CI_ND_BUFS 4
 struct ci_nd {
 	int fd, eof;
-	char *buf;
-	size_t cap, len, given;
+	int turns; /* set after open: buffers taken in turn, to CI_ND_BUFS */
+	int cur; /* the one in use, buf */
+	char *buf, *bufs[CI_ND_BUFS];
+	size_t cap, len, given, caps[CI_ND_BUFS];
 	size_t skipping; /* bytes of a too-long line read past so far */
 	size_t toolong; /* a too-long line ended: its length */
 };
@@ -337,6 +340,49 @@ enum { /* an entry's fields, in the schema's order */
 };
 int ci_entry_fields(const struct cJSON *entry, const struct cJSON *f[CI_F_N],
 		    struct ci_buf *why);
+enum { /* run_start's fields, in the schema's order */
+       CI_RS_START_TIME,
+       CI_RS_PROFILE,
+       CI_RS_TRIGGERED_BY,
+       CI_RS_N
+};
+enum { /* test_execution's */
+       CI_TE_TEST_TYPE,
+       CI_TE_ATTEMPT_NUMBER,
+       CI_TE_STATUS,
+       CI_TE_DURATION,
+       CI_TE_FAILURE_COUNT,
+       CI_TE_STARTED_AT,
+       CI_TE_COMPLETED_AT,
+       CI_TE_RUN_IN_PARALLEL,
+       CI_TE_FALLBACK_TO_SERIAL,
+       CI_TE_CASES,
+       CI_TE_CASES_OMITTED,
+       CI_TE_N
+};
+enum { /* pipeline_run's */
+       CI_PR_RUN_ID,
+       CI_PR_START_TIME,
+       CI_PR_END_TIME,
+       CI_PR_DURATION,
+       CI_PR_EXIT_CODE,
+       CI_PR_PROFILE,
+       CI_PR_TRIGGERED_BY,
+       CI_PR_STEPS_COMPLETED,
+       CI_PR_N
+};
+struct ci_flat_obj { /* one object's fields, read without cJSON */
+	const char *s[CI_F_N]; /* its strings, by the shape's order */
+	long long num[CI_F_N]; /* its integers; true 1, false 0 */
+	uint32_t seen; /* bit i: field i is there */
+	const char *strs; /* an array of strings: its items, one after */
+	size_t nstrs; /* another, each NUL-terminated */
+};
+struct ci_flat { /* an entry of objects without arrays of objects */
+	struct ci_flat_obj top, run_start, test, pipeline;
+	long long ts_ms; /* its timestamp's */
+};
+int ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl);
 
 /* cases.c: a suite attempt's test cases, bounded as log-schema.json says. */
 #define CI_CASES_MAX 10000 /* cases per attempt; more are counted */
@@ -466,7 +512,7 @@ struct ci_run {
 	size_t nmsgs;
 };
 struct ci_runs {
-	struct ci_run **v, **table;
+	struct ci_run **v, **table, *last; /* last: the run found last */
 	size_t n, tsize;
 	int list_level; /* messages of this level and above are kept */
 	size_t msg_cap; /* at most this many per run; the rest counted */
@@ -474,6 +520,8 @@ struct ci_runs {
 };
 void ci_view_of(struct ci_view *v, const struct cJSON *const *f,
 		struct ci_view_store *st);
+void ci_view_of_flat(struct ci_view *v, const struct ci_flat *fl,
+		     struct ci_view_store *st);
 void ci_runs_init(struct ci_runs *rs, int list_level, size_t msg_cap);
 struct ci_run *ci_runs_find(struct ci_runs *rs, const char *id, int create);
 void ci_runs_add(struct ci_runs *rs, const struct ci_view *v);

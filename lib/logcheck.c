@@ -219,6 +219,12 @@ static const struct ci_field entry_f[] = {
 static const struct ci_shape entry_s = CI_SHAPE(entry_f, NULL);
 _Static_assert(sizeof entry_f / sizeof entry_f[0] == CI_F_N,
 	       "entry_f is in the order of CI_F_");
+_Static_assert(
+    sizeof run_start_f / sizeof run_start_f[0] == CI_RS_N &&
+	sizeof test_f / sizeof test_f[0] == CI_TE_N &&
+	sizeof pipeline_f / sizeof pipeline_f[0] == CI_PR_N &&
+	(int)CI_TE_N <= (int)CI_F_N,
+    "the objects' fields are in the order of CI_RS_, CI_TE_, CI_PR_");
 
 /* A short, printable rendering of a value for a message. */
 static void
@@ -486,4 +492,243 @@ ci_entry_fields(const cJSON *entry, const cJSON *f[CI_F_N], struct ci_buf *why)
 	if (!cJSON_IsObject(entry))
 		return ci_shape_check(entry, &entry_s, "", why);
 	return check_object(entry, &entry_s, "", why, f);
+}
+
+/*
+ * A JSON string from p (after its opening quote) decoded into *out and
+ * NUL-terminated: the byte after its closing quote, or NULL at a \u
+ * escape, an unknown escape or the end.
+ */
+static const char *
+scan_string(const char *p, const char *end, char **out)
+{
+	static const char esc[256] = {
+		['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+		['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t'
+	};
+	const uint64_t ones = 0x0101010101010101ULL, high = ones << 7;
+	uint64_t w, q, b;
+	char *o = *out, c;
+
+	for (;;) {
+		/* 8 bytes at a time up to a quote or a backslash */
+		while (end - p >= 8) {
+			memcpy(&w, p, 8);
+			q = w ^ (ones * '"');
+			b = w ^ (ones * '\\');
+			if (((q - ones) & ~q & high) | ((b - ones) & ~b & high))
+				break;
+			memcpy(o, p, 8);
+			o += 8;
+			p += 8;
+		}
+		if (p >= end)
+			return NULL;
+		if ((c = *p++) == '"') {
+			*o++ = '\0';
+			*out = o;
+			return p;
+		}
+		if (c == '\\' && (p == end || !(c = esc[(unsigned char)*p++])))
+			return NULL;
+		*o++ = c;
+	}
+}
+
+/* A string value that field f accepts. */
+static int
+scan_str_ok(const struct ci_field *f, const char *s)
+{
+	const char *const *e;
+
+	switch (f->kind) {
+	case CI_STR1:
+		if (!*s)
+			return 0;
+		/* fall through */
+	case CI_STR:
+		return f->max <= 0 || chars(s) <= f->max;
+	case CI_ENUM:
+		for (e = f->values; *e; e++)
+			if (**e == *s && strcmp(s, *e) == 0)
+				return 1;
+		return 0;
+	case CI_PATTERN:
+		return f->match(s);
+	default:
+		return 0;
+	}
+}
+
+/* A string of field i of shape sh that the field accepts, into o. */
+static const char *
+scan_str_field(const char *p, const char *end, const struct ci_shape *sh,
+	       size_t i, struct ci_flat_obj *o, char **str, struct ci_flat *fl)
+{
+	if (p >= end || *p++ != '"')
+		return NULL;
+	o->s[i] = *str;
+	if (!(p = scan_string(p, end, str)))
+		return NULL;
+	if (sh == &entry_s && i == CI_F_TIMESTAMP) {
+		/* timestamp_pattern, with its time kept */
+		if ((fl->ts_ms = ci_timestamp_ms(o->s[i])) < 0)
+			return NULL;
+	} else if (!scan_str_ok(&sh->f[i], o->s[i]))
+		return NULL;
+	return p;
+}
+
+/* An array of non-empty strings, its items into o. */
+static const char *
+scan_strs(const char *p, const char *end, struct ci_flat_obj *o, char **str)
+{
+	if (p >= end || *p++ != '[')
+		return NULL;
+	o->strs = *str;
+	o->nstrs = 0;
+	if (p < end && *p == ']')
+		return p + 1;
+	for (;;) {
+		if (p >= end || *p++ != '"' || p >= end || *p == '"' ||
+		    !(p = scan_string(p, end, str)))
+			return NULL;
+		o->nstrs++;
+		if (p < end && *p == ',')
+			p++;
+		else if (p < end && *p == ']')
+			return p + 1;
+		else
+			return NULL;
+	}
+}
+
+/* Where each of an entry's objects is read to. */
+static struct ci_flat_obj *
+scan_sub(const struct ci_shape *sub, struct ci_flat *fl)
+{
+	return sub == &run_start_s ? &fl->run_start
+	    : sub == &test_s       ? &fl->test
+	    : sub == &pipeline_s   ? &fl->pipeline
+				   : NULL;
+}
+
+/*
+ * The object from p (after its '{') of shape sh, valid, into o: the byte
+ * after its '}', or NULL when it is not valid or not of the forms read
+ * here. An entry's objects go to fl.
+ */
+static const char *
+scan_object(const char *p, const char *end, const struct ci_shape *sh,
+	    struct ci_flat_obj *o, char **str, struct ci_flat *fl)
+{
+	const struct ci_field *f;
+	struct ci_flat_obj *sub;
+	size_t i, j, m, hint = 0;
+	long long x;
+	int digits;
+
+	o->seen = 0;
+	for (;;) {
+		if (p >= end || *p++ != '"')
+			return NULL;
+		/* Its name, looked for first after the field before. */
+		for (m = 0, i = hint; m < sh->n; m++) {
+			f = &sh->f[i];
+			for (j = 0;
+			     f->name[j] && p + j < end && p[j] == f->name[j];
+			     j++)
+				;
+			if (!f->name[j] && (size_t)(end - p) > j + 1 &&
+			    p[j] == '"' && p[j + 1] == ':')
+				break;
+			i = i + 1 < sh->n ? i + 1 : 0;
+		}
+		if (m == sh->n || o->seen & (1u << i))
+			return NULL;
+		o->seen |= 1u << i;
+		hint = i + 1 < sh->n ? i + 1 : 0;
+		p += j + 2;
+		switch (f->kind) {
+		case CI_INT:
+			x = 0;
+			for (digits = 0;
+			     digits <= 15 && p < end && *p >= '0' && *p <= '9';
+			     p++, digits++)
+				x = x * 10 + (*p - '0');
+			if (digits < 1 || digits > 15 ||
+			    (digits > 1 && p[-digits] == '0') || x < f->min ||
+			    (f->max != BIG && x > f->max))
+				return NULL;
+			o->num[i] = x;
+			break;
+		case CI_BOOL:
+			if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+				o->num[i] = 0;
+				p += 5;
+				break;
+			}
+			/* fall through */
+		case CI_TRUE:
+			if (end - p < 4 || memcmp(p, "true", 4) != 0)
+				return NULL;
+			o->num[i] = 1;
+			p += 4;
+			break;
+		case CI_STR:
+		case CI_STR1:
+		case CI_ENUM:
+		case CI_PATTERN:
+			if (!(p = scan_str_field(p, end, sh, i, o, str, fl)))
+				return NULL;
+			break;
+		case CI_STRS:
+			if (!(p = scan_strs(p, end, o, str)))
+				return NULL;
+			break;
+		case CI_OBJ:
+			if (sh != &entry_s || !(sub = scan_sub(f->sub, fl)) ||
+			    p >= end || *p++ != '{' ||
+			    !(p = scan_object(p, end, f->sub, sub, str, fl)))
+				return NULL;
+			break;
+		default: /* arrays of objects: cJSON reads them */
+			return NULL;
+		}
+		if (p < end && *p == ',')
+			p++;
+		else if (p < end && *p == '}')
+			break;
+		else
+			return NULL;
+	}
+	for (i = 0; i < sh->n; i++)
+		if (sh->f[i].required && !(o->seen & (1u << i)))
+			return NULL;
+	/* test_extra: a passed attempt has no failures */
+	if (sh == &test_s && strcmp(o->s[CI_TE_STATUS], "passed") == 0 &&
+	    o->num[CI_TE_FAILURE_COUNT] != 0)
+		return NULL;
+	if (sh->extra && sh != &test_s)
+		return NULL;
+	return p + 1;
+}
+
+/*
+ * The common entry without a parser: compact, with no array of objects
+ * (test cases), strings without a \u escape and whole numbers of at most
+ * 15 digits. 1 when the line [p, p + n) is such an entry and valid, with
+ * its fields in fl and its strings decoded into str (n + 1 bytes). 0 for
+ * any other line, valid or not: cJSON and ci_entry_fields decide it, and
+ * give the reason. It only says yes where they say yes too, so both read
+ * the same lines the same way.
+ */
+int
+ci_entry_scan(const char *p, size_t n, char *str, struct ci_flat *fl)
+{
+	const char *end = p + n;
+
+	if (n < 2 || *p != '{')
+		return 0;
+	return scan_object(p + 1, end, &entry_s, &fl->top, &str, fl) == end;
 }

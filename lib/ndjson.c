@@ -8,10 +8,10 @@
 
 #include "ci.h"
 
-#define ND_BLOCK (4u << 20)
+#define ND_BLOCK (1u << 20)
 #define ARENA_CHUNK (1u << 20)
 
-/* Start reading fd; the reader owns a buffer of a few MiB. */
+/* Start reading fd, into a buffer of 1 MiB (r->turns of them). */
 void
 ci_nd_open(struct ci_nd *r, int fd)
 {
@@ -19,12 +19,16 @@ ci_nd_open(struct ci_nd *r, int fd)
 	r->fd = fd;
 	r->cap = ND_BLOCK;
 	r->buf = xmalloc(r->cap + 1);
+	r->turns = 1;
 }
 
 void
 ci_nd_close(struct ci_nd *r)
 {
-	free(r->buf);
+	r->bufs[r->cur] = r->buf;
+	for (int i = 0; i < CI_ND_BUFS; i++)
+		free(r->bufs[i]);
+	memset(r->bufs, 0, sizeof r->bufs);
 	r->buf = NULL;
 }
 
@@ -52,7 +56,8 @@ fill(struct ci_nd *r)
  * The next block of whole lines, each ending in '\n' (one is added to a
  * last line that has none): returns its length and points *p at it, 0 at
  * the end of the input, -1 on a read error (errno set). The block stays
- * valid, and may be written to, until the next call. A line longer than
+ * valid, and may be written to, until the next call; with r->turns set
+ * to n, until the n-th call after it (n buffers take turns). A line longer than
  * CI_ND_LINE_MAX is never held: it is read past, and the call returns 0
  * with r->toolong set to its length (the end of the input is then at a call
  * that returns 0 with r->toolong 0).
@@ -61,12 +66,24 @@ ssize_t
 ci_nd_next(struct ci_nd *r, char **p)
 {
 	char *nl;
+	int k;
 
-	if (r->given) {
+	if (r->given && r->turns > 1) {
+		k = (r->cur + 1) % r->turns;
+		if (r->caps[k] < r->cap) {
+			r->bufs[k] = xrealloc(r->bufs[k], r->cap + 1);
+			r->caps[k] = r->cap;
+		}
+		memcpy(r->bufs[k], r->buf + r->given, r->len - r->given);
+		r->bufs[r->cur] = r->buf;
+		r->caps[r->cur] = r->cap;
+		r->cur = k;
+		r->buf = r->bufs[k];
+		r->cap = r->caps[k];
+	} else if (r->given)
 		memmove(r->buf, r->buf + r->given, r->len - r->given);
-		r->len -= r->given;
-		r->given = 0;
-	}
+	r->len -= r->given;
+	r->given = 0;
 	r->toolong = 0;
 	for (;;) {
 		if (r->skipping) {

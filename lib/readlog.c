@@ -2,9 +2,11 @@
  * readlog.c: the one log reader. Reads a log in large blocks, splits it
  * into lines, checks each line's text and schema (logcheck.c), builds the
  * view of each valid entry and adds it to the runs (runs.c). The caller
- * gives the filters, and callbacks for malformed lines and valid entries;
- * on two cores the lines of a block are parsed in two halves at once, and
- * always applied in input order.
+ * gives the filters, and callbacks for malformed lines and valid entries.
+ * A compact entry is read by logcheck.c's scanner, any other line by cJSON.
+ * On two cores a worker thread parses pieces of the blocks read ahead
+ * while the main thread reads, parses and applies them, always in input
+ * order.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +24,6 @@
 enum { REC_ENTRY, REC_BAD, REC_OLD };
 #define REC_MAX 8192 /* lines parsed per half of a round */
 #define STORE_MAX (1u << 20) /* bytes of strings kept per half */
-#define PAR_MIN 512 /* fewer lines than this are parsed on one core */
 
 /* One parsed line, with its strings in the batch's store. */
 struct rec {
@@ -41,28 +42,15 @@ struct rec {
 struct ci_read_batch {
 	const struct ci_reader *rd;
 	char *p, *end, *stop;
-	unsigned long long line0, nlines;
+	unsigned long long nlines; /* recs count lines from 1 at p */
 	struct rec *rec;
 	size_t n;
 	int list_level; /* the messages of this level and above are kept */
 	struct ci_buf store, why;
 	struct ci_view_store vs;
+	char *scan; /* the strings of a line read without cJSON */
+	size_t scan_cap;
 };
-
-/* Where the lines after the first k of [p, end) start; *k lines counted. */
-static char *
-skip_lines(char *p, char *end, unsigned long long *k)
-{
-	unsigned long long n = 0;
-	char *nl;
-
-	while (n < *k && p < end && (nl = memchr(p, '\n', end - p))) {
-		p = nl + 1;
-		n++;
-	}
-	*k = n;
-	return p;
-}
 
 /*
  * Cheap tests that rule a line out before it is parsed. They only say no
@@ -190,7 +178,25 @@ wanted(const struct ci_reader *rd, const struct ci_view *v)
 	return 1;
 }
 
-/* Parse one line (NUL-terminated in place) into a rec; 0: nothing kept. */
+/* A valid entry's view into r, unless filtered out; 0: nothing kept. */
+static int
+keep(struct ci_read_batch *b, struct rec *r, const struct ci_view *v)
+{
+	if (b->rd->since_ms >= 0 && v->ts_ms < b->rd->since_ms) {
+		memcpy(r->run_id, v->run_id, CI_RUNID_LEN + 1);
+		r->kind = REC_OLD;
+		return 1;
+	}
+	if (!wanted(b->rd, v))
+		return 0;
+	keep_view(b, r, v);
+	return 1;
+}
+
+/*
+ * Parse one line into a rec; 0: nothing kept. The common entry is read by
+ * ci_entry_scan, any other line by cJSON (NUL-terminated in place).
+ */
 static int
 parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 {
@@ -198,6 +204,7 @@ parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 	const char *end = NULL;
 	const struct ci_reader *rd = b->rd;
 	const cJSON *f[CI_F_N];
+	struct ci_flat fl;
 	cJSON *e;
 	int kept = 0;
 
@@ -216,6 +223,16 @@ parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 		r->msg = keep_str(b, b->why.s);
 		return 1;
 	}
+	if (len + 1 > b->scan_cap) {
+		b->scan_cap = len + 1 > 4096 ? len + 1 : 4096;
+		b->scan = xrealloc(b->scan, b->scan_cap);
+	}
+	if (ci_entry_scan(p, len, b->scan, &fl)) {
+		if (rd->check)
+			return 0;
+		ci_view_of_flat(&v, &fl, &b->vs);
+		return keep(b, r, &v);
+	}
 	p[len] = '\0';
 	e = cJSON_ParseWithLengthOpts(p, len + 1, &end, 1);
 	if (!e) {
@@ -224,14 +241,7 @@ parse_line(struct ci_read_batch *b, char *p, size_t len, struct rec *r)
 	} else if (ci_entry_fields(e, f, &b->why) == 0) {
 		if (!rd->check) {
 			ci_view_of(&v, f, &b->vs);
-			if (rd->since_ms >= 0 && v.ts_ms < rd->since_ms) {
-				memcpy(r->run_id, v.run_id, CI_RUNID_LEN + 1);
-				r->kind = REC_OLD;
-				kept = 1;
-			} else if (wanted(rd, &v)) {
-				keep_view(b, r, &v);
-				kept = 1;
-			}
+			kept = keep(b, r, &v);
 		}
 		ci_arena_reset();
 		return kept;
@@ -254,7 +264,7 @@ parse(void *arg)
 	ci_buf_add(&b->store, "", 1); /* offset 0: the empty string */
 	while (p < b->end && b->n < REC_MAX && b->store.len < STORE_MAX) {
 		nl = memchr(p, '\n', b->end - p);
-		b->rec[b->n].line = b->line0 + ++b->nlines;
+		b->rec[b->n].line = ++b->nlines;
 		b->rec[b->n].raw = p;
 		b->rec[b->n].rawlen = (size_t)(nl - p);
 		if (parse_line(b, p, (size_t)(nl - p), &b->rec[b->n]))
@@ -262,14 +272,6 @@ parse(void *arg)
 		p = nl + 1;
 	}
 	b->stop = p;
-	return NULL;
-}
-
-static void *
-parse_thread(void *arg)
-{
-	parse(arg);
-	ci_arena_free();
 	return NULL;
 }
 
@@ -292,9 +294,9 @@ read_cases(struct ci_cases *c, const char *raw, size_t len)
 	return c;
 }
 
-/* Take a batch's recs to the caller, in input order. */
+/* Take a batch's recs to the caller, in input order; base: lines before. */
 static void
-apply(struct ci_read_batch *b)
+apply(struct ci_read_batch *b, unsigned long long base)
 {
 	struct ci_view v;
 	struct ci_pipeline pl;
@@ -307,7 +309,8 @@ apply(struct ci_read_batch *b)
 		s = b->store.s;
 		if (r->kind == REC_BAD) {
 			if (rd->bad)
-				rd->bad(rd->arg, rd->file, r->line, s + r->msg);
+				rd->bad(rd->arg, rd->file, base + r->line,
+					s + r->msg);
 			continue;
 		}
 		if (r->kind == REC_OLD) {
@@ -338,7 +341,7 @@ apply(struct ci_read_batch *b)
 			v.pipeline = &pl;
 		}
 		v.file = rd->file;
-		v.line = r->line;
+		v.line = base + r->line;
 		if (r->cases)
 			v.cases = read_cases(&cases, r->raw, r->rawlen);
 		if (rd->runs)
@@ -357,58 +360,21 @@ serial(struct ci_read_batch *b, char *p, char *end, unsigned long long *line)
 	while (p < end) {
 		b->p = p;
 		b->end = end;
-		b->line0 = *line;
 		parse(b);
-		apply(b);
+		apply(b, *line);
 		*line += b->nlines;
 		p = b->stop;
 	}
 }
 
-/*
- * A block of whole lines: on two cores, the next lines are cut in two
- * halves parsed at once, then applied in order. cJSON records a parse
- * error's position in a global that nothing here reads.
- */
 static void
-block(struct ci_read_batch *b, char *p, char *end, unsigned long long *line)
+batch_free(struct ci_read_batch *b)
 {
-	unsigned long long na, nb, line_b;
-	char *cut, *cut2;
-	pthread_t t;
-
-	while (p < end) {
-		na = REC_MAX;
-		cut = skip_lines(p, end, &na);
-		nb = REC_MAX;
-		cut2 = skip_lines(cut, end, &nb);
-		if (!b->rd->threads || nb < PAR_MIN) {
-			serial(&b[0], p, cut2, line);
-			p = cut2;
-			continue;
-		}
-		line_b = *line + na;
-		b[0].p = p;
-		b[0].end = cut;
-		b[0].line0 = *line;
-		b[1].p = cut;
-		b[1].end = cut2;
-		b[1].line0 = line_b;
-		if (pthread_create(&t, NULL, parse_thread, &b[1]) != 0) {
-			serial(&b[0], p, cut2, line);
-			p = cut2;
-			continue;
-		}
-		parse(&b[0]);
-		pthread_join(t, NULL);
-		apply(&b[0]);
-		*line += b[0].nlines;
-		serial(&b[0], b[0].stop, cut, line);
-		apply(&b[1]);
-		*line = line_b + b[1].nlines;
-		serial(&b[0], b[1].stop, cut2, line);
-		p = cut2;
-	}
+	free(b->rec);
+	ci_buf_free(&b->store);
+	ci_buf_free(&b->why);
+	ci_buf_free(&b->vs.steps);
+	free(b->scan);
 }
 
 /* The reader of runs, with no filter: set the fields, then read. */
@@ -433,18 +399,13 @@ prepare(struct ci_reader *rd, unsigned file)
 	char buf[32];
 
 	if (!rd->b) {
-		rd->b = b = xmalloc(2 * sizeof *b);
-		memset(b, 0, 2 * sizeof *b);
-		for (int i = 0; i < 2; i++) {
-			b[i].rd = rd;
-			b[i].rec = xmalloc(REC_MAX * sizeof *b[i].rec);
-		}
+		rd->b = b = xmalloc(sizeof *b);
+		memset(b, 0, sizeof *b);
+		b->rd = rd;
+		b->rec = xmalloc(REC_MAX * sizeof *b->rec);
 	}
 	b = rd->b;
-	for (int i = 0; i < 2; i++)
-		b[i].list_level = rd->entry ? 0
-		    : rd->runs              ? rd->runs->list_level
-					    : 3;
+	b->list_level = rd->entry ? 0 : rd->runs ? rd->runs->list_level : 3;
 	if (rd->since_ms >= 0) {
 		ci_iso8601(
 		    buf, (struct timespec){ .tv_sec = rd->since_ms / 1000 }, 0);
@@ -455,52 +416,199 @@ prepare(struct ci_reader *rd, unsigned file)
 	return b;
 }
 
+/*
+ * Reading ahead: ci_nd's blocks are cut in pieces that both threads parse,
+ * and that the main thread applies in input order as they become ready,
+ * between reading the next block and parsing pieces itself. With its
+ * buffers in turn ci_nd keeps a block until the CI_ND_BUFS-th read after
+ * it, so that many blocks are in flight: one applied while the next are
+ * parsed, and a thread that the system holds back a while does not hold
+ * up the other.
+ */
+#define PIECES 4 /* pieces a block is cut in */
+#define QUEUE (CI_ND_BUFS * PIECES)
+enum { P_FREE, P_READY, P_PARSING, P_PARSED };
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ci_read_batch *q; /* QUEUE batches, a ring */
+	int state[QUEUE];
+	unsigned long long blk[QUEUE]; /* which read of ci_nd it is from */
+	unsigned long long head, next, tail; /* to apply, parse, fill */
+	int quit;
+};
+
+/* Parse the next piece ready (the lock held; 0: none). */
+static int
+parse_next(struct pipe *pp)
+{
+	size_t i = pp->next % QUEUE;
+
+	if (pp->next == pp->tail)
+		return 0;
+	pp->state[i] = P_PARSING;
+	pp->next++;
+	pthread_mutex_unlock(&pp->mu);
+	parse(&pp->q[i]);
+	pthread_mutex_lock(&pp->mu);
+	pp->state[i] = P_PARSED;
+	pthread_cond_broadcast(&pp->cv);
+	return 1;
+}
+
+static void *
+worker(void *arg)
+{
+	struct pipe *pp = arg;
+
+	pthread_mutex_lock(&pp->mu);
+	while (!pp->quit)
+		if (!parse_next(pp))
+			pthread_cond_wait(&pp->cv, &pp->mu);
+	pthread_mutex_unlock(&pp->mu);
+	ci_arena_free();
+	return NULL;
+}
+
+/* The block [p, end) of whole lines, read by ci_nd's read blk, queued. */
+static void
+cut(struct pipe *pp, char *p, char *end, unsigned long long blk)
+{
+	size_t step = (size_t)(end - p) / PIECES + 1, i;
+	char *c;
+
+	while (p < end) {
+		c = (size_t)(end - p) > step ? p + step : end;
+		c = (char *)memchr(c - 1, '\n', (size_t)(end - c) + 1) + 1;
+		i = pp->tail++ % QUEUE;
+		pp->q[i].p = p;
+		pp->q[i].end = c;
+		pp->blk[i] = blk;
+		pp->state[i] = P_READY;
+		p = c;
+	}
+	pthread_cond_broadcast(&pp->cv);
+}
+
+/* A parsed piece to the caller; what did not fit is parsed here. */
+static void
+apply_piece(struct ci_read_batch *b, struct ci_read_batch *rest,
+	    unsigned long long *line)
+{
+	apply(b, *line);
+	*line += b->nlines;
+	if (b->stop < b->end)
+		serial(rest, b->stop, b->end, line);
+}
+
+/* The loop of the main thread; 0, or -1 on a read error. */
+static int
+pipeline(struct ci_reader *rd, struct pipe *pp, struct ci_nd *nd)
+{
+	unsigned long long line = 0, reads = 0;
+	size_t toolong = 0, i;
+	int ended = 0, rc = 0, err = 0;
+	ssize_t n = 0;
+	char *p, why[64];
+
+	pthread_mutex_lock(&pp->mu);
+	for (;;) {
+		i = pp->head % QUEUE;
+		if (pp->head < pp->tail && pp->state[i] == P_PARSED) {
+			pthread_mutex_unlock(&pp->mu);
+			apply_piece(&pp->q[i], rd->b, &line);
+			pthread_mutex_lock(&pp->mu);
+			pp->state[i] = P_FREE;
+			pp->head++;
+		} else if (toolong && pp->head == pp->tail) {
+			snprintf(why, sizeof why,
+				 "longer than %u MiB (%zu bytes)",
+				 CI_ND_LINE_MAX >> 20, toolong);
+			++line;
+			if (rd->bad)
+				rd->bad(rd->arg, rd->file, line, why);
+			toolong = 0;
+		} else if (!ended && !toolong &&
+			   pp->tail - pp->head + PIECES <= QUEUE &&
+			   (pp->head == pp->tail ||
+			    pp->blk[i] + CI_ND_BUFS - 1 >= reads)) {
+			/* the next read reuses the buffer of its CI_ND_BUFS-th
+			 * read before */
+			pthread_mutex_unlock(&pp->mu);
+			n = ci_nd_next(nd, &p);
+			pthread_mutex_lock(&pp->mu);
+			if (n < 0) {
+				err = errno;
+				rc = -1;
+				ended = 1;
+			} else if (nd->toolong)
+				toolong = nd->toolong;
+			else if (n == 0)
+				ended = 1;
+			else
+				cut(pp, p, p + n, reads);
+			reads++;
+		} else if (!parse_next(pp)) {
+			if (ended && !toolong && pp->head == pp->tail)
+				break;
+			pthread_cond_wait(&pp->cv, &pp->mu);
+		}
+	}
+	pp->quit = 1;
+	pthread_cond_broadcast(&pp->cv);
+	pthread_mutex_unlock(&pp->mu);
+	errno = err;
+	return rc;
+}
+
 int
 ci_read_fd(struct ci_reader *rd, int fd, unsigned file)
 {
-	struct ci_read_batch *b = prepare(rd, file);
-	unsigned long long line = 0;
+	struct ci_read_batch q[QUEUE];
+	struct pipe pp = { .q = q };
 	struct ci_nd nd;
-	ssize_t n;
-	char *p, why[64];
-	int rc = 0;
+	pthread_t t;
+	int rc, threaded = 0, e;
 
-	ci_nd_open(&nd, fd);
-	while ((n = ci_nd_next(&nd, &p)) != 0 || nd.toolong) {
-		if (n < 0) {
-			rc = -1;
-			break;
-		}
-		if (nd.toolong) {
-			snprintf(why, sizeof why,
-				 "longer than %u MiB (%zu bytes)",
-				 CI_ND_LINE_MAX >> 20, nd.toolong);
-			if (rd->bad)
-				rd->bad(rd->arg, file, ++line, why);
-			else
-				++line;
-			continue;
-		}
-		block(b, p, p + n, &line);
+	prepare(rd, file);
+	memset(q, 0, sizeof q);
+	for (int i = 0; i < QUEUE; i++) {
+		q[i].rd = rd;
+		q[i].list_level = rd->b->list_level;
+		q[i].rec = xmalloc(REC_MAX * sizeof *q[i].rec);
 	}
+	pthread_mutex_init(&pp.mu, NULL);
+	pthread_cond_init(&pp.cv, NULL);
+	ci_nd_open(&nd, fd);
+	nd.turns = CI_ND_BUFS;
+	if (rd->threads && pthread_create(&t, NULL, worker, &pp) == 0)
+		threaded = 1;
+	rc = pipeline(rd, &pp, &nd);
+	e = errno;
+	if (threaded)
+		pthread_join(t, NULL);
 	ci_nd_close(&nd);
+	for (int i = 0; i < QUEUE; i++)
+		batch_free(&q[i]);
+	pthread_mutex_destroy(&pp.mu);
+	pthread_cond_destroy(&pp.cv);
 	ci_arena_free();
 	cJSON_InitHooks(NULL);
+	errno = e;
 	return rc;
 }
 
 /*
  * Read the whole lines [p, p + n) of input number file, each ending in a
- * newline, as its lines *line + 1 and on (*line counts them): for a reader
- * that reads a log itself as it grows, a block at a time. p is changed.
+ * newline, as its lines *line + 1 and on (*line counts them), on this
+ * thread: for a reader that reads a log itself as it grows, a small block
+ * at a time. p is changed.
  */
 void
 ci_read_lines(struct ci_reader *rd, char *p, size_t n, unsigned file,
 	      unsigned long long *line)
 {
-	struct ci_read_batch *b = prepare(rd, file);
-
-	block(b, p, p + n, line);
+	serial(prepare(rd, file), p, p + n, line);
 	ci_arena_free();
 	cJSON_InitHooks(NULL);
 }
@@ -527,12 +635,7 @@ ci_reader_free(struct ci_reader *rd)
 {
 	if (!rd->b)
 		return;
-	for (int i = 0; i < 2; i++) {
-		free(rd->b[i].rec);
-		ci_buf_free(&rd->b[i].store);
-		ci_buf_free(&rd->b[i].why);
-		ci_buf_free(&rd->b[i].vs.steps);
-	}
+	batch_free(rd->b);
 	free(rd->b);
 	rd->b = NULL;
 }

@@ -45,6 +45,20 @@ copy(char *dst, size_t n, const char *s)
 	dst[len] = '\0';
 }
 
+/* ci-step's own start and completion entries bound one of its runs. */
+static int
+edge(const struct ci_view *v, int has_test)
+{
+	if (strcmp(v->function_name, "ci-step") != 0)
+		return 0;
+	if (v->duration_ms < 0 && v->level == 0 &&
+	    strncmp(v->message, "started: ", 9) == 0)
+		return CI_EDGE_START;
+	if (v->duration_ms >= 0 && !has_test)
+		return CI_EDGE_END;
+	return 0;
+}
+
 /*
  * Read what a valid entry says, from its fields as ci_entry_fields found
  * them. Strings point into the entry, nested objects into st; the file and
@@ -75,14 +89,7 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 	v->level = level[0] == 'e' ? 2 : level[0] == 'w';
 	v->outcome = ci_step_outcome(f);
 	v->continued = cJSON_IsTrue(f[CI_F_CONTINUED]);
-	/* ci-step's own start and completion entries bound one of its runs. */
-	if (strcmp(v->function_name, "ci-step") == 0) {
-		if (v->duration_ms < 0 && v->level == 0 &&
-		    strncmp(v->message, "started: ", 9) == 0)
-			v->edge = CI_EDGE_START;
-		else if (v->duration_ms >= 0 && !f[CI_F_TEST_EXECUTION])
-			v->edge = CI_EDGE_END;
-	}
+	v->edge = edge(v, f[CI_F_TEST_EXECUTION] != NULL);
 	if ((o = f[CI_F_RUN_START])) {
 		st->start.start_time = num(o, "start_time");
 		copy(st->start.profile, sizeof st->start.profile,
@@ -135,6 +142,85 @@ ci_view_of(struct ci_view *v, const cJSON *const *f, struct ci_view_store *st)
 	}
 }
 
+/*
+ * ci_view_of for an entry that ci_entry_scan read: the same view of the
+ * same entry. Strings point into fl's, nested objects into st.
+ */
+void
+ci_view_of_flat(struct ci_view *v, const struct ci_flat *fl,
+		struct ci_view_store *st)
+{
+	const struct ci_flat_obj *o = &fl->top;
+	const char *p;
+
+#define HAS(o, x) ((o)->seen & (1u << (x)))
+#define S(o, x) (HAS(o, x) ? (o)->s[x] : "")
+#define I(o, x) (HAS(o, x) ? (o)->num[x] : -1)
+	memset(v, 0, sizeof *v);
+	v->run_id = S(o, CI_F_RUN_ID);
+	v->step_name = S(o, CI_F_STEP_NAME);
+	v->message = S(o, CI_F_MESSAGE);
+	v->source_file = S(o, CI_F_SOURCE_FILE);
+	v->function_name = S(o, CI_F_FUNCTION_NAME);
+	v->timestamp = S(o, CI_F_TIMESTAMP);
+	v->ts_ms = fl->ts_ms;
+	v->line_number = I(o, CI_F_LINE_NUMBER);
+	v->duration_ms = I(o, CI_F_DURATION_MS);
+	v->exit_code = (int)I(o, CI_F_EXIT_CODE);
+	v->level = S(o, CI_F_LEVEL)[0] == 'e' ? 2 : S(o, CI_F_LEVEL)[0] == 'w';
+	v->continued = HAS(o, CI_F_CONTINUED) != 0;
+	if (HAS(o, CI_F_RUN_START)) {
+		o = &fl->run_start;
+		st->start.start_time = I(o, CI_RS_START_TIME);
+		copy(st->start.profile, sizeof st->start.profile,
+		     S(o, CI_RS_PROFILE));
+		copy(st->start.triggered_by, sizeof st->start.triggered_by,
+		     S(o, CI_RS_TRIGGERED_BY));
+		v->start = &st->start;
+	}
+	if (HAS(&fl->top, CI_F_TEST_EXECUTION)) {
+		struct ci_test_exec *t = &st->test;
+		o = &fl->test;
+		copy(t->test_type, sizeof t->test_type, S(o, CI_TE_TEST_TYPE));
+		copy(t->status, sizeof t->status, S(o, CI_TE_STATUS));
+		t->attempt_number = I(o, CI_TE_ATTEMPT_NUMBER);
+		t->duration = I(o, CI_TE_DURATION);
+		t->failure_count = I(o, CI_TE_FAILURE_COUNT);
+		t->started_at = I(o, CI_TE_STARTED_AT);
+		t->completed_at = I(o, CI_TE_COMPLETED_AT);
+		t->run_in_parallel = I(o, CI_TE_RUN_IN_PARALLEL) == 1;
+		t->fallback_to_serial = I(o, CI_TE_FALLBACK_TO_SERIAL) == 1;
+		v->test = t;
+	}
+	if (HAS(&fl->top, CI_F_PIPELINE_RUN)) {
+		struct ci_pipeline *pl = &st->pipeline;
+		o = &fl->pipeline;
+		pl->start_time = I(o, CI_PR_START_TIME);
+		pl->end_time = I(o, CI_PR_END_TIME);
+		pl->duration = I(o, CI_PR_DURATION);
+		pl->exit_code = (int)I(o, CI_PR_EXIT_CODE);
+		copy(pl->profile, sizeof pl->profile, S(o, CI_PR_PROFILE));
+		copy(pl->triggered_by, sizeof pl->triggered_by,
+		     S(o, CI_PR_TRIGGERED_BY));
+		st->steps.len = 0;
+		p = o->strs;
+		for (size_t i = 0; i < o->nstrs; i++, p += strlen(p) + 1)
+			ci_buf_add(&st->steps, p, strlen(p) + 1);
+		pl->nsteps = o->nstrs;
+		pl->steps = st->steps.s ? st->steps.s : "";
+		v->pipeline = pl;
+	}
+#undef HAS
+#undef S
+#undef I
+	/* As ci_step_outcome. */
+	v->outcome = v->duration_ms < 0 ? -1
+	    : v->test                   ? strcmp(v->test->status, "passed") == 0
+	    : v->exit_code >= 0         ? v->exit_code == 0
+					: v->level != 2;
+	v->edge = edge(v, v->test != NULL);
+}
+
 void
 ci_runs_init(struct ci_runs *rs, int list_level, size_t msg_cap)
 {
@@ -160,11 +246,14 @@ ci_runs_find(struct ci_runs *rs, const char *id, int create)
 	struct ci_run *r;
 	size_t i;
 
+	/* Entries mostly come run by run: the last one found first. */
+	if (rs->last && strcmp(rs->last->id, id) == 0)
+		return rs->last;
 	if (rs->tsize) {
 		for (i = hash(id) & (rs->tsize - 1); rs->table[i];
 		     i = (i + 1) & (rs->tsize - 1))
 			if (strcmp(rs->table[i]->id, id) == 0)
-				return rs->table[i];
+				return rs->last = rs->table[i];
 	}
 	if (!create)
 		return NULL;
@@ -196,7 +285,7 @@ ci_runs_find(struct ci_runs *rs, const char *id, int create)
 	     i = (i + 1) & (rs->tsize - 1))
 		;
 	rs->table[i] = r;
-	return r;
+	return rs->last = r;
 }
 
 static struct ci_step *

@@ -225,6 +225,25 @@ LOG
 	assert_line --index 0 '[50,true]'
 }
 
+@test "lines keep their numbers across the blocks read ahead, from a file and from a pipe" {
+	/usr/bin/python3 "$F/gen-log.py" 4 20 4999 > bad.log
+	{ head -n 40000 bad.log; head -c 9000000 /dev/zero | tr '\0' x; echo; tail -n +40001 bad.log; } > long.log
+	awk '/^not json/ { print FILENAME ":" NR ": not JSON (syntax error at column 1)" }
+		length($0) > 8388608 { print FILENAME ":" NR ": longer than 8 MiB (" length($0) " bytes)" }' long.log > want
+	[ "$(wc -l < want)" -gt 10 ]
+	run -1 --separate-stderr ci-report --check long.log
+	printf '%s\n' "$output" > got
+	run diff want got
+	assert_success
+	sed 's/^long\.log:/stdin:/' want > want.stdin
+	cat long.log | ci-report --check - > got.stdin || true
+	run diff want.stdin got.stdin
+	assert_success
+	valid=$(($(wc -l < long.log) - $(wc -l < want)))
+	run jq -s 'map(.entries) | add' <(ci-report --format json long.log 2>/dev/null)
+	assert_output "$valid"
+}
+
 # --- filters ---------------------------------------------------------------
 
 @test "--run reports one run; an id not in the input exits 2" {
@@ -358,6 +377,75 @@ EOF
 	[ "$(wc -l < python.bad)" -gt 400 ]
 	run diff python.bad ours.bad
 	assert_success
+}
+
+@test "--check agrees with python-jsonschema on compact broken entries, the form the tools write" {
+	# Compact lines without test cases are read without the JSON parser:
+	# the same lines must pass.
+	/usr/bin/python3 - "$FIXTURES/contracts/valid" > cases.ndjson <<'EOF'
+import copy, json, sys
+d = sys.argv[1]
+bases = [json.load(open(d + "/" + n)) for n in
+         ("seed-log-info.json", "seed-log-error.json", "log-with-run-start.json",
+          "log-with-test-execution.json", "log-with-pipeline-run.json")]
+b = json.load(open(d + "/log-with-run-start.json")); del b["run_start"]; b["continued"] = True
+bases.append(b)
+values = [None, True, False, 0, 1, -1, 1.5, 255, 256, 7, 10 ** 15, 10 ** 16, 1e20, "", "x",
+          "info", "warn", "error", "run-20251020-143045-k8m3q2", "run-20251320-143045-k8m3q2",
+          "2025-10-20T14:30:45Z", "2025-10-20T14:30:45.123Z", "2025-02-29T10:00:00Z",
+          "2025-10-20T24:00:00Z", "a\"b\\c/\n\t", "caf\u00e9", [], {}, "A", "dev", "TUI",
+          "passed", "failed", "skipped", "a" * 33, ["a"], [""], ["a", 1]]
+dump = lambda o: json.dumps(o, separators=(",", ":"))
+out = [dump(b) for b in bases]
+for b in bases:
+    for path in [[k] for k in b] + [[k, j] for k in b if isinstance(b[k], dict) for j in b[k]]:
+        c = copy.deepcopy(b); t = c
+        for p in path[:-1]:
+            t = t[p]
+        del t[path[-1]]
+        out.append(dump(c))
+        for v in values:
+            c = copy.deepcopy(b); t = c
+            for p in path[:-1]:
+                t = t[p]
+            t[path[-1]] = v
+            out.append(dump(c))
+    for k in ("extra", "duration_ms", "exit_code", "continued"):
+        for v in (True, 3, "3"):
+            c = copy.deepcopy(b); c[k] = v; out.append(dump(c))
+print("\n".join(out))
+EOF
+	[ "$(wc -l < cases.ndjson)" -gt 3000 ]
+	/usr/bin/python3 "$REPO/tests/helpers/validate.py" --lines "$REPO/contracts/log-schema.json" cases.ndjson |
+		cut -d: -f2 | sort -un > python.bad
+	ci-report --check cases.ndjson | cut -d: -f2 | sort -un > ours.bad
+	[ "$(wc -l < python.bad)" -gt 2000 ]
+	run diff python.bad ours.bad
+	assert_success
+}
+
+@test "a line reads the same with or without the JSON parser: same reports, same reasons" {
+	# A trailing space sends every line to cJSON; without it, compact lines
+	# without test cases are read by the scanner. The fixture holds
+	# lines on the edge: escapes, numbers like 042 and 4e1, fields twice or
+	# unknown, spaces between tokens, literals other than true, objects
+	# inside that break their own rules, test cases.
+	mkdir scan parse
+	cp "$F/scan-edges.ndjson" scan/edges.log
+	sed 's/$/ /' "$F/scan-edges.ndjson" > parse/edges.log
+	for args in "" "--format json" "--format markdown" "--format junit" \
+		"--level warn" "--step lint --format json" "--check"; do
+		(cd scan && ci-report $args edges.log > ../scan.out 2>&1) || true
+		(cd parse && ci-report $args edges.log > ../parse.out 2>&1) || true
+		run diff scan.out parse.out
+		assert_success
+	done
+	run ci-report --check scan/edges.log
+	assert_equal "$(printf '%s\n' "$output" | wc -l)" 50
+	assert_line --partial 'edges.log:43: field "function_name" appears twice'
+	assert_line --partial 'edges.log:19: exit_code: 256 is out of range (0 to 255)'
+	assert_line --partial 'edges.log:71: test_execution.failure_count: 1 is not 0 with status passed'
+	assert_line --partial 'edges.log:84: run_start: field "start_time" appears twice'
 }
 
 @test "--check agrees with python-jsonschema on broken test cases and their bounds" {
