@@ -358,6 +358,7 @@ enum { /* test_execution's */
        CI_TE_FALLBACK_TO_SERIAL,
        CI_TE_CASES,
        CI_TE_CASES_OMITTED,
+       CI_TE_SHARD,
        CI_TE_N
 };
 enum { /* pipeline_run's */
