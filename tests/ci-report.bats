@@ -1180,7 +1180,7 @@ span() {
 	assert_output '[10000,["e5998","e5999","e6000"],2000,12000]'
 }
 
-@test "otlp: the cases of two shards of one suite, ending at the same moment, have span ids of their own" {
+@test "otlp: the attempts and cases of two shards of one suite, ending at the same moment, have span ids of their own" {
 	command -v ci-testpar > /dev/null || skip "ci-testpar is not built"
 	new_run
 	ci-testpar --max-load 0 --min-free-mb 0 --retries 0 \
@@ -1192,6 +1192,11 @@ span() {
 	otlp shards.log
 	run jq -s -c 'map(select(.attrs["ci_tools.case.status"])) | [length, (map(.spanId) | unique | length)]' spans.ndjson
 	assert_output '[4,4]'
+	run jq -s -c 'map(select(.attrs["test_execution.attempt_number"])) | [length, (map(.spanId) | unique | length)]' spans.ndjson
+	assert_output '[2,2]'
+	# Each case hangs from its own shard's attempt.
+	run jq -s -c '(map(select(.attrs["test_execution.attempt_number"]) | .spanId)) as $a | map(select(.attrs["ci_tools.case.status"]) | .parentSpanId) | unique | (length == 2 and all(. as $p | $a | index($p)))' spans.ndjson
+	assert_output true
 }
 
 @test "otlp: each run's line is written when it is done, so memory does not grow with the spans of many runs" {

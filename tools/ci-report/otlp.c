@@ -499,7 +499,12 @@ otlp_attempt(struct ci_buf *b, const struct ci_run *r,
 			otlp_step_span_id(parent, r, &r->steps[i], t->span);
 			pid = parent;
 		}
-	snprintf(name, sizeof name, "%s#%lld", x->test_type, x->attempt_number);
+	if (x->shard_count > 0) /* shards of one attempt */
+		snprintf(name, sizeof name, "%s#%lld@%d", x->test_type,
+			 x->attempt_number, x->shard_index);
+	else
+		snprintf(name, sizeof name, "%s#%lld", x->test_type,
+			 x->attempt_number);
 	ci_span_id(id, r->id, CI_SPAN_ATTEMPT, name, t->end_ms);
 	snprintf(name, sizeof name, "%s attempt %lld", x->test_type,
 		 x->attempt_number);
