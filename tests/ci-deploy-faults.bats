@@ -4,38 +4,21 @@
 # state file behind a symbolic link. Real signals, real repositories and
 # hooks, a real tmpfs when root.
 load helpers/common
+load helpers/deploy
 load helpers/disk
 load helpers/tmux
 
-setup() {
-	common_setup
-	export GIT_AUTHOR_NAME=ci GIT_AUTHOR_EMAIL=ci@example.invalid
-	export GIT_COMMITTER_NAME=ci GIT_COMMITTER_EMAIL=ci@example.invalid
-	export LSAN_OPTIONS=suppressions=$FIXTURES/ci-deploy/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
-	SRV=$BATS_TEST_TMPDIR/srv
-	mkdir -p "$SRV"
-	git init -q --bare "$SRV/remote.git"
-	git init -q -b main work
-	cd work || return 1
-	git remote add origin "$SRV/remote.git"
-	C1=$(commit one)
-	STATE=$PWD/.github/deployment-state.json
-}
+setup() { deploy_setup; }
 
 teardown() {
-	local pid
 	touch "$SRV/go"
-	for pid in $(cat "$BATS_TEST_TMPDIR/servers.pids" 2>/dev/null); do
-		kill "$pid" 2>/dev/null || true
-	done
+	deploy_teardown
 	small_disk_free
 	tmux_teardown
 	[ ! -e "$STATE" ] || valid_state
 }
 
-commit() { git commit -q --allow-empty -m "$1" && git rev-parse HEAD; }
 st() { jq -r "$1" "${2:-$STATE}"; }
-valid_state() { validate_doc deployment-state-schema.json "${1:-$STATE}"; }
 ls_remote() { git ls-remote "$SRV/remote.git" refs/heads/main | cut -f1; }
 
 # hook NAME BODY: a hook of the remote.
@@ -52,28 +35,6 @@ wait_for() {
 		sleep 0.05
 	done
 	fail "waited a minute for: $1"
-}
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# git daemon on 127.0.0.1 serving $SRV, pushes allowed, hooks run; both of
-# its pids are stopped in teardown.
-start_daemon() {
-	local port i
-	port=$(free_port)
-	git daemon --enable=receive-pack --export-all --base-path="$SRV" \
-		--port="$port" --listen=127.0.0.1 --reuseaddr \
-		--pid-file="$BATS_TEST_TMPDIR/daemon.pid" \
-		>"$BATS_TEST_TMPDIR/daemon.log" 2>&1 3>&- &
-	echo $! >>"$BATS_TEST_TMPDIR/servers.pids"
-	DAEMON=git://127.0.0.1:$port
-	for i in $(seq 600); do
-		git ls-remote "$DAEMON/remote.git" >/dev/null 2>&1 && break
-		sleep 0.05
-	done
-	cat "$BATS_TEST_TMPDIR/daemon.pid" >>"$BATS_TEST_TMPDIR/servers.pids"
 }
 
 # closed_pipe FD CMD...: run CMD with FD (1, 2 or both) a pipe whose
