@@ -192,10 +192,11 @@ main(int argc, char **argv)
 			break;
 		case OPT_STDERR_LEVEL:
 			if (!ci_level_ok(optarg))
-				ci_usage_error("--stderr-level: \"%s\" is not a "
-					       "level (expected info, warn or "
-					       "error)",
-					       optarg);
+				ci_usage_error(
+				    "--stderr-level: \"%s\" is not a "
+				    "level (expected info, warn or "
+				    "error)",
+				    optarg);
 			stderr_level = optarg;
 			break;
 		case OPT_TEE:
@@ -227,8 +228,9 @@ main(int argc, char **argv)
 	if (st.ack_fd >= 0 && !records)
 		ci_usage_error("--ack-fd goes with --records");
 	if (stderr_level && (argc > 0 || records || pruning))
-		ci_usage_error("--stderr-level reads a command's standard error "
-			       "from standard input: no MESSAGE or --records");
+		ci_usage_error(
+		    "--stderr-level reads a command's standard error "
+		    "from standard input: no MESSAGE or --records");
 	if (stderr_level && level_given)
 		ci_usage_error("--stderr-level is the level of the lines: it "
 			       "cannot go with -l");
