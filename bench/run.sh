@@ -36,8 +36,8 @@ rm -f "$rows.one"
 	echo
 	echo "Written by \`make bench\` (bench/run.sh) on $start: $(nproc) cores" \
 		"($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load average" \
-		"$load0 at the start and $(cut -d' ' -f1-3 /proc/loadavg) at the end" \
-		"(other work was running). Every figure is a ratio between commands measured in the same run."
+		"$load0 at the start and $(cut -d' ' -f1-3 /proc/loadavg) at the end." \
+		"Every figure is a ratio between commands measured in the same run."
 	echo
 	echo "| benchmark | figure | goal |"
 	echo "|---|---|---|"
