@@ -152,7 +152,7 @@ SH
 @test "ci-step: SIGHUP, SIGTERM and SIGINT reach the command and its children; the step is recorded interrupted with the command's status, which ci-step exits with" {
 	for sig in HUP TERM INT; do
 		rm -f child.pid got
-		env --default-signal=INT ci-step test -- bash -c '
+		env --default-signal=HUP,INT,TERM ci-step test -- bash -c '
 			trap "echo \"got $0\" > got; exit 3" HUP TERM INT
 			(exec -a "$1" sleep 300) &
 			echo $$ > child.pid
@@ -175,7 +175,7 @@ SH
 	for sig in HUP TERM INT; do
 		rm -f "$CI_LOG_FILE"
 		rm -f a.on b.on
-		env --default-signal=INT ci-testpar -j 2 --max-load 0 --min-free-mb 0 \
+		env --default-signal=HUP,INT,TERM ci-testpar -j 2 --max-load 0 --min-free-mb 0 \
 			a="bash -c 'exec -a \$0 sleep 300' $MARK-a & echo on > a.on; wait" \
 			b="bash -c 'exec -a \$0 sleep 300' $MARK-b & echo on > b.on; wait" \
 			c=true > out 2> err 3>&- &
@@ -205,7 +205,7 @@ SH
 			echo "before $sig"
 			for _ in $(seq 2400); do [ -e sent ] && break; sleep 0.05; done
 			echo "after $sig"
-		} | env --default-signal=INT ci-log -s sig 3>&- &
+		} | env --default-signal=HUP,INT,TERM ci-log -s sig 3>&- &
 		pid=$!
 		until [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ci-log ] && [ -s "$CI_LOG_FILE" ]; do
 			sleep 0.05
@@ -224,7 +224,7 @@ after $sig"
 	ci-step build -- true
 	for sig in HUP TERM INT; do
 		rm -f out err # the last round's would be read before this one's
-		env --default-signal=INT ci-report --follow "$CI_LOG_FILE" > out 2> err < /dev/null 3>&- &
+		env --default-signal=HUP,INT,TERM ci-report --follow "$CI_LOG_FILE" > out 2> err < /dev/null 3>&- &
 		pid=$!
 		end=$((SECONDS + 120))
 		until grep -qs 'step build passed' out; do
@@ -247,7 +247,7 @@ after $sig"
 	# Nothing listens on port 1: each attempt fails at once, then waits.
 	for sig in HUP TERM INT; do
 		rm -f out err # the last round's would be read before this one's
-		env --default-signal=INT ci-ship --url http://127.0.0.1:1/ "$CI_LOG_FILE" > out 2> err 3>&- &
+		env --default-signal=HUP,INT,TERM ci-ship --url http://127.0.0.1:1/ "$CI_LOG_FILE" > out 2> err 3>&- &
 		pid=$!
 		end=$((SECONDS + 120))
 		until grep -qs 'retrying in' err; do
