@@ -445,3 +445,25 @@ print("ok")' "$REPO/action.yml"
 	assert_failure 4
 	[[ $stderr == *"ci-testpar: "*"cannot write"* ]] || fail "$stderr"
 }
+
+@test "a signal while the run closes does not change its exit code or log after its complete entry" {
+	conf lint 'echo "lint: broken" >&2; exit 1'
+	# Shipping to a port where nothing listens keeps the run in its closing
+	# step (ci-ship retries after 1 s and 2 s) long enough to be signalled.
+	CI_CLICKHOUSE_URL=http://127.0.0.1:1/ CI_SHIP_RETRIES=2 "$RUN" --profile dev --config pipeline.conf \
+		> run.out 2> run.err 3>&- &
+	pid=$!
+	for _ in $(seq 1200); do
+		grep -qs 'retrying in' run.err && break
+		sleep 0.05
+	done
+	grep -q 'retrying in' run.err || fail "the run never shipped: $(cat run.err)"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 1
+	run jq -r '.step_name' "$(log_file)"
+	assert_equal "${lines[-1]}" complete
+	run grep -c '^Run run-.*: failed (exit 1)' run.out
+	assert_output 1
+}

@@ -310,6 +310,9 @@ ci-step init --profile "$profile" --trigger "$trigger" || exit $?
 status=0 cleanup_ok=1
 finish() {
 	local code=$status
+	# The run is closing: a signal now (a TUI stopping a run that just
+	# ended) must not cut that short, nor exit with another code.
+	trap '' INT TERM HUP
 	ci-step complete --exit-code "$code" >/dev/null
 	ship
 	echo
