@@ -126,6 +126,7 @@ struct ci_log {
 	struct ci_buf side; /* scratch for echo and annotations */
 };
 int ci_level_ok(const char *level);
+const char *ci_level_arg(const char *opt, const char *level);
 void ci_entry_init(struct ci_entry *e, const char *run_id, const char *step);
 void ci_entry_tail(struct ci_buf *b, const struct ci_entry *e);
 void ci_entry_format(struct ci_buf *b, const struct ci_entry *e);

@@ -23,6 +23,17 @@ ci_level_ok(const char *level)
 	    strcmp(level, "error") == 0;
 }
 
+/* The level an option gives, or a usage error naming the option. */
+const char *
+ci_level_arg(const char *opt, const char *level)
+{
+	if (!ci_level_ok(level))
+		ci_usage_error("%s: \"%s\" is not a level (expected info, "
+			       "warn or error)",
+			       opt, level);
+	return level;
+}
+
 void
 ci_entry_init(struct ci_entry *e, const char *run_id, const char *step)
 {

@@ -127,11 +127,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return xfinish_stdout();
 		case 'l':
-			if (!ci_level_ok(optarg))
-				ci_usage_error("-l: \"%s\" is not a level "
-					       "(expected info, warn or error)",
-					       optarg);
-			st.base.level = optarg;
+			st.base.level = ci_level_arg("-l", optarg);
 			entry_opts = level_given = 1;
 			break;
 		case 'o':
@@ -191,13 +187,7 @@ main(int argc, char **argv)
 			entry_opts = 1;
 			break;
 		case OPT_STDERR_LEVEL:
-			if (!ci_level_ok(optarg))
-				ci_usage_error(
-				    "--stderr-level: \"%s\" is not a "
-				    "level (expected info, warn or "
-				    "error)",
-				    optarg);
-			stderr_level = optarg;
+			stderr_level = ci_level_arg("--stderr-level", optarg);
 			break;
 		case OPT_TEE:
 			st.tee = 1;

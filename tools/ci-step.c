@@ -193,15 +193,9 @@ do_step(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		if (c == 'c')
 			capture = 1;
-		else if (c == 's') {
-			if (!ci_level_ok(optarg))
-				ci_usage_error(
-				    "--stderr-level: \"%s\" is not a "
-				    "level (expected info, warn or "
-				    "error)",
-				    optarg);
-			err_level = optarg;
-		} else if (c == 't')
+		else if (c == 's')
+			err_level = ci_level_arg("--stderr-level", optarg);
+		else if (c == 't')
 			timeout_ms =
 			    xnum("--timeout", optarg, 1, 31536000) * 1000;
 		else
